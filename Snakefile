@@ -1,0 +1,22 @@
+# Zero-shot cross-lingual retrieval vs number of target languages, with hybrid-batch fine-tuning.
+# Rules say what is built from what; the science lives in src/xlretrieval (see README.md).
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/summary.smk"
+
+
+rule all:
+    input:
+        study_products(),
+    default_target: True

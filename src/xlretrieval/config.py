@@ -1,0 +1,198 @@
+"""Validated configuration: schema defaults, clear errors, and the study's derived sets.
+
+Model tags name every fine-tuned model as `{strategy}/k{k}/draw{draw}/seed{seed}`, and `base` the
+un-fine-tuned encoder (k = 0); the strategy slug of hybrid carries its alpha (`hybrid-a0.5`).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+import numpy as np
+import yaml
+
+from .data.sources import SOURCES, Source
+
+BASE = "base"
+MODEL_TAG = re.compile(r"(?P<strategy>xx-mono|x-y|hybrid-a[0-9.]+)/k(?P<k>\d+)/draw(?P<draw>\d+)/seed(?P<seed>\d+)")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key."""
+
+
+def _with_defaults(validator_class):
+    set_defaults = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in props.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from set_defaults(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _key(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Fill defaults and validate against the schema, then check cross-key rules; raise ConfigError."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    config = copy.deepcopy(dict(config))
+    errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        if error.validator == "additionalProperties":
+            message = error.message.replace("Additional properties are not allowed", "unknown key")
+        else:
+            message = error.message
+        raise ConfigError(f"config key '{_key(error.absolute_path)}': {message}")
+    Study(config).check()
+    return config
+
+
+def strategy_slugs(strategies: list[str], alphas: list[float]) -> list[str]:
+    """Strategy wildcards: hybrid expands to one slug per alpha."""
+    slugs = []
+    for strategy in strategies:
+        slugs += [f"hybrid-a{alpha:g}" for alpha in alphas] if strategy == "hybrid" else [strategy]
+    return slugs
+
+
+def parse_strategy(slug: str) -> tuple[str, float]:
+    """(strategy, alpha): alpha is the probability of an X-X-mono batch (1 for xx-mono, 0 for x-y)."""
+    if slug == "xx-mono":
+        return "xx-mono", 1.0
+    if slug == "x-y":
+        return "x-y", 0.0
+    if slug.startswith("hybrid-a"):
+        return "hybrid", float(slug[len("hybrid-a"):])
+    raise ValueError(f"unknown strategy '{slug}'")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    strategy: str
+    k: int
+    draw: int
+    seed: int
+
+    @property
+    def tag(self) -> str:
+        return f"{self.strategy}/k{self.k}/draw{self.draw}/seed{self.seed}"
+
+    @classmethod
+    def parse(cls, tag: str) -> "ModelSpec | None":
+        """The spec of a fine-tuned model's tag; None for the base model."""
+        if tag == BASE:
+            return None
+        match = MODEL_TAG.fullmatch(tag)
+        if not match:
+            raise ValueError(f"not a model tag: '{tag}'")
+        return cls(match["strategy"], int(match["k"]), int(match["draw"]), int(match["seed"]))
+
+
+class Study:
+    """Typed view of a validated config."""
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+        self.training = config["training"]
+        self.evaluation = config["evaluation"]
+
+    def source(self, name: str) -> Source:
+        extra = self.config["data"]["datasets"].get(name)
+        base = SOURCES.get(name)
+        if base is None and (extra is None or "url" not in extra):
+            raise ConfigError(f"unknown dataset '{name}': known are {', '.join(sorted(SOURCES))} (or define it under data.datasets)")
+        if extra is None:
+            return base
+        return Source(
+            name=name,
+            url_template=extra.get("url", base.url_template if base else ""),
+            licence=extra.get("licence", base.licence if base else "unknown"),
+            sha256={**(base.sha256 if base else {}), **extra.get("sha256", {})},
+        )
+
+    def check(self) -> None:
+        t, e = self.training, self.evaluation
+        train_langs = self.source(t["dataset"]).languages
+        for key, langs in (("training.source_language", [t["source_language"]]), ("training.target_pool", t["target_pool"])):
+            unknown = sorted(set(langs) - set(train_langs))
+            if unknown:
+                raise ConfigError(f"config key '{key}': {t['dataset']} has no language {', '.join(unknown)} (it has {', '.join(train_langs)})")
+        if t["source_language"] in t["target_pool"]:
+            raise ConfigError("config key 'training.target_pool': must not contain the source language")
+        too_big = [k for k in t["k"] if k > len(t["target_pool"])]
+        if too_big:
+            raise ConfigError(f"config key 'training.k': {too_big} exceeds the {len(t['target_pool'])} languages of training.target_pool")
+        if t["pairs"] < t["batch_size"]:
+            raise ConfigError("config key 'training.pairs': must be at least training.batch_size")
+        for name in e["benchmarks"]:
+            self.source(name)
+        for name, langs in e["languages"].items():
+            if name not in e["benchmarks"]:
+                raise ConfigError(f"config key 'evaluation.languages.{name}': not in evaluation.benchmarks")
+            unknown = sorted(set(langs) - set(self.source(name).languages))
+            if unknown:
+                raise ConfigError(f"config key 'evaluation.languages.{name}': unknown language {', '.join(unknown)}")
+        if isinstance(e["articles"], float) and e["articles"] > 1:
+            raise ConfigError("config key 'evaluation.articles': a fraction must be at most 1.0 (or give a whole count)")
+
+    # --- languages -------------------------------------------------------------------------
+    def training_languages(self, k: int, draw: int) -> list[str]:
+        """Source language plus the first k of a permutation of the target pool seeded by `draw`."""
+        pool = sorted(self.training["target_pool"])
+        order = np.random.default_rng(draw).permutation(len(pool))
+        return [self.training["source_language"]] + sorted(pool[i] for i in order[:k])
+
+    def evaluation_languages(self, benchmark: str) -> list[str]:
+        return sorted(self.evaluation["languages"].get(benchmark, self.source(benchmark).languages))
+
+    def dataset_languages(self, dataset: str) -> list[str]:
+        """Languages of a dataset the study reads: training languages and/or evaluated ones."""
+        langs = set()
+        if dataset == self.training["dataset"]:
+            langs |= {self.training["source_language"], *self.training["target_pool"]}
+        if dataset in self.evaluation["benchmarks"]:
+            langs |= set(self.evaluation_languages(dataset))
+        return sorted(langs)
+
+    def datasets(self) -> list[str]:
+        return sorted({self.training["dataset"], *self.evaluation["benchmarks"]})
+
+    # --- models ---------------------------------------------------------------------------
+    def strategies(self) -> list[str]:
+        return strategy_slugs(self.training["strategies"], self.training["alpha"])
+
+    def models(self) -> list[ModelSpec]:
+        t = self.training
+        return [
+            ModelSpec(s, k, d, seed)
+            for s in self.strategies()
+            for k in sorted(t["k"])
+            for d in t["language_draws"]
+            for seed in t["seeds"]
+        ]
+
+    def model_tags(self) -> list[str]:
+        return [BASE] + [m.tag for m in self.models()]
+
+    def draws(self) -> Iterator[tuple[int, int, list[str]]]:
+        for k in sorted(self.training["k"]):
+            for d in self.training["language_draws"]:
+                yield k, d, self.training_languages(k, d)

@@ -1,0 +1,120 @@
+"""Where each benchmark's files come from, and fetching them with checksum verification."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+LAREQA = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A LAReQA-format benchmark: one JSON file per language."""
+
+    name: str
+    url_template: str
+    licence: str
+    sha256: dict[str, str]
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self.sha256)
+
+    def url(self, lang: str) -> str:
+        return self.url_template.format(lang=lang)
+
+
+SOURCES: dict[str, Source] = {
+    "xquad-r": Source(
+        name="xquad-r",
+        url_template=LAREQA + "/master/xquad-r/{lang}.json",
+        licence="CC BY-SA 4.0",
+        sha256={
+            "ar": "c52922d3b8ac1ae03ed5ac38647ad59870dca3dda2beefe18ecdc30729acb69d",
+            "de": "16fb0f4bf4916154b585a20c24c66074591c9718a1affe764ff4697572328949",
+            "el": "163fd43ee785a30eb534ae2061e9eaa766a7ee4e8ffce5e4b422480c150f64b6",
+            "en": "7b0954f39297c27a31fef610f0883337dd2907fa8699151dc922afdd0fa12ffe",
+            "es": "f8e836b2d91009c4363e04315f7ede363eedbbb49c67dda60de6c4aa782f58de",
+            "hi": "ea45ba8ae4513d1533b222bebdc02a90bc319c055d3aeea68584a053d2e92872",
+            "ru": "7f4dff853538b9a5fcc28c070b8bb983a5c5d190ac747b8e005a1ada9cab18f1",
+            "th": "c3a041864c3a9fb0b4dd91cfdf99cf36b411b3e704c58a303c97bc6dc786cfe4",
+            "tr": "f3e8c13002bbce154a4578f535f7533cb70f3da08840e6b62735935baec7bd94",
+            "vi": "e35926bf5cc6fc6ecbdfca49467aabeb454f08d152d7818143a906bd31dde995",
+            "zh": "80c2cde7b9c2fb134c303cbb52f2ba396ead9eb0014aec43993543d2ba9e93ed",
+        },
+    ),
+    # MLQA-R was removed from LAReQA's default branch; pinned to the last commit that has it.
+    "mlqa-r": Source(
+        name="mlqa-r",
+        url_template=LAREQA + "/354d67d1cd066854cdfbf5ad0e6105528976141d/mlqa-r/{lang}.json",
+        licence="CC BY-NC 4.0",
+        sha256={
+            "ar": "2132fbc03208535c0fe01f2e2c5121d06f9c2aa799af93b0a719dbc105bdf137",
+            "de": "ce9454dc5aa6f2d85c23cd6e49cb367fbb7c4c6e62d7f71e355c6b5dae4d0886",
+            "en": "fedd9a5cc0848dda80caf84aa36f482adaae230526a3f6e9e86926a93ef3b1e4",
+            "es": "70ecba276b8c96a692b120693a595d076ce94ad21d4b28311538a9fcbfe0f9d7",
+            "hi": "4dd0fb3c06f737a5481d705bc1dcac7876712a5815c9265908fbb3a0696cb654",
+            "vi": "9d3baff6ba03e6793b25594217265ea59a136b9733833dca8a9582a84a78ff85",
+            "zh": "57f01d2fff50cf3392805635b01445339f225ad5bf28ba8443b12f8dbd1e69dc",
+        },
+    ),
+}
+
+
+class DataError(RuntimeError):
+    """A data file is missing, unreachable, malformed or fails its checksum."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(
+    dataset: str, lang: str, dest: Path, mirror: Path | None, url: str, sha256: str | None, timeout: float = 60.0
+) -> Path:
+    """Copy `dataset`/`lang`.json from a local mirror or download it from `url`, then verify its sha256.
+
+    The file lands at `dest` only once verified, so an interrupted or corrupt fetch leaves nothing behind.
+    """
+    if sha256 is None:
+        raise DataError(f"no sha256 is known for {dataset}/{lang}.json: add it under data.datasets.{dataset}.sha256")
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_suffix(dest.suffix + ".partial")
+    if mirror is not None:
+        origin = Path(mirror) / dataset / f"{lang}.json"
+        if not origin.is_file():
+            raise DataError(
+                f"{origin} is missing: put the {dataset} files in the mirror directory "
+                f"or set data.mirror to null to download them from {url}"
+            )
+        shutil.copyfile(origin, partial)
+    else:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+                shutil.copyfileobj(response, out)
+        except (urllib.error.URLError, OSError) as error:
+            partial.unlink(missing_ok=True)
+            raise DataError(
+                f"cannot download {url} ({error}); if this machine is offline, set data.mirror "
+                f"to a directory holding {dataset}/{lang}.json"
+            ) from error
+    actual = sha256_of(partial)
+    if actual != sha256:
+        partial.unlink()
+        where = mirror if mirror is not None else url
+        raise DataError(
+            f"{dataset}/{lang}.json from {where} has sha256 {actual}, expected {sha256}: "
+            "the file is corrupt or a different release; delete it and fetch it again"
+        )
+    partial.replace(dest)
+    return dest

@@ -1,0 +1,68 @@
+"""Per-query IR measures (ir-measures, trec_eval semantics), language bias, and the tidy summary table.
+
+Maximum rank distance (language bias, multi setting): for one query, the rank of its lowest-ranked
+relevant candidate minus the rank of its highest-ranked one, over the full ranking; averaged over the
+queries of each query language, then macro-averaged over languages. 0 means every translation of the
+answer sits together at the top; large values mean the model prefers some languages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ir_measures
+import pandas as pd
+
+from .search import query_sets
+from .data.lareqa import Tables
+
+PER_QUERY_COLUMNS = ["setting", "query_lang", "passage_lang", "question_id", "metric", "value"]
+RANK_DISTANCE = "rank_distance"
+
+
+def parse_measures(names: list[str]) -> list:
+    try:
+        return [ir_measures.parse_measure(name) for name in names]
+    except (ValueError, NameError) as error:
+        raise ValueError(f"evaluation.measures: cannot parse {names} as ir-measures names ({error})") from error
+
+
+def per_query(tables: Tables, run_dir: Path, measure_names: list[str]) -> pd.DataFrame:
+    """Every measure for every query of every query set, from the TREC runs in `run_dir`."""
+    measures = parse_measures(measure_names)
+    frames = []
+    for unit in query_sets(tables):
+        qrels = [ir_measures.Qrel(q, c, 1) for q, c in zip(unit.qrels.question_id, unit.qrels.candidate_id)]
+        run = list(ir_measures.read_trec_run(str(Path(run_dir) / f"{unit.name}.trec")))
+        values = [(m.query_id, str(m.measure), m.value) for m in ir_measures.iter_calc(measures, qrels, run)]
+        frame = pd.DataFrame(values, columns=["question_id", "metric", "value"])
+        frame.insert(0, "setting", unit.setting)
+        frame.insert(1, "query_lang", unit.query_lang)
+        frame.insert(2, "passage_lang", unit.passage_lang)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)[PER_QUERY_COLUMNS]
+
+
+def max_rank_distance(ranks: pd.DataFrame) -> pd.DataFrame:
+    """Per-query maximum rank distance in the multi setting, from exact ranks of relevant candidates."""
+    multi = ranks[ranks.setting == "multi"]
+    grouped = multi.groupby(["setting", "query_lang", "passage_lang", "question_id"], sort=True)["rank"]
+    out = (grouped.max() - grouped.min()).rename("value").reset_index()
+    out.insert(4, "metric", RANK_DISTANCE)
+    return out[PER_QUERY_COLUMNS]
+
+
+def lang_group(setting: str, query_lang: str, passage_lang: str, trained: set[str]) -> str:
+    """'seen' if every language the query set involves was trained on, else 'zero-shot'.
+
+    The multi pool always mixes languages, so there the query language decides.
+    """
+    involved = {query_lang} if setting == "multi" else {query_lang, passage_lang}
+    return "seen" if involved <= trained else "zero-shot"
+
+
+def summarise(per_query_table: pd.DataFrame) -> pd.DataFrame:
+    """Mean over queries per (setting, query_lang, passage_lang, metric), with the number of queries."""
+    keys = ["setting", "query_lang", "passage_lang", "metric"]
+    grouped = per_query_table.groupby(keys, sort=True)["value"]
+    return pd.concat([grouped.mean(), grouped.size().rename("n_queries")], axis=1).reset_index()

@@ -1,0 +1,65 @@
+import os
+import sys
+from pathlib import Path
+
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+
+from xlretrieval.config import BASE, ConfigError, Study, validate  # noqa: E402
+
+try:
+    config = validate(config, workflow.source_path("../schemas/config.schema.yaml"))
+except ConfigError as error:
+    raise WorkflowError(f"invalid configuration: {error}") from None
+
+STUDY = Study(config)
+TRAINING = config["training"]
+EVALUATION = config["evaluation"]
+RESULTS = "results"
+
+
+wildcard_constraints:
+    dataset=r"[a-z0-9-]+",
+    benchmark=r"[a-z0-9-]+",
+    lang=r"[a-z]{2,3}",
+    strategy=r"xx-mono|x-y|hybrid-a[0-9.]+",
+    k=r"\d+",
+    draw=r"\d+",
+    seed=r"\d+",
+    model=r"base|(xx-mono|x-y|hybrid-a[0-9.]+)/k\d+/draw\d+/seed\d+",
+
+
+def mirror():
+    return config["data"]["mirror"]
+
+
+def raw_files(dataset):
+    return {lang: f"{RESULTS}/raw/{dataset}/{lang}.json" for lang in STUDY.dataset_languages(dataset)}
+
+
+def prepared(dataset):
+    return [f"{RESULTS}/data/{dataset}/{table}.parquet" for table in ("questions", "candidates", "qrels")]
+
+
+def holdout(dataset):
+    """The article split when `dataset` is both trained on and evaluated, else None."""
+    if dataset == TRAINING["dataset"] and dataset in EVALUATION["benchmarks"]:
+        return TRAINING["holdout"]
+    return None
+
+
+def model_input(wildcards):
+    """The fine-tuned model folder a rule needs; nothing for the base model (loaded by name)."""
+    if wildcards.model == BASE:
+        return []
+    return f"{RESULTS}/models/{wildcards.model}"
+
+
+def study_products():
+    return [
+        f"{RESULTS}/tables/metrics.tsv",
+        f"{RESULTS}/figures/scaling_{config['figure']['metric']}.png",
+        f"{RESULTS}/figures/scaling_{config['figure']['metric']}.pdf",
+        *expand(f"{RESULTS}/tables/table1_{{benchmark}}.{{ext}}", benchmark=EVALUATION["benchmarks"], ext=["md", "tex"]),
+    ]

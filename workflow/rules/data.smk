@@ -1,0 +1,75 @@
+rule download:
+    output:
+        f"{RESULTS}/raw/{{dataset}}/{{lang}}.json",
+    params:
+        mirror=mirror(),
+        url=lambda w: STUDY.source(w.dataset).url(w.lang),
+        sha256=lambda w: STUDY.source(w.dataset).sha256.get(w.lang),
+    log:
+        f"{RESULTS}/logs/download/{{dataset}}/{{lang}}.log",
+    resources:
+        mem_mb=500,
+        runtime=15,
+    retries: 1
+    script:
+        "../scripts/download.py"
+
+
+rule prepare:
+    input:
+        lambda w: raw_files(w.dataset).values(),
+    output:
+        questions=f"{RESULTS}/data/{{dataset}}/questions.parquet",
+        candidates=f"{RESULTS}/data/{{dataset}}/candidates.parquet",
+        qrels=f"{RESULTS}/data/{{dataset}}/qrels.parquet",
+    params:
+        languages=lambda w: list(raw_files(w.dataset)),
+    log:
+        f"{RESULTS}/logs/prepare/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/prepare/{{dataset}}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/prepare.py"
+
+
+rule evaluation_set:
+    input:
+        lambda w: prepared(w.benchmark),
+    output:
+        questions=f"{RESULTS}/evalsets/{{benchmark}}/questions.parquet",
+        candidates=f"{RESULTS}/evalsets/{{benchmark}}/candidates.parquet",
+        qrels=f"{RESULTS}/evalsets/{{benchmark}}/qrels.parquet",
+        trec_qrels=directory(f"{RESULTS}/qrels/{{benchmark}}"),
+    params:
+        languages=lambda w: STUDY.evaluation_languages(w.benchmark),
+        articles=EVALUATION["articles"],
+        subset_seed=EVALUATION["subset_seed"],
+        holdout=lambda w: holdout(w.benchmark),
+    log:
+        f"{RESULTS}/logs/evaluation_set/{{benchmark}}.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/evaluation_set.py"
+
+
+rule training_pairs:
+    input:
+        data=prepared(TRAINING["dataset"]),
+        evalsets=expand(f"{RESULTS}/evalsets/{{benchmark}}/candidates.parquet", benchmark=EVALUATION["benchmarks"]),
+    output:
+        f"{RESULTS}/training/{TRAINING['dataset']}/pairs.parquet",
+    params:
+        languages=[TRAINING["source_language"], *TRAINING["target_pool"]],
+        holdout=holdout(TRAINING["dataset"]),
+    log:
+        f"{RESULTS}/logs/training_pairs.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/training_pairs.py"

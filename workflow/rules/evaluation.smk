@@ -1,0 +1,68 @@
+def evalset(benchmark):
+    return [f"{RESULTS}/evalsets/{benchmark}/{table}.parquet" for table in ("questions", "candidates", "qrels")]
+
+
+rule embed:
+    input:
+        evalset=lambda w: evalset(w.benchmark),
+        model=model_input,
+    output:
+        f"{RESULTS}/embeddings/{{model}}/{{benchmark}}.npz",
+    params:
+        model=lambda w: config["model"]["name"] if w.model == BASE else f"{RESULTS}/models/{w.model}",
+        device=config["model"]["device"],
+        batch_size=EVALUATION["batch_size"],
+        query_prefix=TRAINING["query_prefix"],
+        passage_prefix=TRAINING["passage_prefix"],
+    log:
+        f"{RESULTS}/logs/embed/{{model}}/{{benchmark}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/embed/{{model}}/{{benchmark}}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../scripts/embed.py"
+
+
+rule search:
+    input:
+        evalset=lambda w: evalset(w.benchmark),
+        embeddings=rules.embed.output[0],
+    output:
+        runs=directory(f"{RESULTS}/runs/{{model}}/{{benchmark}}"),
+        ranks=f"{RESULTS}/ranks/{{model}}/{{benchmark}}.parquet",
+    params:
+        depth=EVALUATION["depth"],
+    log:
+        f"{RESULTS}/logs/search/{{model}}/{{benchmark}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/search/{{model}}/{{benchmark}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/search.py"
+
+
+rule evaluate:
+    input:
+        evalset=lambda w: evalset(w.benchmark),
+        runs=rules.search.output.runs,
+        ranks=rules.search.output.ranks,
+    output:
+        f"{RESULTS}/metrics/{{model}}/{{benchmark}}.parquet",
+    params:
+        measures=EVALUATION["measures"],
+    log:
+        f"{RESULTS}/logs/evaluate/{{model}}/{{benchmark}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{model}}/{{benchmark}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/evaluate.py"

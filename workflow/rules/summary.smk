@@ -1,0 +1,45 @@
+rule aggregate:
+    input:
+        expand(f"{RESULTS}/metrics/{{model}}/{{benchmark}}.parquet", model=STUDY.model_tags(), benchmark=EVALUATION["benchmarks"]),
+    output:
+        metrics=f"{RESULTS}/tables/metrics.tsv",
+        languages=f"{RESULTS}/tables/languages.tsv",
+    params:
+        models=STUDY.model_tags(),
+        benchmarks=EVALUATION["benchmarks"],
+        draws=list(STUDY.draws()),
+    log:
+        f"{RESULTS}/logs/aggregate.log",
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/aggregate.py"
+
+
+rule figure:
+    input:
+        metrics=rules.aggregate.output.metrics,
+        languages=rules.aggregate.output.languages,
+    output:
+        png=f"{RESULTS}/figures/scaling_{{metric}}.png",
+        pdf=f"{RESULTS}/figures/scaling_{{metric}}.pdf",
+    params:
+        size=[config["figure"]["width"], config["figure"]["height"]],
+    log:
+        f"{RESULTS}/logs/figure/{{metric}}.log",
+    script:
+        "../scripts/figure.py"
+
+
+rule paper_table:
+    input:
+        metrics=rules.aggregate.output.metrics,
+        languages=rules.aggregate.output.languages,
+    output:
+        markdown=f"{RESULTS}/tables/table1_{{benchmark}}.md",
+        latex=f"{RESULTS}/tables/table1_{{benchmark}}.tex",
+    log:
+        f"{RESULTS}/logs/paper_table/{{benchmark}}.log",
+    script:
+        "../scripts/paper_table.py"

@@ -1,0 +1,44 @@
+rule batches:
+    input:
+        rules.training_pairs.output,
+    output:
+        f"{RESULTS}/batches/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.tsv",
+    params:
+        languages=lambda w: STUDY.training_languages(int(w.k), int(w.draw)),
+        pairs=TRAINING["pairs"],
+        batch_size=TRAINING["batch_size"],
+    log:
+        f"{RESULTS}/logs/batches/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/batches.py"
+
+
+rule train:
+    input:
+        pairs=rules.training_pairs.output[0],
+        batches=rules.batches.output[0],
+    output:
+        directory(f"{RESULTS}/models/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}"),
+    params:
+        model=config["model"]["name"],
+        device=config["model"]["device"],
+        learning_rate=TRAINING["learning_rate"],
+        weight_decay=TRAINING["weight_decay"],
+        warmup_ratio=TRAINING["warmup_ratio"],
+        temperature=TRAINING["temperature"],
+        max_seq_length=TRAINING["max_seq_length"],
+        query_prefix=TRAINING["query_prefix"],
+        passage_prefix=TRAINING["passage_prefix"],
+    log:
+        f"{RESULTS}/logs/train/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    script:
+        "../scripts/train.py"

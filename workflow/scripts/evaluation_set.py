@@ -1,0 +1,14 @@
+from pathlib import Path
+
+from xlretrieval.data.lareqa import Tables
+from xlretrieval.data.splits import evaluation_set
+from xlretrieval.logs import to_file
+from xlretrieval.search import write_qrels
+
+log = to_file(snakemake.log[0])
+p = snakemake.params
+tables = evaluation_set(Tables.read(Path(snakemake.input[0]).parent), p.languages, p.articles, p.subset_seed, p.holdout)
+tables.write(Path(snakemake.output.questions).parent)
+units = write_qrels(tables, Path(snakemake.output.trec_qrels))
+log.info("%d articles, %d questions, %d candidates, %d query sets",
+         tables.questions.article.nunique(), len(tables.questions), len(tables.candidates), units)
