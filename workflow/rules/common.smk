@@ -17,6 +17,7 @@ STUDY = Study(config)
 TRAINING = config["training"]
 EVALUATION = config["evaluation"]
 RESULTS = "results"
+STUDY_ENV = "../../envs/study.yaml"
 
 
 wildcard_constraints:
@@ -40,6 +41,10 @@ def raw_files(dataset):
 
 def prepared(dataset):
     return [f"{RESULTS}/data/{dataset}/{table}.parquet" for table in ("questions", "candidates", "qrels")]
+
+
+def evalset(benchmark):
+    return [f"{RESULTS}/evalsets/{benchmark}/{table}.parquet" for table in ("questions", "candidates", "qrels")]
 
 
 def holdout(dataset):

@@ -11,6 +11,8 @@ rule download:
         mem_mb=500,
         runtime=15,
     retries: 1
+    conda:
+        STUDY_ENV
     script:
         "../scripts/download.py"
 
@@ -31,6 +33,8 @@ rule prepare:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        STUDY_ENV
     script:
         "../scripts/prepare.py"
 
@@ -53,6 +57,8 @@ rule evaluation_set:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        STUDY_ENV
     script:
         "../scripts/evaluation_set.py"
 
@@ -71,5 +77,7 @@ rule training_pairs:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        STUDY_ENV
     script:
         "../scripts/training_pairs.py"

@@ -1,7 +1,3 @@
-def evalset(benchmark):
-    return [f"{RESULTS}/evalsets/{benchmark}/{table}.parquet" for table in ("questions", "candidates", "qrels")]
-
-
 rule embed:
     input:
         evalset=lambda w: evalset(w.benchmark),
@@ -22,6 +18,8 @@ rule embed:
     resources:
         mem_mb=4000,
         runtime=60,
+    conda:
+        STUDY_ENV
     script:
         "../scripts/embed.py"
 
@@ -43,6 +41,8 @@ rule search:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        STUDY_ENV
     script:
         "../scripts/search.py"
 
@@ -64,5 +64,7 @@ rule evaluate:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        STUDY_ENV
     script:
         "../scripts/evaluate.py"

@@ -13,6 +13,8 @@ rule aggregate:
     resources:
         mem_mb=4000,
         runtime=10,
+    conda:
+        STUDY_ENV
     script:
         "../scripts/aggregate.py"
 
@@ -28,6 +30,8 @@ rule figure:
         size=[config["figure"]["width"], config["figure"]["height"]],
     log:
         f"{RESULTS}/logs/figure/{{metric}}.log",
+    conda:
+        STUDY_ENV
     script:
         "../scripts/figure.py"
 
@@ -41,5 +45,7 @@ rule paper_table:
         latex=f"{RESULTS}/tables/table1_{{benchmark}}.tex",
     log:
         f"{RESULTS}/logs/paper_table/{{benchmark}}.log",
+    conda:
+        STUDY_ENV
     script:
         "../scripts/paper_table.py"

@@ -12,6 +12,8 @@ rule batches:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        STUDY_ENV
     script:
         "../scripts/batches.py"
 
@@ -40,5 +42,7 @@ rule train:
     resources:
         mem_mb=4000,
         runtime=120,
+    conda:
+        STUDY_ENV
     script:
         "../scripts/train.py"

@@ -81,7 +81,8 @@ def sha256_of(path: Path) -> str:
 def fetch(
     dataset: str, lang: str, dest: Path, mirror: Path | None, url: str, sha256: str | None, timeout: float = 60.0
 ) -> Path:
-    """Copy `dataset`/`lang`.json from a local mirror or download it from `url`, then verify its sha256.
+    """Copy `dataset`/`lang`.json from a local mirror (when it has the file) or download it from `url`,
+    then verify its sha256.
 
     The file lands at `dest` only once verified, so an interrupted or corrupt fetch leaves nothing behind.
     """
@@ -90,13 +91,8 @@ def fetch(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_suffix(dest.suffix + ".partial")
-    if mirror is not None:
-        origin = Path(mirror) / dataset / f"{lang}.json"
-        if not origin.is_file():
-            raise DataError(
-                f"{origin} is missing: put the {dataset} files in the mirror directory "
-                f"or set data.mirror to null to download them from {url}"
-            )
+    origin = Path(mirror) / dataset / f"{lang}.json" if mirror is not None else None
+    if origin is not None and origin.is_file():
         shutil.copyfile(origin, partial)
     else:
         try:
@@ -104,14 +100,15 @@ def fetch(
                 shutil.copyfileobj(response, out)
         except (urllib.error.URLError, OSError) as error:
             partial.unlink(missing_ok=True)
+            mirror_note = f"{origin} does not exist and " if origin is not None else ""
             raise DataError(
-                f"cannot download {url} ({error}); if this machine is offline, set data.mirror "
-                f"to a directory holding {dataset}/{lang}.json"
+                f"{mirror_note}cannot download {url} ({error}): set data.mirror to a directory holding "
+                f"{dataset}/{lang}.json, or run where the URL is reachable"
             ) from error
     actual = sha256_of(partial)
     if actual != sha256:
         partial.unlink()
-        where = mirror if mirror is not None else url
+        where = origin if origin is not None and origin.is_file() else url
         raise DataError(
             f"{dataset}/{lang}.json from {where} has sha256 {actual}, expected {sha256}: "
             "the file is corrupt or a different release; delete it and fetch it again"

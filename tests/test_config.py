@@ -1,0 +1,52 @@
+import pytest
+import yaml
+
+from conftest import ROOT, SCHEMA
+from xlretrieval.config import ConfigError, ModelSpec, Study, validate
+
+
+def test_defaults_fill_an_empty_config():
+    config = validate({}, SCHEMA)
+    assert config["training"]["strategies"] == ["xx-mono", "x-y", "hybrid"]
+    assert config["training"]["temperature"] == 0.05 and config["training"]["learning_rate"] == 3e-5
+    assert config["evaluation"]["benchmarks"] == ["xquad-r"]
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"training": {"strategies": ["hybird"]}}, r"'training.strategies\[0\]': 'hybird' is not one of"),
+        ({"training": {"batch_sise": 32}}, r"'training': unknown key \('batch_sise' was unexpected\)"),
+        ({"training": {"k": "4"}}, r"'training.k': '4' is not of type 'array'"),
+        ({"evaluation": {"depth": 0}}, r"'evaluation.depth': 0 is less than the minimum"),
+        ({"training": {"k": [7]}}, r"'training.k': \[7\] exceeds the 6 languages"),
+        ({"training": {"target_pool": ["de", "xx"]}}, r"'training.target_pool': mlqa-r has no language xx"),
+        ({"evaluation": {"benchmarks": ["xquad"]}}, r"unknown dataset 'xquad'"),
+    ],
+)
+def test_config_errors_name_the_key(config, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(config, SCHEMA)
+
+
+def test_shipped_configs_are_valid():
+    for path in [ROOT / "config.yaml", *sorted((ROOT / "config").glob("*.yaml"))]:
+        validate(yaml.safe_load(path.read_text()), SCHEMA)
+
+
+def test_language_draws_are_seeded_and_nested():
+    study = Study(validate({}, SCHEMA))
+    for draw in (0, 1):
+        sets = [study.training_languages(k, draw) for k in (1, 2, 4, 6)]
+        assert all(s[0] == "en" for s in sets)
+        assert all(set(a) < set(b) for a, b in zip(sets, sets[1:]))
+        assert sets[-1] == ["en", "ar", "de", "es", "hi", "vi", "zh"]
+    assert study.training_languages(2, 0) == study.training_languages(2, 0)
+    assert {tuple(study.training_languages(1, d)) for d in range(6)} != {tuple(study.training_languages(1, 0))}
+
+
+def test_model_tags_round_trip():
+    study = Study(validate({"training": {"alpha": [0.25, 0.5]}}, SCHEMA))
+    tags = study.model_tags()
+    assert tags[0] == "base" and "hybrid-a0.25/k4/draw0/seed0" in tags and len(tags) == 1 + 4 * 4
+    assert all(ModelSpec.parse(t).tag == t for t in tags[1:])

@@ -1,0 +1,73 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from xlretrieval import metrics
+from xlretrieval.data.lareqa import Tables
+from xlretrieval.search import exact_ranks, query_sets, search
+
+
+def toy_tables():
+    """Two questions in en and de; two candidates per language; q1's answer is c*1, q2's is c*2."""
+    questions = pd.DataFrame(
+        [("q1", "en", "", "A", "0"), ("q2", "en", "", "A", "0"), ("q1", "de", "", "A", "0"), ("q2", "de", "", "A", "0")],
+        columns=["question_id", "lang", "text", "article", "context_id"],
+    )
+    candidates = pd.DataFrame(
+        [("en1", "en", "", "A", "0"), ("en2", "en", "", "A", "0"), ("de1", "de", "", "A", "0"), ("de2", "de", "", "A", "0")],
+        columns=["candidate_id", "lang", "text", "article", "context_id"],
+    )
+    qrels = pd.DataFrame([("q1", "en", "en1"), ("q2", "en", "en2"), ("q1", "de", "de1"), ("q2", "de", "de2")],
+                         columns=["question_id", "lang", "candidate_id"])
+    return Tables(questions, candidates, qrels)
+
+
+def test_query_sets_cover_mono_cross_multi():
+    names = [u.name for u in query_sets(toy_tables())]
+    assert names == ["mono/de-de", "cross/de-en", "multi/de-all", "mono/en-en", "cross/en-de", "multi/en-all"]
+
+
+def test_measures_and_rank_distance_by_hand(tmp_path):
+    tables = toy_tables()
+    # candidate vectors: en1, en2, de1, de2 along axes; queries built to produce known orders
+    cands = np.eye(4, dtype=np.float32)
+    # en q1 ranks: en1 .9, de2 .5, de1 .3, en2 .1  -> mono en: en1 rank 1; multi: en1 r1, de1 r3 -> distance 2
+    # en q2 ranks: en1 .8, en2 .6, de1 .4, de2 .2  -> mono en: en2 rank 2; multi: en2 r2, de2 r4 -> distance 2
+    # de q1: de1 .9 en1 .8 ... ; de q2: de2 .7 en2 .1 en1 .05 de1 .0
+    queries = np.array([[.9, .1, .3, .5], [.8, .6, .4, .2], [.8, .0, .9, .1], [.05, .1, .0, .7]], dtype=np.float32)
+    ranks = search(tables, queries, cands, depth=10, run_dir=tmp_path)
+    values = metrics.per_query(tables, tmp_path, ["RR", "AP", "R@1", "nDCG@10"])
+    get = lambda s, q, p, qid, m: values.query("setting == @s and query_lang == @q and passage_lang == @p and question_id == @qid and metric == @m").value.item()  # noqa: E731
+    assert get("mono", "en", "en", "q2", "RR") == pytest.approx(0.5)
+    assert get("mono", "en", "en", "q1", "R@1") == 1.0
+    assert get("multi", "en", "all", "q1", "AP") == pytest.approx((1 / 1 + 2 / 3) / 2)
+    assert get("multi", "en", "all", "q2", "AP") == pytest.approx((1 / 2 + 2 / 4) / 2)
+    assert get("multi", "en", "all", "q2", "nDCG@10") == pytest.approx((1 / np.log2(3) + 1 / np.log2(5)) / (1 + 1 / np.log2(3)))
+    assert get("cross", "de", "en", "q2", "RR") == pytest.approx(1.0)
+    distance = metrics.max_rank_distance(ranks).set_index(["query_lang", "question_id"]).value
+    assert distance["en", "q1"] == 2 and distance["en", "q2"] == 2
+    assert distance["de", "q1"] == 1 and distance["de", "q2"] == 1
+
+
+def test_exact_ranks_count_strictly_higher_scores():
+    scores = np.array([[0.1, 0.9, 0.5, 0.5]])
+    assert exact_ranks(scores, np.array([[0.9, 0.5, 0.1]])).tolist() == [[1, 2, 4]]
+
+
+def test_rank_distance_is_macro_over_languages_in_the_summary():
+    per_query = pd.DataFrame(
+        [("multi", "en", "all", "a", "rank_distance", 0.0), ("multi", "en", "all", "b", "rank_distance", 4.0),
+         ("multi", "de", "all", "a", "rank_distance", 10.0)],
+        columns=metrics.PER_QUERY_COLUMNS,
+    )
+    summary = metrics.summarise(per_query).set_index("query_lang")
+    assert summary.loc["en", "value"] == 2.0 and summary.loc["en", "n_queries"] == 2
+    assert summary.value.mean() == 6.0  # macro over languages, not 14/3 over queries
+
+
+def test_lang_group():
+    trained = {"en", "de"}
+    assert metrics.lang_group("mono", "de", "de", trained) == "seen"
+    assert metrics.lang_group("cross", "de", "el", trained) == "zero-shot"
+    assert metrics.lang_group("multi", "en", "all", trained) == "seen"
+    assert metrics.lang_group("multi", "th", "all", trained) == "zero-shot"
