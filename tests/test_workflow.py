@@ -7,15 +7,18 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import ROOT, SHARED
 
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir, *args, check=True):
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml",
-               "--config", f"data.mirror={SHARED}", *args]
+def snakemake(workdir, *args, config="config/tiny.yaml", overrides=None, check=True):
+    """Run Snakemake in `workdir` on `config`, the shared data mirror and `overrides` (a config dict)."""
+    override_file = workdir / "overrides.yaml"
+    override_file.write_text(yaml.safe_dump({"data": {"mirror": str(SHARED)}, **(overrides or {})}))
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", config, override_file.name, *args]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -25,7 +28,7 @@ def snakemake(workdir, *args, check=True):
 def copy_project(target):
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(ROOT / name, target / name)
-    for name in ("workflow", "config", "src"):
+    for name in ("workflow", "config", "src", "envs"):
         shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     return target
 
@@ -82,8 +85,57 @@ def test_complete_run_leaves_nothing_to_do(tiny_study):
 
 def test_invalid_config_is_one_clear_error(tmp_path):
     workdir = copy_project(tmp_path)
-    (workdir / "bad.yaml").write_text("training:\n  strategies: [xx-mono, hybird]\n")
-    result = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
+    result = snakemake(workdir, "-n", overrides={"training": {"strategies": ["xx-mono", "hybird"]}}, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "invalid configuration: config key 'training.strategies[1]': 'hybird' is not one of" in output
+
+
+def test_article_split_protocol_keeps_training_and_evaluation_apart(tmp_path):
+    workdir = copy_project(tmp_path)
+    snakemake(workdir, "--until", "training_pairs", config="config/xquad-split.yaml")
+    results = workdir / "results"
+    pairs = pd.read_parquet(results / "training" / "xquad-r" / "pairs.parquet")
+    held_out = pd.read_parquet(results / "evalsets" / "xquad-r" / "questions.parquet")
+    mlqa = pd.read_parquet(results / "evalsets" / "mlqa-r" / "candidates.parquet")
+    assert pairs.article.nunique() + held_out.article.nunique() <= 48
+    assert set(pairs.article).isdisjoint(held_out.article)
+    assert set(pairs.question_id).isdisjoint(held_out.question_id)
+    assert set(pairs.answer).isdisjoint(mlqa.text)
+    assert {"el", "vi"}.isdisjoint(pairs.lang) and "el" in set(held_out.lang)
+
+
+def planned_jobs(workdir, overrides=None) -> dict[str, int]:
+    """{rule: job count} that a dry run with `overrides` plans; {} when there is nothing to do."""
+    result = snakemake(workdir, "-n", overrides=overrides)
+    lines = (result.stdout + result.stderr).splitlines()
+    if "Job stats:" not in lines:
+        assert "Nothing to be done" in result.stdout + result.stderr
+        return {}
+    table = lines[lines.index("Job stats:") + 3 :]
+    jobs = {}
+    for line in table:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        jobs[parts[0]] = int(parts[1])
+    jobs.pop("all", None)
+    return jobs
+
+
+SUMMARY = {"aggregate": 1, "figure": 1, "paper_table": 1}
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"figure": {"width": 5}}, {"figure": 1}),
+        ({"evaluation": {"measures": ["RR", "AP", "R@1"]}}, {"evaluate": 7, **SUMMARY}),
+        ({"evaluation": {"depth": 30}}, {"search": 7, "evaluate": 7, **SUMMARY}),
+        ({"training": {"learning_rate": 5.0e-5}}, {"train": 6, "embed": 6, "search": 6, "evaluate": 6, **SUMMARY}),
+        ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **SUMMARY}),
+    ],
+    ids=["figure-option", "measures", "depth", "learning-rate", "new-k"],
+)
+def test_a_change_reruns_exactly_what_depends_on_it(tiny_study, overrides, expected):
+    assert planned_jobs(tiny_study, overrides) == expected

@@ -12,9 +12,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .config import BASE  # noqa: E402
-from .tables import macro, with_base_reference  # noqa: E402
+from .tables import macro, strategy_rank, with_base_reference  # noqa: E402
 
-STRATEGY_ORDER = ["xx-mono", "x-y", "hybrid", BASE]
 METRIC_LABELS = {"RR": "MRR", "AP": "mAP", "RR@10": "MRR@10", "rank_distance": "max rank distance"}
 
 
@@ -32,7 +31,7 @@ def scaling_figure(metrics: pd.DataFrame, languages: pd.DataFrame, metric: str, 
     per strategy, solid for languages seen in training, dashed for zero-shot ones, the base model in grey."""
     rows = with_base_reference(metrics[metrics.metric == metric], languages)
     data = macro(rows, ["benchmark", "setting", "strategy", "k", "lang_group"])
-    strategies = sorted(data.strategy.unique(), key=lambda s: (STRATEGY_ORDER.index(s.split("-a")[0]) if s.split("-a")[0] in STRATEGY_ORDER else 9, s))
+    strategies = sorted(data.strategy.unique(), key=strategy_rank)
     benchmarks = sorted(data.benchmark.unique())
     grid = sns.relplot(
         data=data, x="k", y="value", hue="strategy", hue_order=strategies, palette=strategy_palette(strategies),

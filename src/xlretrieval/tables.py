@@ -9,6 +9,15 @@ import pandas as pd
 from .config import BASE, ModelSpec
 from .metrics import RANK_DISTANCE, lang_group
 
+STRATEGY_ORDER = ["xx-mono", "x-y", "hybrid", BASE]
+
+
+def strategy_rank(strategy: str) -> tuple[int, str]:
+    """xx-mono, x-y, hybrids (by alpha), base: the order of legends and tables."""
+    family = "hybrid" if strategy.startswith("hybrid") else strategy
+    return STRATEGY_ORDER.index(family), strategy
+
+
 METRIC_COLUMNS = [
     "model", "strategy", "k", "draw", "seed", "benchmark", "setting",
     "query_lang", "passage_lang", "lang_group", "metric", "value", "n_queries",
@@ -72,6 +81,7 @@ def paper_table(metrics: pd.DataFrame, languages: pd.DataFrame, benchmark: str) 
         f"{SETTING_NAMES[s]} {TABLE_METRICS.get(m, 'rank dist.')}" for s, m in zip(table.setting, table.metric)
     ]
     wide = table.pivot(index="strategy", columns="column", values="value")
+    wide = wide.loc[sorted(wide.index, key=strategy_rank)]
     order = [f"{SETTING_NAMES[s]} {name}" for s in SETTING_NAMES for name in TABLE_METRICS.values()] + ["Multi rank dist."]
     wide = wide[[c for c in order if c in wide.columns]]
     wide.index = [f"{s} (no fine-tuning)" if s == BASE else s for s in wide.index]
