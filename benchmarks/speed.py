@@ -80,7 +80,7 @@ def main() -> None:
 
     ours = bi.load(NAME, device)
     st = SentenceTransformer(str(bi.resolve(NAME)), device=str(device))
-    lengths = np.array([len(ids) for ids in ours.tokenize(texts, padding=False)["input_ids"]])
+    lengths = np.array([len(ids) for ids in ours.tokenize(texts)["input_ids"]])
     flops = forward_flops(ours, lengths)
     peak = matmul_peak(device)
     t_ours = timed(lambda: encode(ours, texts, 64))
@@ -95,7 +95,7 @@ def main() -> None:
         [question[k] for k in zip(g.question_id, g.question_lang)], [passage[c] for c in g.passage_id]
     ) for _, g in batches.groupby("batch")]
     ours.max_seq_length = st.max_seq_length = 128
-    train_lengths = np.array([len(ids) for q, p in groups for ids in ours.tokenize(q + p, padding=False)["input_ids"]])
+    train_lengths = np.array([len(ids) for q, p in groups for ids in ours.tokenize(q + p)["input_ids"]])
     train_flops = 3 * forward_flops(ours, train_lengths)
 
     def our_steps():

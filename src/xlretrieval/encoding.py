@@ -18,7 +18,7 @@ def encode(model: BiEncoder, texts: list[str], batch_size: int = 64, progress: b
     out = np.zeros((len(texts), model.dimension), dtype=np.float32)
     if not texts:
         return out
-    tokens = model.tokenize(texts, padding=False)
+    tokens = model.tokenize(texts)
     ids, masks = tokens["input_ids"], tokens["attention_mask"]
     order = np.argsort([-len(x) for x in ids], kind="stable")
     device = model.device

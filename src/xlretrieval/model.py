@@ -71,8 +71,9 @@ class BiEncoder(torch.nn.Module):
     def dimension(self) -> int:
         return self.transformer.config.hidden_size
 
-    def tokenize(self, texts: list[str], padding: bool = True):
-        return self.tokenizer(list(texts), padding=padding, truncation=True, max_length=self.max_seq_length, return_tensors="pt" if padding else None)
+    def tokenize(self, texts: list[str]):
+        """Unpadded, truncated token ids and masks (callers pad per length-sorted chunk)."""
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -89,7 +90,7 @@ class BiEncoder(torch.nn.Module):
         The result equals one padded forward pass (pooling ignores padding) at a fraction of the cost
         when lengths vary; gradients flow as usual.
         """
-        tokens = self.tokenize(texts, padding=False)
+        tokens = self.tokenize(texts)
         order = sorted(range(len(texts)), key=lambda i: len(tokens["input_ids"][i]))
         parts = []
         for start in range(0, len(order), chunk_size):
