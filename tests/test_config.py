@@ -2,7 +2,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, SCHEMA
-from xlretrieval.config import ConfigError, ModelSpec, Study, validate
+from xlretrieval.config import ConfigError, Study, validate
+from xlretrieval.runs import ModelSpec
 
 
 def test_defaults_fill_an_empty_config():

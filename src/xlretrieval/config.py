@@ -1,13 +1,8 @@
-"""Validated configuration: schema defaults, clear errors, and the study's derived sets.
-
-Model tags name every fine-tuned model as `{strategy}/k{k}/draw{draw}/seed{seed}`, and `base` the
-un-fine-tuned encoder (k = 0); the strategy slug of hybrid carries its alpha (`hybrid-a0.5`).
-"""
+"""Validated configuration: schema defaults, clear errors, and the study's derived sets."""
 
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,10 +12,7 @@ import numpy as np
 import yaml
 
 from .data.sources import SOURCES, Source
-
-BASE = "base"
-MODEL_TAG = re.compile(r"(?P<strategy>xx-mono|x-y|hybrid-a[0-9.]+)/k(?P<k>\d+)/draw(?P<draw>\d+)/seed(?P<seed>\d+)")
-
+from .runs import BASE, ModelSpec, strategy_slugs
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the key."""
@@ -63,47 +55,6 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config key '{_key(error.absolute_path)}': {message}")
     Study(config).check()
     return config
-
-
-def strategy_slugs(strategies: list[str], alphas: list[float]) -> list[str]:
-    """Strategy wildcards: hybrid expands to one slug per alpha."""
-    slugs = []
-    for strategy in strategies:
-        slugs += [f"hybrid-a{alpha:g}" for alpha in alphas] if strategy == "hybrid" else [strategy]
-    return slugs
-
-
-def parse_strategy(slug: str) -> tuple[str, float]:
-    """(strategy, alpha): alpha is the probability of an X-X-mono batch (1 for xx-mono, 0 for x-y)."""
-    if slug == "xx-mono":
-        return "xx-mono", 1.0
-    if slug == "x-y":
-        return "x-y", 0.0
-    if slug.startswith("hybrid-a"):
-        return "hybrid", float(slug[len("hybrid-a"):])
-    raise ValueError(f"unknown strategy '{slug}'")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    strategy: str
-    k: int
-    draw: int
-    seed: int
-
-    @property
-    def tag(self) -> str:
-        return f"{self.strategy}/k{self.k}/draw{self.draw}/seed{self.seed}"
-
-    @classmethod
-    def parse(cls, tag: str) -> "ModelSpec | None":
-        """The spec of a fine-tuned model's tag; None for the base model."""
-        if tag == BASE:
-            return None
-        match = MODEL_TAG.fullmatch(tag)
-        if not match:
-            raise ValueError(f"not a model tag: '{tag}'")
-        return cls(match["strategy"], int(match["k"]), int(match["draw"]), int(match["seed"]))
 
 
 class Study:

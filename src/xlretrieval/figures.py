@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .config import BASE  # noqa: E402
+from .runs import BASE  # noqa: E402
 from .tables import macro, strategy_rank, with_base_reference  # noqa: E402
 
 METRIC_LABELS = {"RR": "MRR", "AP": "mAP", "RR@10": "MRR@10", "rank_distance": "max rank distance"}

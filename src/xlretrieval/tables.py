@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import BASE, ModelSpec
+from .runs import BASE, ModelSpec
 from .metrics import RANK_DISTANCE, lang_group
 
 STRATEGY_ORDER = ["xx-mono", "x-y", "hybrid", BASE]

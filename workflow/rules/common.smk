@@ -6,7 +6,9 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from xlretrieval.config import BASE, ConfigError, Study, validate  # noqa: E402
+from xlretrieval.config import ConfigError, Study, validate  # noqa: E402
+from xlretrieval.provenance import code_digest  # noqa: E402
+from xlretrieval.runs import BASE, parse_strategy  # noqa: E402
 
 try:
     config = validate(config, workflow.source_path("../schemas/config.schema.yaml"))
@@ -29,6 +31,11 @@ wildcard_constraints:
     draw=r"\d+",
     seed=r"\d+",
     model=r"base|(xx-mono|x-y|hybrid-a[0-9.]+)/k\d+/draw\d+/seed\d+",
+
+
+def package_code(script):
+    """Digest of the package code that `workflow/scripts/{script}.py` runs: as a param, editing it re-runs the rule."""
+    return code_digest(Path(workflow.basedir) / "workflow" / "scripts" / f"{script}.py")
 
 
 def mirror():
@@ -61,9 +68,27 @@ def model_input(wildcards):
     return f"{RESULTS}/models/{wildcards.model}"
 
 
+def benchmark_files():
+    """The `benchmark:` file of every job upstream of the tables, each at `benchmarks/{rule}/{wildcards}.tsv`."""
+    datasets = sorted({TRAINING["dataset"], *EVALUATION["benchmarks"]})
+    files = [f"{RESULTS}/benchmarks/download/{d}/{lang}.tsv" for d in datasets for lang in raw_files(d)]
+    files += expand(f"{RESULTS}/benchmarks/prepare/{{dataset}}.tsv", dataset=datasets)
+    files += expand(f"{RESULTS}/benchmarks/evaluation_set/{{benchmark}}.tsv", benchmark=EVALUATION["benchmarks"])
+    files.append(f"{RESULTS}/benchmarks/training_pairs.tsv")
+    files += expand(f"{RESULTS}/benchmarks/{{step}}/{{model}}.tsv", step=["batches", "train"], model=STUDY.model_tags()[1:])
+    files += expand(
+        f"{RESULTS}/benchmarks/{{step}}/{{model}}/{{benchmark}}.tsv",
+        step=["embed", "search", "evaluate"],
+        model=STUDY.model_tags(),
+        benchmark=EVALUATION["benchmarks"],
+    )
+    return files
+
+
 def study_products():
     return [
         f"{RESULTS}/tables/metrics.tsv",
+        f"{RESULTS}/benchmarks.tsv",
         f"{RESULTS}/figures/scaling_{config['figure']['metric']}.png",
         f"{RESULTS}/figures/scaling_{config['figure']['metric']}.pdf",
         *expand(f"{RESULTS}/tables/table1_{{benchmark}}.{{ext}}", benchmark=EVALUATION["benchmarks"], ext=["md", "tex"]),

@@ -2,11 +2,14 @@ rule download:
     output:
         f"{RESULTS}/raw/{{dataset}}/{{lang}}.json",
     params:
+        code=package_code("download"),
         mirror=mirror(),
         url=lambda w: STUDY.source(w.dataset).url(w.lang),
         sha256=lambda w: STUDY.source(w.dataset).sha256.get(w.lang),
     log:
         f"{RESULTS}/logs/download/{{dataset}}/{{lang}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/download/{{dataset}}/{{lang}}.tsv"
     resources:
         mem_mb=500,
         runtime=15,
@@ -25,6 +28,7 @@ rule prepare:
         candidates=f"{RESULTS}/data/{{dataset}}/candidates.parquet",
         qrels=f"{RESULTS}/data/{{dataset}}/qrels.parquet",
     params:
+        code=package_code("prepare"),
         languages=lambda w: list(raw_files(w.dataset)),
     log:
         f"{RESULTS}/logs/prepare/{{dataset}}.log",
@@ -48,12 +52,15 @@ rule evaluation_set:
         qrels=f"{RESULTS}/evalsets/{{benchmark}}/qrels.parquet",
         trec_qrels=directory(f"{RESULTS}/qrels/{{benchmark}}"),
     params:
+        code=package_code("evaluation_set"),
         languages=lambda w: STUDY.evaluation_languages(w.benchmark),
         articles=EVALUATION["articles"],
         subset_seed=EVALUATION["subset_seed"],
         holdout=lambda w: holdout(w.benchmark),
     log:
         f"{RESULTS}/logs/evaluation_set/{{benchmark}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluation_set/{{benchmark}}.tsv"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -70,10 +77,13 @@ rule training_pairs:
     output:
         f"{RESULTS}/training/{TRAINING['dataset']}/pairs.parquet",
     params:
+        code=package_code("training_pairs"),
         languages=[TRAINING["source_language"], *TRAINING["target_pool"]],
         holdout=holdout(TRAINING["dataset"]),
     log:
         f"{RESULTS}/logs/training_pairs.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/training_pairs.tsv"
     resources:
         mem_mb=2000,
         runtime=10,

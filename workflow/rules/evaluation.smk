@@ -5,6 +5,7 @@ rule embed:
     output:
         f"{RESULTS}/embeddings/{{model}}/{{benchmark}}.npz",
     params:
+        code=package_code("embed"),
         model=lambda w: config["model"]["name"] if w.model == BASE else f"{RESULTS}/models/{w.model}",
         device=config["model"]["device"],
         batch_size=EVALUATION["batch_size"],
@@ -32,6 +33,7 @@ rule search:
         runs=directory(f"{RESULTS}/runs/{{model}}/{{benchmark}}"),
         ranks=f"{RESULTS}/ranks/{{model}}/{{benchmark}}.parquet",
     params:
+        code=package_code("search"),
         depth=EVALUATION["depth"],
     log:
         f"{RESULTS}/logs/search/{{model}}/{{benchmark}}.log",
@@ -55,6 +57,7 @@ rule evaluate:
     output:
         f"{RESULTS}/metrics/{{model}}/{{benchmark}}.parquet",
     params:
+        code=package_code("evaluate"),
         measures=EVALUATION["measures"],
     log:
         f"{RESULTS}/logs/evaluate/{{model}}/{{benchmark}}.log",

@@ -5,6 +5,7 @@ rule aggregate:
         metrics=f"{RESULTS}/tables/metrics.tsv",
         languages=f"{RESULTS}/tables/languages.tsv",
     params:
+        code=package_code("aggregate"),
         models=STUDY.model_tags(),
         benchmarks=EVALUATION["benchmarks"],
         draws=list(STUDY.draws()),
@@ -27,6 +28,7 @@ rule figure:
         png=f"{RESULTS}/figures/scaling_{{metric}}.png",
         pdf=f"{RESULTS}/figures/scaling_{{metric}}.pdf",
     params:
+        code=package_code("figure"),
         size=[config["figure"]["width"], config["figure"]["height"]],
     log:
         f"{RESULTS}/logs/figure/{{metric}}.log",
@@ -43,9 +45,28 @@ rule paper_table:
     output:
         markdown=f"{RESULTS}/tables/table1_{{benchmark}}.md",
         latex=f"{RESULTS}/tables/table1_{{benchmark}}.tex",
+    params:
+        code=package_code("paper_table"),
     log:
         f"{RESULTS}/logs/paper_table/{{benchmark}}.log",
     conda:
         STUDY_ENV
     script:
         "../scripts/paper_table.py"
+
+
+rule costs:
+    input:
+        benchmark_files(),
+    output:
+        jobs=f"{RESULTS}/benchmarks.tsv",
+        by_rule=f"{RESULTS}/tables/time_by_rule.md",
+    params:
+        code=package_code("costs"),
+        root=f"{RESULTS}/benchmarks",
+    log:
+        f"{RESULTS}/logs/costs.log",
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/costs.py"

@@ -4,11 +4,15 @@ rule batches:
     output:
         f"{RESULTS}/batches/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.tsv",
     params:
+        code=package_code("batches"),
         languages=lambda w: STUDY.training_languages(int(w.k), int(w.draw)),
+        alpha=lambda w: parse_strategy(w.strategy)[1],
         pairs=TRAINING["pairs"],
         batch_size=TRAINING["batch_size"],
     log:
         f"{RESULTS}/logs/batches/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/batches/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -25,6 +29,7 @@ rule train:
     output:
         directory(f"{RESULTS}/models/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}"),
     params:
+        code=package_code("train"),
         model=config["model"]["name"],
         device=config["model"]["device"],
         learning_rate=TRAINING["learning_rate"],

@@ -1,0 +1,54 @@
+"""Names of the study's runs, shared by the workflow, tables and figures.
+
+Model tags name every fine-tuned model as `{strategy}/k{k}/draw{draw}/seed{seed}`, and `base` the
+un-fine-tuned encoder (k = 0); the strategy slug of hybrid carries its alpha (`hybrid-a0.5`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+BASE = "base"
+MODEL_TAG = re.compile(r"(?P<strategy>xx-mono|x-y|hybrid-a[0-9.]+)/k(?P<k>\d+)/draw(?P<draw>\d+)/seed(?P<seed>\d+)")
+
+
+def strategy_slugs(strategies: list[str], alphas: list[float]) -> list[str]:
+    """Strategy wildcards: hybrid expands to one slug per alpha."""
+    slugs = []
+    for strategy in strategies:
+        slugs += [f"hybrid-a{alpha:g}" for alpha in alphas] if strategy == "hybrid" else [strategy]
+    return slugs
+
+
+def parse_strategy(slug: str) -> tuple[str, float]:
+    """(strategy, alpha): alpha is the probability of an X-X-mono batch (1 for xx-mono, 0 for x-y)."""
+    if slug == "xx-mono":
+        return "xx-mono", 1.0
+    if slug == "x-y":
+        return "x-y", 0.0
+    if slug.startswith("hybrid-a"):
+        return "hybrid", float(slug[len("hybrid-a"):])
+    raise ValueError(f"unknown strategy '{slug}'")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    strategy: str
+    k: int
+    draw: int
+    seed: int
+
+    @property
+    def tag(self) -> str:
+        return f"{self.strategy}/k{self.k}/draw{self.draw}/seed{self.seed}"
+
+    @classmethod
+    def parse(cls, tag: str) -> "ModelSpec | None":
+        """The spec of a fine-tuned model's tag; None for the base model."""
+        if tag == BASE:
+            return None
+        match = MODEL_TAG.fullmatch(tag)
+        if not match:
+            raise ValueError(f"not a model tag: '{tag}'")
+        return cls(match["strategy"], int(match["k"]), int(match["draw"]), int(match["seed"]))
