@@ -51,3 +51,21 @@ def test_model_tags_round_trip():
     tags = study.model_tags()
     assert tags[0] == "base" and "hybrid-a0.25/k4/draw0/seed0" in tags and len(tags) == 1 + 4 * 4
     assert all(ModelSpec.parse(t).tag == t for t in tags[1:])
+
+
+def test_draws_that_pick_the_same_languages_train_once():
+    study = Study(validate({"training": {"language_draws": [0, 1, 2], "k": [1, 6]}}, SCHEMA))
+    draws = [(k, d) for k, d, _ in study.draws()]
+    assert [d for k, d in draws if k == 6] == [0]
+    assert len({tuple(langs) for k, _, langs in study.draws() if k == 1}) == len([1 for k, _ in draws if k == 1])
+    assert not any(m.k == 6 and m.draw > 0 for m in study.models())
+
+
+def test_alpha_sweep_adds_hybrids_at_one_k_only():
+    config = {"training": {"language_draws": [0, 1], "alpha_sweep": {"alpha": [0.25, 0.5, 0.75]}}}
+    study = Study(validate(config, SCHEMA))
+    sweep = [m for m in study.models() if m.strategy in ("hybrid-a0.25", "hybrid-a0.75")]
+    assert {(m.strategy, m.k, m.draw) for m in sweep} == {("hybrid-a0.25", 6, 0), ("hybrid-a0.75", 6, 0)}
+    assert len([m for m in study.models() if m.strategy == "hybrid-a0.5"]) == 7  # k 1, 2, 4 x 2 draws + k 6
+    with pytest.raises(ConfigError, match="'training.alpha_sweep.k': 3 is not one of training.k"):
+        validate({"training": {"alpha_sweep": {"alpha": [0.25], "k": 3}}}, SCHEMA)

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from xlretrieval import metrics
-from xlretrieval.data.lareqa import Tables
+from xlretrieval.data.tables import Tables
 from xlretrieval.search import exact_ranks, query_sets, search
 
 

@@ -5,7 +5,7 @@ import torch
 
 from xlretrieval import model as bi
 from xlretrieval.batching import make_batches
-from xlretrieval.encoding import encode
+from xlretrieval.encoding import encode, open_embeddings
 from xlretrieval.training import TrainingError, info_nce, train
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -26,6 +26,15 @@ def test_encode_matches_sentence_transformers(texts):
     assert ours.shape == (len(texts), 384)
     np.testing.assert_allclose(ours, reference, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_sharded_encoding_into_a_memory_map_equals_one_pass(tmp_path, texts):
+    encoder = bi.load(NAME, CPU)
+    whole = encode(encoder, texts, batch_size=16)
+    mapped = open_embeddings(tmp_path / "vectors.npy", len(texts), encoder.dimension)
+    encode(encoder, texts, batch_size=16, out=mapped, shard_size=7)
+    mapped.flush()
+    np.testing.assert_allclose(np.load(tmp_path / "vectors.npy", mmap_mode="r"), whole, atol=1e-6)
 
 
 def test_info_nce_prefers_matching_pairs():

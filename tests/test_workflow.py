@@ -123,7 +123,7 @@ def planned_jobs(workdir, overrides=None) -> dict[str, int]:
     return jobs
 
 
-SUMMARY = {"aggregate": 1, "figure": 1, "paper_table": 1}
+SUMMARY = {"aggregate": 1, "figure": 1, "paper_table": 1, "costs": 1}
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import yaml
 from .data.sources import SOURCES, Source
 from .runs import BASE, ModelSpec, strategy_slugs
 
+
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the key."""
 
@@ -101,6 +102,11 @@ class Study:
             unknown = sorted(set(langs) - set(self.source(name).languages))
             if unknown:
                 raise ConfigError(f"config key 'evaluation.languages.{name}': unknown language {', '.join(unknown)}")
+        sweep_k = t["alpha_sweep"]["k"]
+        if sweep_k is not None and sweep_k not in t["k"]:
+            raise ConfigError(f"config key 'training.alpha_sweep.k': {sweep_k} is not one of training.k {t['k']}")
+        if t["alpha_sweep"]["alpha"] and "hybrid" not in t["strategies"]:
+            raise ConfigError("config key 'training.alpha_sweep.alpha': sweeps hybrid, which training.strategies lacks")
         if isinstance(e["articles"], float) and e["articles"] > 1:
             raise ConfigError("config key 'evaluation.articles': a fraction must be at most 1.0 (or give a whole count)")
 
@@ -130,20 +136,41 @@ class Study:
     def strategies(self) -> list[str]:
         return strategy_slugs(self.training["strategies"], self.training["alpha"])
 
+    def draws(self) -> Iterator[tuple[int, int, list[str]]]:
+        """(k, draw, training languages) for every k and distinct draw.
+
+        A draw that picks the same languages as an earlier draw at the same k (always the case when k
+        is the whole pool) would train the same models again, so only the first such draw is kept.
+        """
+        for k in sorted(self.training["k"]):
+            seen = set()
+            for d in self.training["language_draws"]:
+                languages = self.training_languages(k, d)
+                if tuple(languages) not in seen:
+                    seen.add(tuple(languages))
+                    yield k, d, languages
+
+    def sweep_k(self) -> int | None:
+        """The k at which `training.alpha_sweep.alpha` trains extra hybrid models (None: no sweep)."""
+        sweep = self.training["alpha_sweep"]
+        if not set(sweep["alpha"]) - set(self.training["alpha"]):
+            return None
+        return sweep["k"] if sweep["k"] is not None else max(self.training["k"])
+
     def models(self) -> list[ModelSpec]:
-        t = self.training
-        return [
-            ModelSpec(s, k, d, seed)
-            for s in self.strategies()
-            for k in sorted(t["k"])
-            for d in t["language_draws"]
-            for seed in t["seeds"]
-        ]
+        """Every fine-tuned model: each strategy at each (k, distinct draw) and seed, plus the alpha sweep."""
+        seeds = self.training["seeds"]
+        models = [ModelSpec(s, k, d, seed) for s in self.strategies() for k, d, _ in self.draws() for seed in seeds]
+        sweep_k = self.sweep_k()
+        if sweep_k is not None:
+            extra = [a for a in self.training["alpha_sweep"]["alpha"] if a not in self.training["alpha"]]
+            models += [
+                ModelSpec(slug, k, d, seed)
+                for slug in strategy_slugs(["hybrid"], extra)
+                for k, d, _ in self.draws() if k == sweep_k
+                for seed in seeds
+            ]
+        return models
 
     def model_tags(self) -> list[str]:
         return [BASE] + [m.tag for m in self.models()]
-
-    def draws(self) -> Iterator[tuple[int, int, list[str]]]:
-        for k in sorted(self.training["k"]):
-            for d in self.training["language_draws"]:
-                yield k, d, self.training_languages(k, d)

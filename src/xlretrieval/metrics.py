@@ -14,7 +14,7 @@ import ir_measures
 import pandas as pd
 
 from .search import query_sets
-from .data.lareqa import Tables
+from .data.tables import Tables
 
 PER_QUERY_COLUMNS = ["setting", "query_lang", "passage_lang", "question_id", "metric", "value"]
 RANK_DISTANCE = "rank_distance"

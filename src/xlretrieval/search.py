@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from .data.lareqa import Tables
+from .data.tables import Tables
 
 SETTINGS = ("mono", "cross", "multi")
 POOL = "all"

@@ -3,7 +3,8 @@ rule embed:
         evalset=lambda w: evalset(w.benchmark),
         model=model_input,
     output:
-        f"{RESULTS}/embeddings/{{model}}/{{benchmark}}.npz",
+        questions=f"{RESULTS}/embeddings/{{model}}/{{benchmark}}/questions.npy",
+        candidates=f"{RESULTS}/embeddings/{{model}}/{{benchmark}}/candidates.npy",
     params:
         code=package_code("embed"),
         model=lambda w: config["model"]["name"] if w.model == BASE else f"{RESULTS}/models/{w.model}",
@@ -28,7 +29,8 @@ rule embed:
 rule search:
     input:
         evalset=lambda w: evalset(w.benchmark),
-        embeddings=rules.embed.output[0],
+        questions=rules.embed.output.questions,
+        candidates=rules.embed.output.candidates,
     output:
         runs=directory(f"{RESULTS}/runs/{{model}}/{{benchmark}}"),
         ranks=f"{RESULTS}/ranks/{{model}}/{{benchmark}}.parquet",

@@ -1,11 +1,10 @@
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from xlretrieval import model
-from xlretrieval.data.lareqa import Tables
-from xlretrieval.encoding import encode
+from xlretrieval.data.tables import Tables
+from xlretrieval.encoding import encode, open_embeddings
 from xlretrieval.logs import to_file
 
 log = to_file(snakemake.log[0])
@@ -13,7 +12,8 @@ torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 tables = Tables.read(Path(snakemake.input.evalset[0]).parent)
 encoder = model.load(p.model, model.choose_device(p.device))
-questions = encode(encoder, [p.query_prefix + t for t in tables.questions.text], p.batch_size, progress=True)
-candidates = encode(encoder, [p.passage_prefix + t for t in tables.candidates.text], p.batch_size, progress=True)
-np.savez(snakemake.output[0], questions=questions, candidates=candidates)
-log.info("%d questions and %d candidates encoded by %s", len(questions), len(candidates), p.model)
+for name, prefix, texts in (("questions", p.query_prefix, tables.questions.text), ("candidates", p.passage_prefix, tables.candidates.text)):
+    vectors = open_embeddings(snakemake.output[name], len(texts), encoder.dimension)
+    encode(encoder, [prefix + t for t in texts], p.batch_size, progress=True, out=vectors)
+    vectors.flush()
+log.info("%d questions and %d candidates encoded by %s", len(tables.questions), len(tables.candidates), p.model)

@@ -3,7 +3,7 @@ from pathlib import Path
 import pandas as pd
 
 from xlretrieval import metrics
-from xlretrieval.data.lareqa import Tables
+from xlretrieval.data.tables import Tables
 from xlretrieval.logs import to_file
 
 log = to_file(snakemake.log[0])

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from xlretrieval.data.lareqa import Tables
+from xlretrieval.data.tables import Tables
 from xlretrieval.data.splits import evaluation_set
 from xlretrieval.logs import to_file
 from xlretrieval.search import write_qrels

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from xlretrieval.data.lareqa import Tables
+from xlretrieval.data.tables import Tables
 from xlretrieval.data.splits import training_set, training_pairs
 from xlretrieval.logs import to_file
 

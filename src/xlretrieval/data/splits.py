@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .lareqa import Tables
+from .tables import Tables
 
 
 class OverlapError(RuntimeError):
