@@ -105,9 +105,9 @@ def test_article_split_protocol_keeps_training_and_evaluation_apart(tmp_path):
     assert {"el", "vi"}.isdisjoint(pairs.lang) and "el" in set(held_out.lang)
 
 
-def planned_jobs(workdir, overrides=None) -> dict[str, int]:
-    """{rule: job count} that a dry run with `overrides` plans; {} when there is nothing to do."""
-    result = snakemake(workdir, "-n", overrides=overrides)
+def planned_jobs(workdir, overrides=None, extra=()) -> dict[str, int]:
+    """{rule: job count} that a dry run with `overrides` (and `extra` arguments) plans; {} when there is nothing to do."""
+    result = snakemake(workdir, "-n", *extra, overrides=overrides)
     lines = (result.stdout + result.stderr).splitlines()
     if "Job stats:" not in lines:
         assert "Nothing to be done" in result.stdout + result.stderr
@@ -139,3 +139,25 @@ SUMMARY = {"aggregate": 1, "figure": 1, "paper_table": 1, "costs": 1}
 )
 def test_a_change_reruns_exactly_what_depends_on_it(tiny_study, overrides, expected):
     assert planned_jobs(tiny_study, overrides) == expected
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda code: code + "\n\n# a comment\n", {}),
+        (lambda code: code.replace('"""X-X-mono, X-Y and hybrid', '"""Samplers: X-X-mono, X-Y and hybrid', 1), {}),
+        (lambda code: code.replace("for _ in range(2 * len(self.items) + 1):", "for _ in range(3 * len(self.items) + 1):"),
+         {"batches": 6, "train": 6, "embed": 6, "search": 6, "evaluate": 6, **SUMMARY}),
+    ],
+    ids=["comment", "docstring", "code"],
+)
+def test_editing_package_code_reruns_the_rules_that_run_it(tiny_study, edit, expected):
+    module = tiny_study / "src" / "xlretrieval" / "batching.py"
+    original = module.read_text()
+    edited = edit(original)
+    assert edited != original
+    module.write_text(edited)
+    try:
+        assert planned_jobs(tiny_study) == expected
+    finally:
+        module.write_text(original)

@@ -1,0 +1,48 @@
+"""A run killed during training: finished models are kept, the next run redoes only the unfinished jobs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import SHARED
+from test_workflow import copy_project, planned_jobs, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def test_a_run_killed_during_training_keeps_finished_models(tmp_path):
+    if not (SHARED / "xquad-r" / "en.json").is_file():
+        pytest.skip("the shared data mirror is not beside the checkout")
+    workdir = copy_project(tmp_path)
+    snakemake(workdir, "-n")  # writes overrides.yaml
+    models, logs = workdir / "results" / "models", workdir / "results" / "logs" / "train"
+    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/tiny.yaml", "overrides.yaml", "--until", "train"]
+    run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        finished = lambda: [p for p in models.glob("*/k*/draw*/seed*") if p.is_dir() and not p.name.endswith(".partial")]  # noqa: E731
+        started = lambda: [p for p in logs.glob("*/k*/draw*/seed*.log") if "train:" in p.read_text()]  # noqa: E731
+        wait_for(lambda: 1 <= len(finished()) < len(started()), 600, "a finished model and a second one in training")
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)  # the whole job tree dies at once, as on a crash
+        run.wait()
+    kept = {path: path.stat().st_mtime_ns for path in finished()}
+    assert 1 <= len(kept) < 6
+
+    subprocess.run([sys.executable, "-m", "snakemake", "--unlock", "--configfile", "config/tiny.yaml", "overrides.yaml"], cwd=workdir, check=True, capture_output=True)
+    plan = planned_jobs(workdir, extra=["--until", "train", "--rerun-incomplete"])
+    assert plan["train"] == 6 - len(kept)
+    snakemake(workdir, "--until", "train", "--rerun-incomplete")
+    assert {path: path.stat().st_mtime_ns for path in kept} == kept
+    assert len(finished()) == 6 and not any(models.glob("*/k*/draw*/seed*.partial"))
