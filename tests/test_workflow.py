@@ -132,10 +132,11 @@ SUMMARY = {"aggregate": 1, "figure": 1, "paper_table": 1, "costs": 1}
         ({"figure": {"width": 5}}, {"figure": 1}),
         ({"evaluation": {"measures": ["RR", "AP", "R@1"]}}, {"evaluate": 7, **SUMMARY}),
         ({"evaluation": {"depth": 30}}, {"search": 7, "evaluate": 7, **SUMMARY}),
+        ({"evaluation": {"index": {"type": "hnsw"}}}, {"search": 7, "evaluate": 7, **SUMMARY}),
         ({"training": {"learning_rate": 5.0e-5}}, {"train": 6, "embed": 6, "search": 6, "evaluate": 6, **SUMMARY}),
         ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **SUMMARY}),
     ],
-    ids=["figure-option", "measures", "depth", "learning-rate", "new-k"],
+    ids=["figure-option", "measures", "depth", "approximate-index", "learning-rate", "new-k"],
 )
 def test_a_change_reruns_exactly_what_depends_on_it(tiny_study, overrides, expected):
     assert planned_jobs(tiny_study, overrides) == expected

@@ -13,7 +13,7 @@ from pathlib import Path
 import ir_measures
 import pandas as pd
 
-from .search import query_sets
+from .querysets import query_sets
 from .data.tables import Tables
 
 PER_QUERY_COLUMNS = ["setting", "query_lang", "passage_lang", "question_id", "metric", "value"]

@@ -37,6 +37,7 @@ rule search:
     params:
         code=package_code("search"),
         depth=EVALUATION["depth"],
+        index=EVALUATION["index"],
     log:
         f"{RESULTS}/logs/search/{{model}}/{{benchmark}}.log",
     benchmark:

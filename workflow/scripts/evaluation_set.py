@@ -3,7 +3,7 @@ from pathlib import Path
 from xlretrieval.data.tables import Tables
 from xlretrieval.data.splits import evaluation_set
 from xlretrieval.logs import to_file
-from xlretrieval.search import write_qrels
+from xlretrieval.querysets import write_qrels
 
 log = to_file(snakemake.log[0])
 p = snakemake.params

@@ -1,0 +1,84 @@
+"""The query sets of one benchmark's evaluation tables, and their TREC qrels.
+
+Settings:
+- mono:  questions in L against candidates in L, for each language L;
+- cross: questions in X against candidates in Y, for each ordered pair X != Y;
+- multi: questions in X against the pool of all languages' candidates; relevant = the answer in every language.
+A question takes part in a (setting, X, Y) only if it has a relevant candidate in that pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from .data.tables import Tables
+
+SETTINGS = ("mono", "cross", "multi")
+POOL = "all"
+
+
+@dataclass
+class QuerySet:
+    """One evaluation unit: questions of `query_lang` against the candidates of `passage_lang`."""
+
+    setting: str
+    query_lang: str
+    passage_lang: str
+    question_rows: np.ndarray  # rows of the questions table
+    candidate_rows: np.ndarray  # rows of the candidates table (the pool)
+    qrels: pd.DataFrame  # question_id, candidate_id
+
+    @property
+    def name(self) -> str:
+        return f"{self.setting}/{self.query_lang}-{self.passage_lang}"
+
+
+def query_sets(tables: Tables, settings: tuple[str, ...] = SETTINGS) -> Iterator[QuerySet]:
+    q, c, r = tables.questions, tables.candidates, tables.qrels
+    langs = sorted(q.lang.unique())
+    rows_of_lang = {lang: np.flatnonzero(c.lang.to_numpy() == lang) for lang in sorted(c.lang.unique())}
+    answers = r[["question_id", "lang", "candidate_id"]]
+
+    def unit(setting, x, y, pool_rows, relevant):
+        qrels = relevant[["question_id", "candidate_id"]]
+        asked = np.flatnonzero((q.lang.to_numpy() == x) & q.question_id.isin(set(qrels.question_id)).to_numpy())
+        if len(asked) and len(pool_rows):
+            return QuerySet(setting, x, y, asked, pool_rows, qrels.reset_index(drop=True))
+        return None
+
+    for x in langs:
+        if "mono" in settings:
+            u = unit("mono", x, x, rows_of_lang.get(x, np.array([], int)), answers[answers.lang == x])
+            if u:
+                yield u
+        if "cross" in settings:
+            for y in langs:
+                if y != x:
+                    u = unit("cross", x, y, rows_of_lang.get(y, np.array([], int)), answers[answers.lang == y])
+                    if u:
+                        yield u
+        if "multi" in settings:
+            u = unit("multi", x, POOL, np.arange(len(c)), answers)
+            if u:
+                yield u
+
+
+def write_trec_qrels(qrels: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as out:
+        for qid, cid in zip(qrels.question_id, qrels.candidate_id):
+            out.write(f"{qid} 0 {cid} 1\n")
+
+
+def write_qrels(tables: Tables, directory: Path) -> int:
+    """TREC qrels, one file per query set: `{directory}/{setting}/{qlang}-{plang}.qrels`."""
+    count = 0
+    for unit in query_sets(tables):
+        write_trec_qrels(unit.qrels, Path(directory) / f"{unit.name}.qrels")
+        count += 1
+    return count

@@ -1,0 +1,169 @@
+"""Sharded search against a brute-force reference on real XQuAD-R embeddings; approximate search recall."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import SCHEMA
+from xlretrieval import model as bi
+from xlretrieval import search as sharded
+from xlretrieval.config import validate
+from xlretrieval.data.splits import evaluation_set
+from xlretrieval.data.tables import Tables
+from xlretrieval.encoding import encode
+from xlretrieval.querysets import query_sets
+from xlretrieval.search import IndexSpec, decode_keys, order_keys, rank, recall, search
+
+NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DEPTH = 20
+
+
+@pytest.fixture(scope="module")
+def real(xquad):
+    """Three XQuAD-R articles in de, en, zh and their embeddings by the real model."""
+    tables = evaluation_set(xquad, ["de", "en", "zh"], 3, 0, None)
+    encoder = bi.load(NAME, torch.device("cpu"))
+    return tables, encode(encoder, tables.questions.text.tolist()), encode(encoder, tables.candidates.text.tolist())
+
+
+def with_ties(vectors: np.ndarray) -> np.ndarray:
+    """Every third candidate takes the embedding of the one before it: exact score ties everywhere."""
+    tied = vectors.copy()
+    tied[2::3] = tied[1::3][: len(tied[2::3])]
+    return tied
+
+
+def brute_force(tables: Tables, questions: np.ndarray, candidates: np.ndarray, depth: int):
+    """Per query set: the full score matrix, sorted by score descending then candidate id descending;
+    ranks = 1 + number of pool candidates scoring strictly higher."""
+    runs, ranks = {}, []
+    qids, cids = tables.questions.question_id.to_numpy(), tables.candidates.candidate_id.to_numpy()
+    for unit in query_sets(tables):
+        scores = (questions[unit.question_rows].astype(np.float64) @ candidates[unit.candidate_rows].astype(np.float64).T).astype(np.float32)
+        pool_ids = cids[unit.candidate_rows]
+        id_rank = np.argsort(np.argsort(pool_ids))
+        order = np.lexsort((np.broadcast_to(-id_rank, scores.shape), -scores), axis=1)[:, :depth]
+        runs[unit.name] = [
+            (qid, pool_ids[j], r, scores[i, j]) for i, qid in enumerate(qids[unit.question_rows]) for r, j in enumerate(order[i], 1)
+        ]
+        column = {cid: j for j, cid in enumerate(pool_ids)}
+        relevant = unit.qrels.groupby("question_id").candidate_id.apply(list)
+        for i, qid in enumerate(qids[unit.question_rows]):
+            for cid in relevant[qid]:
+                higher = (scores[i] > scores[i, column[cid]]).sum()
+                ranks.append((unit.setting, unit.query_lang, unit.passage_lang, qid, cid, 1 + higher))
+    return runs, pd.DataFrame(ranks, columns=sharded.RANK_COLUMNS)
+
+
+def read_run(path):
+    return pd.read_csv(path, sep=" ", header=None, names=["qid", "q0", "cid", "rank", "score", "tag"], dtype={"qid": str, "cid": str})
+
+
+@pytest.mark.parametrize("ties", [False, True], ids=["real", "real-with-ties"])
+@pytest.mark.parametrize("shard_size", [3, 40, 10**6])
+def test_sharded_search_equals_brute_force(real, tmp_path, monkeypatch, shard_size, ties):
+    tables, questions, candidates = real
+    if ties:
+        candidates = with_ties(candidates)
+    monkeypatch.setattr(sharded, "BLOCK_SCORES", 200)  # query chunks of a few questions
+    report = search(tables, questions, candidates, DEPTH, tmp_path, index=IndexSpec(shard_size=shard_size))
+    runs, ranks = brute_force(tables, questions, candidates, DEPTH)
+    assert {"mono/de-de", "cross/de-zh", "multi/zh-all"} <= set(runs)
+    for name, expected in runs.items():
+        run = read_run(tmp_path / f"{name}.trec")
+        assert list(zip(run.qid, run.cid, run["rank"])) == [line[:3] for line in expected], name
+        np.testing.assert_allclose(run.score, [line[3] for line in expected], atol=1e-6)
+    pd.testing.assert_frame_equal(report.ranks, ranks, check_dtype=False)
+    multi = read_run(tmp_path / "multi" / "en-all.trec")
+    assert multi.cid.str[:2].nunique() == 3  # the multi lists merge all three languages' shards
+    assert report.recall.empty
+
+
+def test_ties_list_by_descending_candidate_id(real, tmp_path):
+    tables, questions, candidates = real
+    search(tables, questions, with_ties(candidates), DEPTH, tmp_path)
+    run = read_run(tmp_path / "mono" / "en-en.trec")
+    tied = run[run.duplicated(["qid", "score"], keep=False)]
+    assert len(tied) > 100
+    assert all(list(group.cid) == sorted(group.cid, reverse=True) for _, group in tied.groupby(["qid", "score"]))
+
+
+def synthetic(n_per_lang: int, n_questions: int, dimension: int, seed: int = 0):
+    """Two languages of random unit vectors; each question's answer in each language is a random candidate,
+    and the question is a noisy copy of its English answer."""
+    rng = np.random.default_rng(seed)
+    langs = ["de", "en"]
+    candidates = pd.DataFrame({"candidate_id": [f"{lang}/{i:05d}" for lang in langs for i in range(n_per_lang)],
+                               "lang": np.repeat(langs, n_per_lang)})
+    qids = [f"q{i:04d}" for i in range(n_questions)]
+    questions = pd.DataFrame({"question_id": qids * 2, "lang": np.repeat(langs, n_questions)})
+    answers = {lang: rng.choice(n_per_lang, n_questions, replace=False) for lang in langs}
+    qrels = pd.DataFrame([(q, lang, f"{lang}/{answers[lang][i]:05d}") for lang in langs for i, q in enumerate(qids)],
+                         columns=["question_id", "lang", "candidate_id"])
+    vectors = rng.standard_normal((len(candidates), dimension)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    english = vectors[n_per_lang + answers["en"]]
+    asked = np.vstack([english, english]) + 0.1 * rng.standard_normal((2 * n_questions, dimension)).astype(np.float32)
+    asked /= np.linalg.norm(asked, axis=1, keepdims=True)
+    return Tables(questions, candidates, qrels), asked, vectors
+
+
+@pytest.mark.parametrize(
+    "spec, at_10, at_50",
+    [(IndexSpec("hnsw", 1000, hnsw_m=16, hnsw_ef_search=50), 0.95, 0.95), (IndexSpec("ivf", 1000, ivf_nprobe=12), 0.85, 0.8)],
+    ids=["hnsw", "ivf-12-of-25-lists"],
+)
+def test_approximate_search_has_high_recall_and_exact_ranks(spec, at_10, at_50):
+    tables, questions, candidates = synthetic(n_per_lang=3000, n_questions=60, dimension=32)
+    exact = rank(tables, questions, candidates, depth=50, index=IndexSpec(shard_size=1000))
+    approximate = rank(tables, questions, candidates, depth=50, index=spec)
+    for a, e in zip(approximate, exact):
+        np.testing.assert_array_equal(a.exact_rows, e.rows)
+        np.testing.assert_array_equal(a.relevant_ranks, e.relevant_ranks)
+        assert recall(a.rows, e.rows, 10).mean() >= at_10, a.unit.name
+        assert recall(a.rows, e.rows, 50).mean() >= at_50, a.unit.name
+        listed = a.rows >= 0
+        exact_scores = np.einsum("qd,qkd->qk", questions[a.unit.question_rows].astype(np.float64),
+                                 candidates[np.maximum(a.rows, 0)].astype(np.float64)).astype(np.float32)
+        np.testing.assert_array_equal(a.scores[listed], exact_scores[listed])  # approximate lists, exact scores
+
+
+def test_recall_counts_shared_rows():
+    exact = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    found = np.array([[2, 1, 9, -1], [8, 7, 6, 5]])
+    assert recall(found, exact, 2).tolist() == [1.0, 0.0]
+    assert recall(found, exact, 4).tolist() == [0.5, 1.0]
+
+
+def test_order_keys_sort_by_score_then_tiebreak_and_decode():
+    scores = np.array([[0.5, -0.5, 0.0, -0.0, 1.0, -1.0, 0.5, np.inf, 1e-40]], dtype=np.float32)
+    tiebreak = np.array([3, 1, 2, 0, 4, 5, 0, 6, 7])
+    keys = order_keys(scores, tiebreak)
+    order = np.argsort(keys[0])
+    assert [(float(scores[0, i]), int(tiebreak[i])) for i in order] == [
+        (np.inf, 6), (1.0, 4), (0.5, 0), (0.5, 3), (float(np.float32(1e-40)), 7), (0.0, 0), (0.0, 2), (-0.5, 1), (-1.0, 5)
+    ]
+    decoded, places = decode_keys(keys)
+    np.testing.assert_array_equal(decoded, scores)
+    np.testing.assert_array_equal(places, tiebreak[None, :])
+
+
+def test_index_defaults_match_the_schema():
+    assert IndexSpec.from_config(validate({}, SCHEMA)["evaluation"]["index"]) == IndexSpec()
+    spec = IndexSpec.from_config({"type": "ivf", "shard_size": 10, "ivf": {"nlist": 4, "nprobe": 2}})
+    assert (spec.type, spec.shard_size, spec.ivf_nlist, spec.ivf_nprobe) == ("ivf", 10, 4, 2)
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    tables, questions, candidates = synthetic(n_per_lang=50, n_questions=5, dimension=8)
+    with pytest.raises(ValueError, match=r"candidate embeddings have shape \(99, 8\), expected \(100, dimension\)"):
+        search(tables, questions, candidates[:99], 10, tmp_path)
+    with pytest.raises(ValueError, match="question embeddings have dimension 8, candidates 4"):
+        search(tables, questions, candidates[:, :4], 10, tmp_path)
+    broken = candidates.copy()
+    broken[70, 3] = np.nan
+    with pytest.raises(ValueError, match=r"candidate embeddings hold NaN or infinite values \(rows 50-99\)"):
+        search(tables, questions, broken, 10, tmp_path)
+    with pytest.raises(ValueError, match="index type must be exact, hnsw or ivf, not 'flat'"):
+        IndexSpec(type="flat")
