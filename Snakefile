@@ -9,11 +9,16 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/statistics.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:

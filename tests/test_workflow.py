@@ -45,7 +45,9 @@ def tiny_study(tmp_path_factory):
 def test_tiny_study_produces_the_tables_and_figure(tiny_study):
     results = tiny_study / "results"
     metrics = pd.read_csv(results / "tables" / "metrics.tsv", sep="\t")
-    assert set(metrics.model) == {"base"} | {f"{s}/k{k}/draw0/seed0" for s in ("xx-mono", "x-y", "hybrid-a0.5") for k in (1, 2)}
+    assert set(metrics.model) == {"base"} | {
+        f"{s}/k{k}/draw{d}/seed0" for s in ("xx-mono", "x-y", "hybrid-a0.5") for k in (1, 2) for d in (0, 1)
+    }
     assert set(metrics.setting) == {"mono", "cross", "multi"}
     assert {"RR", "AP", "R@1", "R@10", "nDCG@10", "R@100", "RR@10", "rank_distance"} == set(metrics.metric)
     rr = metrics[metrics.metric == "RR"]
@@ -53,10 +55,40 @@ def test_tiny_study_produces_the_tables_and_figure(tiny_study):
     # 4 languages: 4 mono + 12 cross + 4 multi query sets per model
     assert rr.groupby("model").size().eq(20).all()
     assert set(metrics[metrics.model != "base"].lang_group) == {"seen", "zero-shot"}
-    assert (results / "figures" / "scaling_RR.png").stat().st_size > 10_000
     table = (results / "tables" / "table1_xquad-r.md").read_text()
-    assert "hybrid-a0.5" in table and "Multi rank dist." in table
+    assert "hybrid-a0.5" in table and "Multi rank dist." in table and " ± " in table
     assert "\\begin{table}" in (results / "tables" / "table1_xquad-r.tex").read_text()
+
+
+FIGURES = ["scaling_RR", "language_pairs_RR", "rank_distance", "zero_shot_languages_RR", "top_languages", "alpha_RR"]
+
+
+def test_tiny_study_produces_intervals_tests_and_every_figure(tiny_study):
+    results = tiny_study / "results"
+    intervals = pd.read_csv(results / "tables" / "intervals.tsv", sep="\t")
+    cells = intervals[(intervals.query_lang == "all") & (intervals.lang_group == "all") & (intervals.metric == "RR")]
+    assert set(cells[cells.strategy != "base"].n_runs) == {2}  # two language draws at each k
+    assert ((cells.ci_low <= cells.estimate) & (cells.estimate <= cells.ci_high) & (cells.ci_low < cells.ci_high)).all()
+    tests = pd.read_csv(results / "tables" / "paired_tests.tsv", sep="\t")
+    assert set(tests.family) == {"strategies", "k-step"} and tests.p_holm.between(0, 1).all()
+    assert (tests.p_holm >= tests.p_value).all()
+    assert "p (Holm)" in (results / "tables" / "paired_tests.md").read_text()
+    shares = pd.read_csv(results / "tables" / "top_languages.tsv", sep="\t")
+    np.testing.assert_allclose(shares.groupby(["model", "query_lang"]).share.sum(), 1.0)
+    assert set(shares.candidate_lang) == {"de", "el", "en", "zh"}
+    losses = pd.read_csv(results / "tables" / "losses.tsv", sep="\t")
+    assert losses.groupby("model").size().eq(8).all() and losses.model.nunique() == 12
+    for name in [f"xquad-r/{f}" for f in FIGURES] + ["training_loss"]:
+        for ext in ("png", "pdf"):
+            assert (results / "figures" / f"{name}.{ext}").stat().st_size > 10_000
+
+
+def test_report_holds_every_figure_and_table(tiny_study):
+    snakemake(tiny_study, "--report", "report.html")
+    report = (tiny_study / "report.html").read_text()
+    for name in [f"{f}.png" for f in FIGURES] + ["training_loss.png", "table1_xquad-r.html", "per_language_xquad-r.html", "paired_tests.html"]:
+        assert name in report, name
+    assert "Zero-shot cross-lingual retrieval vs the number of target languages k" in report
 
 
 def test_reciprocal_rank_agrees_with_exact_ranks(tiny_study):
@@ -123,20 +155,26 @@ def planned_jobs(workdir, overrides=None, extra=()) -> dict[str, int]:
     return jobs
 
 
-SUMMARY = {"aggregate": 1, "figure": 1, "paper_table": 1, "costs": 1}
+TABLES = {"aggregate": 1, "intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1}
+FROM_METRICS = {**TABLES, "figure": 1, "language_pairs_figure": 1, "rank_distance_figure": 1, "zero_shot_figure": 1,
+                "alpha_figure": 1, "costs": 1}
+FROM_RUNS = {**FROM_METRICS, "top_languages": 1, "top_languages_figure": 1}
+FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
 
 
 @pytest.mark.parametrize(
     "overrides, expected",
     [
         ({"figure": {"width": 5}}, {"figure": 1}),
-        ({"evaluation": {"measures": ["RR", "AP", "R@1"]}}, {"evaluate": 7, **SUMMARY}),
-        ({"evaluation": {"depth": 30}}, {"search": 7, "evaluate": 7, **SUMMARY}),
-        ({"evaluation": {"index": {"type": "hnsw"}}}, {"search": 7, "evaluate": 7, **SUMMARY}),
-        ({"training": {"learning_rate": 5.0e-5}}, {"train": 6, "embed": 6, "search": 6, "evaluate": 6, **SUMMARY}),
-        ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **SUMMARY}),
+        ({"evaluation": {"measures": ["RR", "AP", "R@1"]}}, {"evaluate": 13, **FROM_METRICS}),
+        ({"evaluation": {"depth": 30}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
+        ({"evaluation": {"index": {"type": "hnsw"}}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
+        ({"training": {"learning_rate": 5.0e-5}}, {"train": 12, "embed": 12, "search": 12, "evaluate": 12, **FROM_MODELS}),
+        ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **FROM_MODELS}),
+        ({"stats": {"resamples": 500}}, {"intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1, "figure": 1,
+                                         "rank_distance_figure": 1, "zero_shot_figure": 1, "alpha_figure": 1}),
     ],
-    ids=["figure-option", "measures", "depth", "approximate-index", "learning-rate", "new-k"],
+    ids=["figure-option", "measures", "depth", "approximate-index", "learning-rate", "new-k", "resamples"],
 )
 def test_a_change_reruns_exactly_what_depends_on_it(tiny_study, overrides, expected):
     assert planned_jobs(tiny_study, overrides) == expected
@@ -148,7 +186,7 @@ def test_a_change_reruns_exactly_what_depends_on_it(tiny_study, overrides, expec
         (lambda code: code + "\n\n# a comment\n", {}),
         (lambda code: code.replace('"""X-X-mono, X-Y and hybrid', '"""Samplers: X-X-mono, X-Y and hybrid', 1), {}),
         (lambda code: code.replace("for _ in range(2 * len(self.items) + 1):", "for _ in range(3 * len(self.items) + 1):"),
-         {"batches": 6, "train": 6, "embed": 6, "search": 6, "evaluate": 6, **SUMMARY}),
+         {"batches": 12, "train": 12, "embed": 12, "search": 12, "evaluate": 12, **FROM_MODELS}),
     ],
     ids=["comment", "docstring", "code"],
 )

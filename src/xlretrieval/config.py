@@ -107,6 +107,10 @@ class Study:
             raise ConfigError(f"config key 'training.alpha_sweep.k': {sweep_k} is not one of training.k {t['k']}")
         if t["alpha_sweep"]["alpha"] and "hybrid" not in t["strategies"]:
             raise ConfigError("config key 'training.alpha_sweep.alpha': sweeps hybrid, which training.strategies lacks")
+        metrics = [*e["measures"], "rank_distance"]
+        for key, metric in (("stats.metric", self.config["stats"]["metric"]), ("figure.metric", self.config["figure"]["metric"])):
+            if metric not in metrics:
+                raise ConfigError(f"config key '{key}': '{metric}' is none of evaluation.measures or rank_distance")
         if isinstance(e["articles"], float) and e["articles"] > 1:
             raise ConfigError("config key 'evaluation.articles': a fraction must be at most 1.0 (or give a whole count)")
 

@@ -1,4 +1,9 @@
-"""Figures drawn from the study's tidy tables only."""
+"""Figures drawn from the study's tidy tables only (`results/tables/*.tsv`).
+
+Every strategy keeps one colour, marker and line style in every figure (colour-blind palette;
+markers and dashes keep them apart in grayscale); the un-fine-tuned base model is grey and dotted.
+Bands and error bars are the confidence intervals of `stats.intervals`.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .runs import BASE  # noqa: E402
-from .tables import macro, strategy_rank, with_base_reference  # noqa: E402
+from .runs import BASE, parse_strategy  # noqa: E402
+from .tables import strategy_rank  # noqa: E402
 
 METRIC_LABELS = {"RR": "MRR", "AP": "mAP", "RR@10": "MRR@10", "rank_distance": "max rank distance"}
+SETTINGS = ("mono", "cross", "multi")
+GROUPS = ("seen", "zero-shot")
+HYBRID_MARKERS = ["^", "D", "v", "P", "*", "h"]
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric)
 
 
 def strategy_palette(strategies: list[str]) -> dict[str, tuple]:
@@ -26,27 +38,221 @@ def strategy_palette(strategies: list[str]) -> dict[str, tuple]:
     return {s: known[s] for s in strategies}
 
 
-def scaling_figure(metrics: pd.DataFrame, languages: pd.DataFrame, metric: str, outputs: list[Path], size=(12, 4)):
-    """`metric` vs number of target languages k: one panel per setting (and row per benchmark), one line
-    per strategy, solid for languages seen in training, dashed for zero-shot ones, the base model in grey."""
-    rows = with_base_reference(metrics[metrics.metric == metric], languages)
-    data = macro(rows, ["benchmark", "setting", "strategy", "k", "lang_group"])
-    strategies = sorted(data.strategy.unique(), key=strategy_rank)
-    benchmarks = sorted(data.benchmark.unique())
-    grid = sns.relplot(
-        data=data, x="k", y="value", hue="strategy", hue_order=strategies, palette=strategy_palette(strategies),
-        style="lang_group", style_order=["seen", "zero-shot"], markers=True, kind="line",
-        col="setting", col_order=[s for s in ("mono", "cross", "multi") if s in set(data.setting)],
-        row="benchmark" if len(benchmarks) > 1 else None, facet_kws={"sharey": False},
-        height=size[1], aspect=size[0] / size[1] / 3,
-    )
-    grid.set_axis_labels("target languages k", METRIC_LABELS.get(metric, metric))
-    grid.set_titles("{col_name}" if len(benchmarks) == 1 else "{row_name}: {col_name}")
-    for ax in grid.axes.flat:
-        ax.set_xticks(sorted(data.k.unique()))
-    grid.figure.suptitle(f"{METRIC_LABELS.get(metric, metric)} vs number of target languages ({', '.join(benchmarks)})", y=1.03)
+def strategy_styles(strategies: list[str]) -> dict[str, dict]:
+    """Colour, marker and line style of each strategy (keyword arguments of `Axes.plot`)."""
+    colours = strategy_palette(strategies)
+    hybrids = sorted(s for s in strategies if s.startswith("hybrid"))
+    markers = {"xx-mono": "o", "x-y": "s", BASE: "X"} | {h: HYBRID_MARKERS[i % 6] for i, h in enumerate(hybrids)}
+    lines = {"xx-mono": "-", "x-y": "--", BASE: ":"} | {h: "-." for h in hybrids}
+    return {s: {"color": colours[s], "marker": markers[s], "linestyle": lines[s]} for s in strategies}
+
+
+def save(figure: plt.Figure, outputs: list[Path]) -> None:
+    """Write the figure to every path (PNG, PDF, ... by suffix) and close it."""
     for path in outputs:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        grid.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(grid.figure)
-    return data
+        figure.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(figure)
+
+
+def interval_rows(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str] | None = None) -> pd.DataFrame:
+    """Group cells (query_lang all) of one benchmark and metric, optionally only `strategies` and base."""
+    rows = intervals[(intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.query_lang == "all")]
+    if strategies is not None:
+        rows = rows[rows.strategy.isin([*strategies, BASE])]
+    if rows.empty:
+        raise ValueError(f"no intervals of metric '{metric}' on benchmark '{benchmark}'")
+    return rows
+
+
+def draw_bands(ax: plt.Axes, data: pd.DataFrame, x: str, styles: dict[str, dict]) -> None:
+    """One line per strategy (estimate) with its interval as a band."""
+    for strategy, style in styles.items():
+        line = data[data.strategy == strategy].sort_values(x)
+        if line.empty:
+            continue
+        ax.fill_between(line[x], line.ci_low, line.ci_high, color=style["color"], alpha=0.18, linewidth=0)
+        ax.plot(line[x], line.estimate, label=strategy, markersize=5, **style)
+
+
+def band_grid(data: pd.DataFrame, rows: list[str], columns: list[str], row_key: str, column_key: str,
+              styles: dict[str, dict], size: tuple[float, float], ylabel: str, sharey: str = "col") -> plt.Figure:
+    """Panels of `draw_bands` (x = k), one per (row, column) value; one legend for the figure."""
+    figure, axes = plt.subplots(len(rows), len(columns), figsize=(size[0], size[1] * len(rows)), squeeze=False, sharex=True,
+                                sharey=sharey)
+    ks = sorted(data.k.unique())
+    for i, row in enumerate(rows):
+        for j, column in enumerate(columns):
+            ax = axes[i, j]
+            draw_bands(ax, data[(data[row_key] == row) & (data[column_key] == column)], "k", styles)
+            ax.set_title(f"{column}, {row} languages" if row_key == "lang_group" else f"{row}: {column}")
+            ax.set_xticks(ks)
+            ax.grid(alpha=0.3)
+            ax.set_xlabel("target languages k" if i == len(rows) - 1 else "")
+            ax.set_ylabel(ylabel if j == 0 else "")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper center", ncol=len(labels), bbox_to_anchor=(0.5, 1.0), frameon=False)
+    figure.tight_layout(rect=(0, 0, 1, 0.94))
+    return figure
+
+
+def scaling_figure(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str], size=(12, 4)) -> plt.Figure:
+    """1. `metric` vs number of target languages k with confidence bands: a row each for seen and
+    zero-shot languages, a column per setting, a line per strategy and the base model as reference."""
+    data = interval_rows(intervals, benchmark, metric, strategies)
+    data = data[data.lang_group.isin(GROUPS)]
+    ordered = sorted(data.strategy.unique(), key=strategy_rank)
+    settings = [s for s in SETTINGS if s in set(data.setting)]
+    figure = band_grid(data, list(GROUPS), settings, "lang_group", "setting", strategy_styles(ordered), (size[0], size[1]),
+                       metric_label(metric))
+    figure.suptitle(f"{metric_label(metric)} vs number of target languages ({benchmark}), {intervals.level.iloc[0]:.0%} intervals", y=1.04)
+    return figure
+
+
+def rank_distance_figure(intervals: pd.DataFrame, benchmark: str, strategies: list[str]) -> plt.Figure:
+    """3. Language bias: maximum rank distance (multi setting) vs k, seen and zero-shot query languages."""
+    data = interval_rows(intervals, benchmark, "rank_distance", strategies)
+    data = data[(data.setting == "multi") & data.lang_group.isin(GROUPS)]
+    data = data.assign(languages=data.lang_group + " query languages")
+    ordered = sorted(data.strategy.unique(), key=strategy_rank)
+    figure = band_grid(data, ["multi"], [f"{g} query languages" for g in GROUPS], "setting", "languages",
+                       strategy_styles(ordered), (10, 4), "max rank distance (lower: less bias)", sharey="row")
+    figure.suptitle(f"Language bias vs number of target languages ({benchmark}, multi)", y=1.04)
+    return figure
+
+
+def never_trained(languages: pd.DataFrame, evaluated: list[str]) -> list[str]:
+    """Evaluated languages that no run trains on, at any k."""
+    trained = set(",".join(languages.languages).split(","))
+    return sorted(set(evaluated) - trained)
+
+
+def zero_shot_language_figure(intervals: pd.DataFrame, languages: pd.DataFrame, benchmark: str, metric: str,
+                              strategies: list[str]) -> plt.Figure:
+    """4. `metric` vs k for each language never trained on (as query language; cross: macro over
+    passage languages): a row per setting, a column per language."""
+    rows = intervals[(intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.lang_group == "all")]
+    unseen = never_trained(languages, [q for q in rows.query_lang.unique() if q != "all"])
+    if not unseen:
+        raise ValueError(f"every evaluated language of {benchmark} is trained on in some run: no zero-shot-only language to plot")
+    data = rows[rows.query_lang.isin(unseen) & rows.strategy.isin([*strategies, BASE])]
+    ordered = sorted(data.strategy.unique(), key=strategy_rank)
+    settings = [s for s in SETTINGS if s in set(data.setting)]
+    figure = band_grid(data, settings, unseen, "setting", "query_lang", strategy_styles(ordered),
+                       (3.2 * len(unseen) + 1, 3), metric_label(metric), sharey="row")
+    figure.suptitle(f"{metric_label(metric)} on languages never trained on ({benchmark})", y=1.04)
+    return figure
+
+
+def language_heatmaps(metrics: pd.DataFrame, languages: pd.DataFrame, benchmark: str, metric: str,
+                      strategies: list[str]) -> plt.Figure:
+    """2. Query language x passage language `metric` (mono on the diagonal, cross off it) of each
+    strategy at the largest k, mean over runs, and each hybrid minus X-X-mono and minus X-Y.
+    Languages trained on in every run at that k are starred."""
+    k = int(metrics.k.max())
+    rows = metrics[(metrics.benchmark == benchmark) & (metrics.metric == metric) & (metrics.k == k)
+                   & metrics.setting.isin(["mono", "cross"]) & metrics.strategy.isin(strategies)]
+    if rows.empty:
+        raise ValueError(f"no mono or cross values of '{metric}' on '{benchmark}' at k={k}")
+    means = rows.groupby(["strategy", "query_lang", "passage_lang"]).value.mean()
+    panels = {s: means[s].unstack() for s in sorted(rows.strategy.unique(), key=strategy_rank)}
+    hybrids = [s for s in panels if s.startswith("hybrid")]
+    panels |= {f"{h} - {o}": panels[h] - panels[o] for h in hybrids for o in ("xx-mono", "x-y") if o in panels}
+    trained = set.intersection(*(set(r.languages.split(",")) for r in languages[languages.k == k].itertuples()))
+    columns = 3
+    n_rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(n_rows, columns, figsize=(5.2 * columns, 4.6 * n_rows), squeeze=False)
+    scale = max(1e-9, *(abs(p.to_numpy()).max() for name, p in panels.items() if " - " in name)) if hybrids else None
+    for ax, (name, panel) in zip(axes.flat, panels.items()):
+        labels = [f"{lang}*" if lang in trained else lang for lang in panel.index]
+        difference = " - " in name
+        sns.heatmap(panel, ax=ax, annot=True, fmt="+.2f" if difference else ".2f", annot_kws={"size": 6}, square=True,
+                    cmap="vlag" if difference else "mako", vmin=-scale if difference else means.min(),
+                    vmax=scale if difference else means.max(), cbar_kws={"shrink": 0.7},
+                    xticklabels=labels, yticklabels=labels)
+        ax.set_title(name)
+        ax.set_xlabel("passage language")
+        ax.set_ylabel("query language")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    figure.suptitle(f"{metric_label(metric)} by query and passage language at k={k} ({benchmark}); * trained on", y=1.0)
+    figure.tight_layout()
+    return figure
+
+
+def loss_figure(losses: pd.DataFrame) -> plt.Figure:
+    """5. Training loss per step of every run: a panel per k, a line per run, coloured by strategy."""
+    ordered = sorted(losses.strategy.unique(), key=strategy_rank)
+    styles = strategy_styles(ordered)
+    ks = sorted(losses.k.unique())
+    figure, axes = plt.subplots(1, len(ks), figsize=(3.6 * len(ks), 3.4), squeeze=False, sharey=True)
+    for ax, k in zip(axes[0], ks):
+        for (strategy, draw, seed), run in losses[losses.k == k].groupby(["strategy", "draw", "seed"]):
+            style = styles[strategy]
+            ax.plot(run.step, run.loss, color=style["color"], linestyle=style["linestyle"], linewidth=1, alpha=0.85,
+                    label=strategy)
+        ax.set_title(f"k={k}")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("InfoNCE loss")
+    handles = [plt.Line2D([], [], color=styles[s]["color"], linestyle=styles[s]["linestyle"]) for s in ordered]
+    figure.legend(handles, ordered, loc="upper center", ncol=len(ordered), bbox_to_anchor=(0.5, 0.99), frameon=False)
+    figure.suptitle("Training loss per run (one line per language draw and seed)", y=1.04)
+    figure.tight_layout(rect=(0, 0, 1, 0.92))
+    return figure
+
+
+def top_language_figure(shares: pd.DataFrame, benchmark: str, strategies: list[str]) -> plt.Figure:
+    """6. Multi setting: share of each candidate language in the top 10, per strategy and k (mean over
+    query languages, then over runs); a share of 1/languages everywhere would be no language bias."""
+    rows = shares[(shares.benchmark == benchmark) & shares.strategy.isin([*strategies, BASE])]
+    if rows.empty:
+        raise ValueError(f"no top-10 language shares on '{benchmark}'")
+    per_run = rows.groupby(["strategy", "k", "draw", "seed", "candidate_lang"]).share.mean()
+    table = per_run.groupby(["strategy", "k", "candidate_lang"]).mean().unstack()
+    order = sorted(table.index, key=lambda key: (strategy_rank(key[0]), key[1]))
+    table = table.loc[order]
+    table.index = [BASE if s == BASE else f"{s}, k={k}" for s, k in table.index]
+    figure, ax = plt.subplots(figsize=(0.7 * table.shape[1] + 3, 0.36 * len(table) + 1.5))
+    sns.heatmap(table, ax=ax, annot=True, fmt=".0%", annot_kws={"size": 7}, cmap="vlag", center=1 / table.shape[1],
+                cbar_kws={"label": "share of the top 10 (white: unbiased)", "format": matplotlib.ticker.PercentFormatter(1.0)})
+    ax.set_xlabel("candidate language")
+    ax.set_ylabel("")
+    ax.set_title(f"Languages of the top 10 in the multi setting ({benchmark}); unbiased: {1 / table.shape[1]:.0%} each")
+    return figure
+
+
+def alpha_figure(intervals: pd.DataFrame, benchmark: str, metric: str, k: int) -> plt.Figure:
+    """7. `metric` vs alpha, the probability of an X-X-mono batch, at one k: X-Y is alpha 0 and
+    X-X-mono alpha 1; a panel per setting, a line each for seen and zero-shot languages, with
+    intervals as error bars and the base model as dotted reference."""
+    rows = interval_rows(intervals, benchmark, metric)
+    rows = rows[(rows.k == k) & rows.lang_group.isin(GROUPS)]
+    tuned = rows[rows.strategy != BASE].assign(alpha=[parse_strategy(s)[1] for s in rows.strategy[rows.strategy != BASE]])
+    if tuned.alpha.nunique() < 2:
+        raise ValueError(f"fewer than two alphas at k={k} on '{benchmark}'")
+    settings = [s for s in SETTINGS if s in set(tuned.setting)]
+    figure, axes = plt.subplots(1, len(settings), figsize=(4 * len(settings), 3.6), squeeze=False)
+    looks = {"seen": {"color": "black", "marker": "o", "linestyle": "-"}, "zero-shot": {"color": "0.5", "marker": "s", "linestyle": "--"}}
+    dodge = {"seen": -0.01, "zero-shot": 0.01}  # keeps the two groups' error bars apart
+    for ax, setting in zip(axes[0], settings):
+        for group, look in looks.items():
+            line = tuned[(tuned.setting == setting) & (tuned.lang_group == group)].sort_values("alpha")
+            ax.errorbar(line.alpha + dodge[group], line.estimate, yerr=[line.estimate - line.ci_low, line.ci_high - line.estimate],
+                        capsize=3, label=f"{group} languages", **look)
+            base = rows[(rows.strategy == BASE) & (rows.setting == setting) & (rows.lang_group == group)]
+            if not base.empty:
+                ax.axhline(base.estimate.iloc[0], color=look["color"], linestyle=":", linewidth=1,
+                           label=f"base, {group}")
+        alphas = sorted(tuned.alpha.unique())
+        ax.set_xticks(alphas, [{0.0: "0\nX-Y", 1.0: "1\nX-X-mono"}.get(a, f"{a:g}") for a in alphas])
+        ax.set_title(setting)
+        ax.set_xlabel("alpha (share of X-X-mono batches)")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(metric_label(metric))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper center", ncol=4, bbox_to_anchor=(0.5, 1.02), frameon=False)
+    figure.suptitle(f"{metric_label(metric)} vs hybrid alpha at k={k} ({benchmark})", y=1.1)
+    figure.tight_layout()
+    return figure
+

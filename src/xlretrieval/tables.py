@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -24,20 +25,49 @@ METRIC_COLUMNS = [
 ]
 
 
-def collect(summaries: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame) -> pd.DataFrame:
-    """One long table from per-(model tag, benchmark) summaries; `languages` maps (k, draw) to training languages."""
+def labelled(frames: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame) -> pd.DataFrame:
+    """Per-(model tag, benchmark) tables with setting, query_lang and passage_lang columns, stacked and
+    labelled with model, benchmark, strategy, k, draw, seed and lang_group; `languages` maps (k, draw)
+    to training languages."""
     trained = {(r.k, r.draw): set(r.languages.split(",")) for r in languages.itertuples()}
-    frames = []
-    for (tag, benchmark), summary in sorted(summaries.items()):
+    out = []
+    for (tag, benchmark), table in sorted(frames.items()):
         spec = ModelSpec.parse(tag)
-        frame = summary.copy()
+        frame = table.copy()
         langs = trained[spec.k, spec.draw] if spec else set()
         frame["lang_group"] = [lang_group(s, q, p, langs) for s, q, p in zip(frame.setting, frame.query_lang, frame.passage_lang)]
         frame["model"], frame["benchmark"] = tag, benchmark
         frame["strategy"] = spec.strategy if spec else BASE
         frame["k"], frame["draw"], frame["seed"] = (spec.k, spec.draw, spec.seed) if spec else (0, -1, -1)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)[METRIC_COLUMNS]
+        out.append(frame)
+    return pd.concat(out, ignore_index=True)
+
+
+def collect(summaries: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame) -> pd.DataFrame:
+    """One long table from per-(model tag, benchmark) summaries; `languages` maps (k, draw) to training languages."""
+    return labelled(summaries, languages)[METRIC_COLUMNS]
+
+
+TOP_LANGUAGE_COLUMNS = [
+    "model", "strategy", "k", "draw", "seed", "benchmark", "query_lang", "lang_group", "candidate_lang", "share", "n_queries",
+]
+
+
+def top_language_table(shares: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame) -> pd.DataFrame:
+    """`metrics.top_language_shares` of every (model tag, benchmark) as one labelled table."""
+    return labelled(shares, languages)[TOP_LANGUAGE_COLUMNS]
+
+
+LOSS_COLUMNS = ["model", "strategy", "k", "draw", "seed", "step", "loss", "batch_kind"]
+
+
+def loss_table(losses: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The `loss.tsv` of every fine-tuned model (by tag) as one labelled table."""
+    frames = []
+    for tag, loss in sorted(losses.items()):
+        spec = ModelSpec.parse(tag)
+        frames.append(loss.assign(model=tag, strategy=spec.strategy, k=spec.k, draw=spec.draw, seed=spec.seed))
+    return pd.concat(frames, ignore_index=True)[LOSS_COLUMNS]
 
 
 def languages_table(draws) -> pd.DataFrame:
@@ -69,28 +99,116 @@ TABLE_METRICS = {"AP": "mAP", "RR": "MRR", "R@1": "R@1"}
 SETTING_NAMES = {"mono": "Mono", "cross": "Cross", "multi": "Multi"}
 
 
-def paper_table(metrics: pd.DataFrame, languages: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+def _table1_layout(cells: pd.DataFrame) -> pd.DataFrame:
+    """(strategy, setting, metric, value) rows as the paper's Table 1: one row per strategy, one
+    column per setting x (mAP, MRR, R@1) and the multi rank distance."""
+    cells = cells.assign(column=[f"{SETTING_NAMES[s]} {TABLE_METRICS.get(m, 'rank dist.')}" for s, m in zip(cells.setting, cells.metric)])
+    wide = cells.pivot(index="strategy", columns="column", values="value")
+    wide = wide.loc[sorted(wide.index, key=strategy_rank)]
+    order = [f"{SETTING_NAMES[s]} {name}" for s in SETTING_NAMES for name in TABLE_METRICS.values()] + ["Multi rank dist."]
+    return wide[[c for c in order if c in wide.columns]].rename_axis(columns=None)
+
+
+def _table1_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame.metric.isin(TABLE_METRICS) | ((frame.metric == RANK_DISTANCE) & (frame.setting == "multi"))]
+
+
+def paper_table(
+    metrics: pd.DataFrame,
+    languages: pd.DataFrame,
+    benchmark: str,
+    intervals: pd.DataFrame | None = None,
+    strategies: list[str] | None = None,
+) -> pd.DataFrame:
     """Strategy x {mono, cross, multi} x (mAP, MRR, R@1) and multi rank distance at the largest k,
-    macro-averaged over all evaluated languages (seen and zero-shot); the base model as reference."""
+    macro-averaged over all evaluated languages (seen and zero-shot); the base model as reference.
+
+    Only `strategies` (and base) are shown when given. With `intervals` (`stats.intervals`), each cell
+    reads "mean ± half the width of its confidence interval".
+    """
     k = int(metrics.k.max())
     rows = with_base_reference(metrics[metrics.benchmark == benchmark], languages)
     rows = rows[rows.k == k]
-    wanted = rows[rows.metric.isin(TABLE_METRICS) | (rows.metric == RANK_DISTANCE)]
-    table = macro(wanted, ["strategy", "setting", "metric"])
-    table["column"] = [
-        f"{SETTING_NAMES[s]} {TABLE_METRICS.get(m, 'rank dist.')}" for s, m in zip(table.setting, table.metric)
+    if strategies:
+        rows = rows[rows.strategy.isin([*strategies, BASE])]
+    table = _table1_layout(macro(_table1_rows(rows), ["strategy", "setting", "metric"]))
+    if intervals is not None:
+        cells = interval_cells(intervals, benchmark, k, lang_group="all", query_lang="all")
+        table = plus_minus(table, _table1_layout(_table1_rows(cells)).loc[table.index, table.columns])
+    table.index = [f"{s} (no fine-tuning)" if s == BASE else s for s in table.index]
+    table.index.name = f"{benchmark}, k={k}"
+    return table
+
+
+def interval_cells(intervals: pd.DataFrame, benchmark: str, k: int, **where) -> pd.DataFrame:
+    """Cells of `stats.intervals` at (benchmark, k, where...), with `value` = half the interval's width."""
+    chosen = intervals[(intervals.benchmark == benchmark) & (intervals.k == k)]
+    for column, value in where.items():
+        chosen = chosen[chosen[column] == value]
+    return chosen.assign(value=(chosen.ci_high - chosen.ci_low) / 2)
+
+
+def plus_minus(means: pd.DataFrame, half_widths: pd.DataFrame) -> pd.DataFrame:
+    """'0.412 ± 0.031' cells (one decimal for rank distances, which count ranks)."""
+    out = means.copy().astype(object)
+    for column in means.columns:
+        digits = 1 if "rank dist" in str(column) else 3
+        out[column] = [f"{m:.{digits}f} ± {h:.{digits}f}" for m, h in zip(means[column], half_widths[column])]
+    return out
+
+
+def language_table(
+    metrics: pd.DataFrame,
+    languages: pd.DataFrame,
+    intervals: pd.DataFrame,
+    benchmark: str,
+    metric: str,
+    strategies: list[str],
+) -> pd.DataFrame:
+    """`metric` per query language (columns; cross: macro over passage languages) for each setting and
+    strategy (rows) at the largest k, as "mean ± half-width of its confidence interval"."""
+    k = int(metrics.k.max())
+    rows = with_base_reference(metrics[(metrics.benchmark == benchmark) & (metrics.metric == metric)], languages)
+    rows = rows[(rows.k == k) & rows.strategy.isin([*strategies, BASE])]
+    keys = ["setting", "strategy", "query_lang"]
+    means = macro(rows, keys).pivot(index=["setting", "strategy"], columns="query_lang", values="value")
+    cells = interval_cells(intervals, benchmark, k, metric=metric, lang_group="all")
+    half = cells[cells.query_lang != "all"].pivot(index=["setting", "strategy"], columns="query_lang", values="value")
+    order = [(s, strategy) for s in SETTING_NAMES for strategy in sorted(means.index.levels[1], key=strategy_rank)]
+    means = means.loc[[key for key in order if key in means.index]]
+    table = plus_minus(means, half.loc[means.index, means.columns])
+    table.columns.name = None
+    return table
+
+
+def paired_test_table(tests: pd.DataFrame, level: float) -> pd.DataFrame:
+    """`stats.paired_tests` rows for reading: comparison, setting, languages, difference with its
+    `level` interval, effect size d_z, p and Holm-adjusted p."""
+    comparison = [
+        f"{a} vs {b}, k={ka}" if family == "strategies" else f"{a}, k={ka} vs k={kb}"
+        for family, a, b, ka, kb in zip(tests.family, tests.strategy_a, tests.strategy_b, tests.k_a, tests.k_b)
     ]
-    wide = table.pivot(index="strategy", columns="column", values="value")
-    wide = wide.loc[sorted(wide.index, key=strategy_rank)]
-    order = [f"{SETTING_NAMES[s]} {name}" for s in SETTING_NAMES for name in TABLE_METRICS.values()] + ["Multi rank dist."]
-    wide = wide[[c for c in order if c in wide.columns]]
-    wide.index = [f"{s} (no fine-tuning)" if s == BASE else s for s in wide.index]
-    wide.index.name = f"{benchmark}, k={k}"
-    return wide
+    table = pd.DataFrame({
+        "benchmark": tests.benchmark,
+        "comparison": comparison,
+        "setting": tests.setting,
+        "languages": tests.lang_group,
+        "query sets": tests.n_query_sets,
+        f"difference [{level:.0%} CI]": [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in zip(tests.difference, tests.ci_low, tests.ci_high)],
+        "d_z": tests.effect_size.map(lambda v: f"{v:+.2f}"),
+        "p": tests.p_value.map(lambda v: f"{v:.4f}"),
+        "p (Holm)": tests.p_holm.map(lambda v: f"{v:.4f}"),
+    })
+    if tests.benchmark.nunique() == 1:
+        table = table.drop(columns="benchmark")
+    return table.set_index("comparison")
 
 
-def write_table(table: pd.DataFrame, markdown: Path, latex: Path, caption: str) -> None:
-    markdown.write_text(f"{caption}\n\n" + table.to_markdown(floatfmt=".3f") + "\n")
-    latex.write_text(
-        table.to_latex(float_format="%.3f", caption=caption, label="tab:" + markdown.stem, escape=True)
-    )
+def write_table(table: pd.DataFrame, markdown: Path, latex: Path, caption: str, html: Path | None = None) -> None:
+    """The table as Markdown and LaTeX (and HTML, for the report), each with `caption`; numbers with
+    three decimals, text cells as they are."""
+    shown = table.map(lambda value: f"{value:.3f}" if isinstance(value, float) else value).reset_index()
+    markdown.write_text(f"{caption}\n\n" + shown.to_markdown(index=False, disable_numparse=True) + "\n")
+    latex.write_text(shown.to_latex(index=False, caption=caption, label="tab:" + markdown.stem, escape=True))
+    if html is not None:
+        html.write_text(f"<p>{escape(caption)}</p>\n" + shown.to_html(index=False))

@@ -18,6 +18,7 @@ except ConfigError as error:
 STUDY = Study(config)
 TRAINING = config["training"]
 EVALUATION = config["evaluation"]
+STATS = config["stats"]
 RESULTS = "results"
 STUDY_ENV = "../../envs/study.yaml"
 
@@ -68,6 +69,21 @@ def model_input(wildcards):
     return f"{RESULTS}/models/{wildcards.model}"
 
 
+def per_query_files():
+    """Per-query values of every model on every benchmark, model by model (see `stats.per_query_paths`)."""
+    return expand(f"{RESULTS}/metrics/{{model}}/{{benchmark}}.parquet", model=STUDY.model_tags(), benchmark=EVALUATION["benchmarks"])
+
+
+def figure_files(name, caption, label, per_benchmark=True):
+    """PNG (in the report, captioned by workflow/report/{caption}.rst) and PDF of a figure."""
+    folder = f"{RESULTS}/figures/{{benchmark}}" if per_benchmark else f"{RESULTS}/figures"
+    return {
+        "png": report(f"{folder}/{name}.png", caption=f"../report/{caption}.rst", category="Figures",
+                      subcategory="{benchmark}" if per_benchmark else "training", labels={"figure": label}),
+        "pdf": f"{folder}/{name}.pdf",
+    }
+
+
 def benchmark_files():
     """The `benchmark:` file of every job upstream of the tables, each at `benchmarks/{rule}/{wildcards}.tsv`."""
     datasets = sorted({TRAINING["dataset"], *EVALUATION["benchmarks"]})
@@ -86,10 +102,17 @@ def benchmark_files():
 
 
 def study_products():
+    benchmarks = EVALUATION["benchmarks"]
+    metric = config["figure"]["metric"]
+    figures = [f"scaling_{metric}", f"language_pairs_{metric}", "rank_distance", f"zero_shot_languages_{metric}",
+               "top_languages", f"alpha_{metric}"]
     return [
         f"{RESULTS}/tables/metrics.tsv",
         f"{RESULTS}/benchmarks.tsv",
-        f"{RESULTS}/figures/scaling_{config['figure']['metric']}.png",
-        f"{RESULTS}/figures/scaling_{config['figure']['metric']}.pdf",
-        *expand(f"{RESULTS}/tables/table1_{{benchmark}}.{{ext}}", benchmark=EVALUATION["benchmarks"], ext=["md", "tex"]),
+        f"{RESULTS}/tables/intervals.tsv",
+        *expand(f"{RESULTS}/tables/paired_tests.{{ext}}", ext=["tsv", "md", "tex", "html"]),
+        *expand(f"{RESULTS}/tables/{{table}}_{{benchmark}}.{{ext}}", table=["table1", "per_language"], benchmark=benchmarks,
+                ext=["md", "tex", "html"]),
+        *expand(f"{RESULTS}/figures/{{benchmark}}/{{figure}}.{{ext}}", benchmark=benchmarks, figure=figures, ext=["png", "pdf"]),
+        *expand(f"{RESULTS}/figures/training_loss.{{ext}}", ext=["png", "pdf"]),
     ]

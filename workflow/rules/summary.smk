@@ -20,39 +20,59 @@ rule aggregate:
         "../scripts/aggregate.py"
 
 
-rule figure:
-    input:
-        metrics=rules.aggregate.output.metrics,
-        languages=rules.aggregate.output.languages,
-    output:
-        png=f"{RESULTS}/figures/scaling_{{metric}}.png",
-        pdf=f"{RESULTS}/figures/scaling_{{metric}}.pdf",
-    params:
-        code=package_code("figure"),
-        size=[config["figure"]["width"], config["figure"]["height"]],
-    log:
-        f"{RESULTS}/logs/figure/{{metric}}.log",
-    conda:
-        STUDY_ENV
-    script:
-        "../scripts/figure.py"
-
-
 rule paper_table:
     input:
         metrics=rules.aggregate.output.metrics,
         languages=rules.aggregate.output.languages,
+        intervals=f"{RESULTS}/tables/intervals.tsv",
     output:
         markdown=f"{RESULTS}/tables/table1_{{benchmark}}.md",
         latex=f"{RESULTS}/tables/table1_{{benchmark}}.tex",
+        html=report(f"{RESULTS}/tables/table1_{{benchmark}}.html", caption="../report/table1.rst", category="Tables",
+                    subcategory="{benchmark}", labels={"table": "Table 1 (paper layout)"}),
     params:
         code=package_code("paper_table"),
+        strategies=STUDY.strategies(),
+        level=STATS["level"],
     log:
         f"{RESULTS}/logs/paper_table/{{benchmark}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/paper_table/{{benchmark}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     conda:
         STUDY_ENV
     script:
         "../scripts/paper_table.py"
+
+
+rule language_table:
+    input:
+        metrics=rules.aggregate.output.metrics,
+        languages=rules.aggregate.output.languages,
+        intervals=f"{RESULTS}/tables/intervals.tsv",
+    output:
+        markdown=f"{RESULTS}/tables/per_language_{{benchmark}}.md",
+        latex=f"{RESULTS}/tables/per_language_{{benchmark}}.tex",
+        html=report(f"{RESULTS}/tables/per_language_{{benchmark}}.html", caption="../report/per_language.rst", category="Tables",
+                    subcategory="{benchmark}", labels={"table": "per query language"}),
+    params:
+        code=package_code("language_table"),
+        strategies=STUDY.strategies(),
+        metric=config["figure"]["metric"],
+        level=STATS["level"],
+    log:
+        f"{RESULTS}/logs/language_table/{{benchmark}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/language_table/{{benchmark}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/language_table.py"
 
 
 rule costs:

@@ -1,11 +1,10 @@
 import pandas as pd
 
-from xlretrieval.figures import scaling_figure
+from xlretrieval.figures import save, scaling_figure
 from xlretrieval.logs import to_file
 
 log = to_file(snakemake.log[0])
-data = scaling_figure(
-    pd.read_csv(snakemake.input.metrics, sep="\t"), pd.read_csv(snakemake.input.languages, sep="\t"),
-    snakemake.wildcards.metric, [snakemake.output.png, snakemake.output.pdf], size=snakemake.params.size,
-)
-log.info("plotted values:\n%s", data.to_string(index=False))
+w, p = snakemake.wildcards, snakemake.params
+figure = scaling_figure(pd.read_csv(snakemake.input.intervals, sep="\t"), w.benchmark, w.metric, p.strategies, size=p.size)
+save(figure, [snakemake.output.png, snakemake.output.pdf])
+log.info("%s of %s vs k with intervals", w.metric, w.benchmark)

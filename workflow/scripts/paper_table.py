@@ -6,8 +6,10 @@ from xlretrieval.logs import to_file
 from xlretrieval.tables import paper_table, write_table
 
 log = to_file(snakemake.log[0])
-benchmark = snakemake.wildcards.benchmark
-table = paper_table(pd.read_csv(snakemake.input.metrics, sep="\t"), pd.read_csv(snakemake.input.languages, sep="\t"), benchmark)
-write_table(table, Path(snakemake.output.markdown), Path(snakemake.output.latex),
-            f"Retrieval on {benchmark} at the largest k, macro-averaged over all evaluated languages (this study).")
+benchmark, p, out = snakemake.wildcards.benchmark, snakemake.params, snakemake.output
+table = paper_table(pd.read_csv(snakemake.input.metrics, sep="\t"), pd.read_csv(snakemake.input.languages, sep="\t"), benchmark,
+                    intervals=pd.read_csv(snakemake.input.intervals, sep="\t"), strategies=p.strategies)
+write_table(table, Path(out.markdown), Path(out.latex),
+            f"Retrieval on {benchmark} at the largest k, macro-averaged over all evaluated languages (this study); "
+            f"± half the width of the {p.level:.0%} bootstrap interval.", Path(out.html))
 log.info("\n%s", table.to_string())

@@ -1,0 +1,136 @@
+"""Figures and tables drawn from a small fixture study: the files open and show the expected panels."""
+
+from types import SimpleNamespace
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+
+from xlretrieval import figures, stats
+from xlretrieval.metrics import summarise
+from xlretrieval.tables import collect, language_table, loss_table, paper_table, paired_test_table, write_table
+
+from synthetic import synthetic_study
+
+MAIN = ["xx-mono", "x-y", "hybrid-a0.5"]
+
+
+@pytest.fixture(scope="module")
+def study():
+    """base, xx-mono, x-y, hybrid-a0.5 at k 1 (two draws) and 2, hybrid-a0.25 at k 2 only; el never trained."""
+    models, languages = synthetic_study(
+        np.random.default_rng(0), n_questions=40, shifts={"base": -0.1, "xx-mono": 0.0, "x-y": 0.05, "hybrid-a0.5": 0.1},
+        metrics=("RR", "AP", "R@1", "rank_distance"), settings=("mono", "cross", "multi"), sweep=("hybrid-a0.25",),
+    )
+    runs = stats.runs_table(list(models), languages)
+    matrix = stats.question_matrix(models.items())
+    return SimpleNamespace(
+        languages=languages,
+        metrics=collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages),
+        intervals=stats.intervals(matrix, runs, "xquad-r", resamples=200),
+        tests=stats.paired_tests(matrix, runs, "xquad-r", "RR", MAIN, resamples=200, permutations=500),
+    )
+
+
+def saved(figure, tmp_path, name):
+    """Save as PNG and PDF; return the PNG's pixels."""
+    png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
+    figures.save(figure, [png, pdf])
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 5_000
+    pixels = matplotlib.image.imread(png)
+    assert pixels.shape[0] > 300 and pixels.shape[1] > 300 and pixels[..., :3].std() > 0.05
+    return pixels
+
+
+def legend_labels(figure):
+    return [t.get_text() for legend in figure.legends for t in legend.get_texts()]
+
+
+def test_scaling_figure_has_bands_per_setting_and_language_group(study, tmp_path):
+    figure = figures.scaling_figure(study.intervals, "xquad-r", "RR", MAIN)
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles == [f"{s}, {g} languages" for g in ("seen", "zero-shot") for s in ("mono", "cross", "multi")]
+    assert figure.axes[0].get_ylabel() == "MRR" and figure.axes[3].get_xlabel() == "target languages k"
+    assert legend_labels(figure) == ["xx-mono", "x-y", "hybrid-a0.5", "base"]  # the sweep-only hybrid is left out
+    assert len(figure.axes[0].collections) == 4  # one band per strategy
+    assert list(figure.axes[0].get_xticks()) == [1, 2]
+    saved(figure, tmp_path, "scaling")
+
+
+def test_language_pair_heatmaps_show_strategies_and_differences(study, tmp_path):
+    figure = figures.language_heatmaps(study.metrics, study.languages, "xquad-r", "RR", MAIN)
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titles == ["xx-mono", "x-y", "hybrid-a0.5", "hybrid-a0.5 - xx-mono", "hybrid-a0.5 - x-y"]
+    heatmap = figure.axes[0]
+    assert [t.get_text() for t in heatmap.get_xticklabels()] == ["de*", "el", "en*", "zh*"]
+    assert heatmap.get_xlabel() == "passage language" and heatmap.get_ylabel() == "query language"
+    assert len(heatmap.texts) == 16  # every cell annotated (readable in grayscale)
+    saved(figure, tmp_path, "pairs")
+
+
+def test_rank_distance_and_zero_shot_language_figures(study, tmp_path):
+    bias = figures.rank_distance_figure(study.intervals, "xquad-r", MAIN)
+    assert [ax.get_title() for ax in bias.axes] == ["multi: seen query languages", "multi: zero-shot query languages"]
+    assert bias.axes[0].get_ylabel().startswith("max rank distance")
+    saved(bias, tmp_path, "bias")
+    unseen = figures.zero_shot_language_figure(study.intervals, study.languages, "xquad-r", "RR", MAIN)
+    assert [ax.get_title() for ax in unseen.axes] == ["mono: el", "cross: el", "multi: el"]
+    saved(unseen, tmp_path, "unseen")
+
+
+def test_alpha_figure_spans_x_y_to_x_x_mono(study, tmp_path):
+    figure = figures.alpha_figure(study.intervals, "xquad-r", "RR", 2)
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0\nX-Y", "0.25", "0.5", "1\nX-X-mono"]
+    assert ax.get_title() == "mono" and ax.get_ylabel() == "MRR"
+    assert "seen languages" in legend_labels(figure) and "base, zero-shot" in legend_labels(figure)
+    saved(figure, tmp_path, "alpha")
+    with pytest.raises(ValueError, match="fewer than two alphas at k=1"):
+        figures.alpha_figure(study.intervals[study.intervals.strategy != "x-y"].query("strategy != 'xx-mono'"), "xquad-r", "RR", 1)
+
+
+def test_loss_and_top_language_figures(tmp_path):
+    steps = np.arange(8)
+    losses = loss_table({
+        tag: pd.DataFrame({"step": steps, "loss": 2.0 - 0.1 * steps + i * 0.2, "learning_rate": 1e-4, "batch_kind": "x-y"})
+        for i, tag in enumerate(["x-y/k1/draw0/seed0", "x-y/k1/draw1/seed0", "xx-mono/k2/draw0/seed0"])
+    })
+    figure = figures.loss_figure(losses)
+    assert [ax.get_title() for ax in figure.axes] == ["k=1", "k=2"]
+    assert [len(ax.lines) for ax in figure.axes] == [2, 1] and figure.axes[0].get_ylabel() == "InfoNCE loss"
+    saved(figure, tmp_path, "loss")
+    shares = pd.DataFrame({
+        "model": "x", "strategy": ["base"] * 2 + ["x-y"] * 2, "k": [0, 0, 1, 1], "draw": [-1, -1, 0, 0], "seed": 0,
+        "benchmark": "xquad-r", "query_lang": "de", "lang_group": "seen", "candidate_lang": ["de", "en"] * 2,
+        "share": [0.8, 0.2, 0.5, 0.5], "n_queries": 10,
+    })
+    figure = figures.top_language_figure(shares, "xquad-r", MAIN)
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["x-y, k=1", "base"]
+    assert [t.get_text() for t in ax.texts] == ["50%", "50%", "80%", "20%"]
+    saved(figure, tmp_path, "top")
+
+
+def test_paper_table_shows_mean_and_interval_of_the_main_strategies(study, tmp_path):
+    means = paper_table(study.metrics, study.languages, "xquad-r", strategies=MAIN)
+    table = paper_table(study.metrics, study.languages, "xquad-r", intervals=study.intervals, strategies=MAIN)
+    assert list(table.index) == ["xx-mono", "x-y", "hybrid-a0.5", "base (no fine-tuning)"]
+    assert list(table.columns) == [f"{s} {m}" for s in ("Mono", "Cross", "Multi") for m in ("mAP", "MRR", "R@1")] + ["Multi rank dist."]
+    cell = table.loc["hybrid-a0.5", "Cross MRR"]
+    mean, half = (float(x) for x in cell.split(" ± "))
+    assert mean == pytest.approx(means.loc["hybrid-a0.5", "Cross MRR"], abs=5e-4) and 0 < half < 0.2
+    assert len(table.loc["x-y", "Multi rank dist."].split(" ± ")[0].split(".")[1]) == 1
+    write_table(table, tmp_path / "t.md", tmp_path / "t.tex", "Caption.", tmp_path / "t.html")
+    assert "hybrid-a0.5" in (tmp_path / "t.md").read_text() and "\\begin{table}" in (tmp_path / "t.tex").read_text()
+    assert "<table" in (tmp_path / "t.html").read_text()
+
+
+def test_language_table_and_test_table(study):
+    table = language_table(study.metrics, study.languages, study.intervals, "xquad-r", "RR", MAIN)
+    assert list(table.columns) == ["de", "el", "en", "zh"]
+    assert table.index[0] == ("mono", "xx-mono") and ("multi", "base") in table.index and len(table) == 12
+    assert all(" ± " in cell for cell in table.to_numpy().flat)
+    readable = paired_test_table(study.tests, 0.95)
+    assert "hybrid-a0.5 vs xx-mono, k=1" in readable.index and "x-y, k=2 vs k=1" in readable.index
+    assert list(readable.columns) == ["setting", "languages", "query sets", "difference [95% CI]", "d_z", "p", "p (Holm)"]

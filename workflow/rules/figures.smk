@@ -1,0 +1,150 @@
+# The figures, each as PNG (in the report, with its caption from workflow/report/) and PDF.
+
+
+rule figure:
+    input:
+        intervals=rules.intervals.output[0],
+    output:
+        **figure_files("scaling_{metric}", "scaling", "1. {metric} vs k"),
+    params:
+        code=package_code("figure"),
+        strategies=STUDY.strategies(),
+        size=[config["figure"]["width"], config["figure"]["height"]],
+    log:
+        f"{RESULTS}/logs/figure/{{benchmark}}/{{metric}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figure/{{benchmark}}/{{metric}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/figure.py"
+
+
+rule language_pairs_figure:
+    input:
+        metrics=rules.aggregate.output.metrics,
+        languages=rules.aggregate.output.languages,
+    output:
+        **figure_files("language_pairs_{metric}", "language_pairs", "2. {metric} by language pair"),
+    params:
+        code=package_code("language_pairs_figure"),
+        strategies=STUDY.strategies(),
+    log:
+        f"{RESULTS}/logs/language_pairs_figure/{{benchmark}}/{{metric}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/language_pairs_figure/{{benchmark}}/{{metric}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/language_pairs_figure.py"
+
+
+rule rank_distance_figure:
+    input:
+        intervals=rules.intervals.output[0],
+    output:
+        **figure_files("rank_distance", "rank_distance", "3. language bias vs k"),
+    params:
+        code=package_code("rank_distance_figure"),
+        strategies=STUDY.strategies(),
+    log:
+        f"{RESULTS}/logs/rank_distance_figure/{{benchmark}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rank_distance_figure/{{benchmark}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/rank_distance_figure.py"
+
+
+rule zero_shot_figure:
+    input:
+        intervals=rules.intervals.output[0],
+        languages=rules.aggregate.output.languages,
+    output:
+        **figure_files("zero_shot_languages_{metric}", "zero_shot_languages", "4. languages never trained on"),
+    params:
+        code=package_code("zero_shot_figure"),
+        strategies=STUDY.strategies(),
+    log:
+        f"{RESULTS}/logs/zero_shot_figure/{{benchmark}}/{{metric}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/zero_shot_figure/{{benchmark}}/{{metric}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/zero_shot_figure.py"
+
+
+rule loss_figure:
+    input:
+        rules.losses.output[0],
+    output:
+        **figure_files("training_loss", "training_loss", "5. training loss", per_benchmark=False),
+    params:
+        code=package_code("loss_figure"),
+    log:
+        f"{RESULTS}/logs/loss_figure.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/loss_figure.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/loss_figure.py"
+
+
+rule top_languages_figure:
+    input:
+        rules.top_languages.output[0],
+    output:
+        **figure_files("top_languages", "top_languages", "6. languages of the multi top 10"),
+    params:
+        code=package_code("top_languages_figure"),
+        strategies=STUDY.strategies(),
+    log:
+        f"{RESULTS}/logs/top_languages_figure/{{benchmark}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/top_languages_figure/{{benchmark}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/top_languages_figure.py"
+
+
+rule alpha_figure:
+    input:
+        intervals=rules.intervals.output[0],
+    output:
+        **figure_files("alpha_{metric}", "alpha", "7. {metric} vs alpha"),
+    params:
+        code=package_code("alpha_figure"),
+        k=STUDY.sweep_k() or max(TRAINING["k"]),
+    log:
+        f"{RESULTS}/logs/alpha_figure/{{benchmark}}/{{metric}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/alpha_figure/{{benchmark}}/{{metric}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/alpha_figure.py"

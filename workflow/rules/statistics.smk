@@ -1,0 +1,103 @@
+rule intervals:
+    input:
+        metrics=per_query_files(),
+        languages=rules.aggregate.output.languages,
+    output:
+        f"{RESULTS}/tables/intervals.tsv",
+    params:
+        code=package_code("intervals"),
+        models=STUDY.model_tags(),
+        benchmarks=EVALUATION["benchmarks"],
+        level=STATS["level"],
+        resamples=STATS["resamples"],
+        seed=STATS["seed"],
+    log:
+        f"{RESULTS}/logs/intervals.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/intervals.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/intervals.py"
+
+
+rule paired_tests:
+    input:
+        metrics=per_query_files(),
+        languages=rules.aggregate.output.languages,
+    output:
+        tsv=f"{RESULTS}/tables/paired_tests.tsv",
+        markdown=f"{RESULTS}/tables/paired_tests.md",
+        latex=f"{RESULTS}/tables/paired_tests.tex",
+        html=report(f"{RESULTS}/tables/paired_tests.html", caption="../report/paired_tests.rst", category="Tables",
+                    labels={"table": "paired tests"}),
+    params:
+        code=package_code("paired_tests"),
+        models=STUDY.model_tags(),
+        benchmarks=EVALUATION["benchmarks"],
+        metric=STATS["metric"],
+        strategies=STUDY.strategies(),
+        level=STATS["level"],
+        resamples=STATS["resamples"],
+        permutations=STATS["permutations"],
+        seed=STATS["seed"],
+    log:
+        f"{RESULTS}/logs/paired_tests.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/paired_tests.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/paired_tests.py"
+
+
+rule losses:
+    input:
+        expand(f"{RESULTS}/models/{{model}}", model=STUDY.model_tags()[1:]),
+    output:
+        f"{RESULTS}/tables/losses.tsv",
+    params:
+        code=package_code("losses"),
+        models=STUDY.model_tags()[1:],
+    log:
+        f"{RESULTS}/logs/losses.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/losses.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/losses.py"
+
+
+rule top_languages:
+    input:
+        runs=expand(f"{RESULTS}/runs/{{model}}/{{benchmark}}", model=STUDY.model_tags(), benchmark=EVALUATION["benchmarks"]),
+        evalsets=[table for benchmark in EVALUATION["benchmarks"] for table in evalset(benchmark)],
+        languages=rules.aggregate.output.languages,
+    output:
+        f"{RESULTS}/tables/top_languages.tsv",
+    params:
+        code=package_code("top_languages"),
+        models=STUDY.model_tags(),
+        benchmarks=EVALUATION["benchmarks"],
+        top=10,
+    log:
+        f"{RESULTS}/logs/top_languages.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/top_languages.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/top_languages.py"
