@@ -13,7 +13,7 @@ rule batches:
         f"{RESULTS}/logs/batches/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/batches/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.tsv"
-    resources:
+    resources:  # measured 0.15 GB, 1 s (tiny study)
         mem_mb=1000,
         runtime=5,
     conda:
@@ -43,10 +43,13 @@ rule train:
         f"{RESULTS}/logs/train/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.tsv"
-    threads: workflow.cores
+    # measured 1.2 GB, 50 s (tiny study, 8 steps of 8 pairs, 2 CPUs); default study ~100 s per model. Memory 3x
+    # (larger batches, CUDA's host-side libraries on a GPU node); time for ~15x the default training on CPUs.
+    # threads: torch's CPU threads, capped by --cores locally (set-threads in a profile changes them).
+    threads: 4
     resources:
         mem_mb=4000,
-        runtime=120,
+        runtime=30,
     conda:
         STUDY_ENV
     script:
