@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .data.tables import Tables
+from .runs import SETTINGS
 
-SETTINGS = ("mono", "cross", "multi")
 POOL = "all"
 
 
@@ -76,10 +76,10 @@ def write_trec_qrels(qrels: pd.DataFrame, path: Path) -> None:
             out.write(f"{qid} 0 {cid} 1\n")
 
 
-def write_qrels(tables: Tables, directory: Path) -> int:
+def write_qrels(tables: Tables, directory: Path, settings: tuple[str, ...] = SETTINGS) -> int:
     """TREC qrels, one file per query set: `{directory}/{setting}/{qlang}-{plang}.qrels`."""
     count = 0
-    for unit in query_sets(tables):
+    for unit in query_sets(tables, tuple(settings)):
         write_trec_qrels(unit.qrels, Path(directory) / f"{unit.name}.qrels")
         count += 1
     return count
@@ -103,6 +103,7 @@ def search(
     depth: int,
     run_dir: Path,
     tag: str = "dense",
+    settings: tuple[str, ...] = SETTINGS,
 ) -> pd.DataFrame:
     """Write a TREC run per query set and return the exact rank of every relevant candidate.
 
@@ -111,7 +112,7 @@ def search(
     q, c = tables.questions, tables.candidates
     indexes: dict[str, faiss.Index] = {}
     ranks = []
-    for unit in query_sets(tables):
+    for unit in query_sets(tables, tuple(settings)):
         if unit.passage_lang not in indexes:
             indexes[unit.passage_lang] = _index(candidate_vectors[unit.candidate_rows])
         queries = question_vectors[unit.question_rows]
