@@ -59,3 +59,16 @@ def test_pair_count_is_independent_of_the_language_count(mlqa_pairs):
 def test_x_y_needs_two_languages(mlqa_pairs):
     with pytest.raises(ValueError, match="two languages"):
         make_batches(mlqa_pairs, ["en"], 0.5, 64, 32, 0)
+
+
+def test_dev_batches_come_from_dev_pairs_only(mlqa_pairs):
+    from xlretrieval.batching import training_batches
+    from xlretrieval.data.splits import hold_out_dev
+
+    pairs = hold_out_dev(mlqa_pairs, 0.2, 0)
+    b = training_batches(pairs, LANGS, 0.5, 320, 32, 0, dev_pairs=64)
+    dev_ids = set(pairs.question_id[pairs.split == "dev"])
+    assert b.groupby("split").size().to_dict() == {"dev": 64, "train": 320}
+    assert set(b.question_id[b.split == "dev"]) <= dev_ids and not set(b.question_id[b.split == "train"]) & dev_ids
+    without = training_batches(pairs.assign(split="train"), LANGS, 0.5, 320, 32, 0)
+    assert set(without.split) == {"train"} and without.drop(columns="split").equals(make_batches(pairs, LANGS, 0.5, 320, 32, 0))

@@ -78,3 +78,73 @@ def test_cpu_never_autocasts_to_bf16():
 def test_local_folder_and_packaged_hub_id_resolve_offline(tmp_path):
     assert bi.resolve(str(tmp_path)) == tmp_path
     assert (bi.resolve(NAME) / "config.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def labse_like(tmp_path_factory):
+    """A LaBSE-shaped sentence-transformers folder saved by sentence-transformers itself: a small random BERT,
+    CLS pooling, a 32 -> 16 tanh Dense layer, Normalize."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    root = tmp_path_factory.mktemp("labse-like")
+    tokenizer = AutoTokenizer.from_pretrained(bi.resolve(NAME))
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(root / "bert")
+    tokenizer.save_pretrained(root / "bert")
+    modules = [models.Transformer(str(root / "bert")), models.Pooling(32, "cls"),
+               models.Dense(32, 16, activation_function=torch.nn.Tanh()), models.Normalize()]
+    SentenceTransformer(modules=modules, device="cpu").save(str(root / "st"))
+    return root / "st"
+
+
+def test_dense_layer_folder_is_loaded_trained_and_saved_like_sentence_transformers(tmp_path, labse_like, mlqa_pairs, texts):
+    from sentence_transformers import SentenceTransformer
+
+    encoder = bi.load(str(labse_like), CPU)
+    assert encoder.pooling == "cls" and encoder.dense is not None and encoder.dimension == 16
+    reference = SentenceTransformer(str(labse_like), device="cpu").encode(texts[:8])
+    np.testing.assert_allclose(encode(encoder, texts[:8]), reference, atol=1e-5)
+    before = encoder.dense.linear.weight.detach().clone()
+    batches = make_batches(mlqa_pairs, ["de", "en"], 0.5, 16, 8, 0)
+    train(encoder, mlqa_pairs, batches, tmp_path / "model", learning_rate=1e-3, weight_decay=0.01, warmup_ratio=0.0,
+          temperature=0.05, progress=False)
+    assert not torch.allclose(before, encoder.dense.linear.weight)  # the Dense layer is fine-tuned too
+    ours = encode(bi.load(str(tmp_path / "model"), CPU), texts[:8])
+    np.testing.assert_allclose(ours, SentenceTransformer(str(tmp_path / "model"), device="cpu").encode(texts[:8]), atol=1e-5)
+
+
+def test_pooling_setting_overrides_the_folder(texts):
+    encoder = bi.load(NAME, CPU, pooling="cls")
+    assert encoder.pooling == "cls" and bi.load(NAME, CPU, pooling="auto").pooling == "mean"
+    tokens = encoder.tokenizer(texts[:4], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        cls = encoder.transformer(**tokens).last_hidden_state[:, 0]
+    np.testing.assert_allclose(encode(encoder, texts[:4]), torch.nn.functional.normalize(cls, dim=-1).numpy(), atol=1e-5)
+
+
+def test_unsupported_folder_pooling_is_named(tmp_path):
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_max_tokens": true, "pooling_mode_mean_tokens": false}')
+    (tmp_path / "modules.json").write_text('[{"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]')
+    with pytest.raises(ValueError, match=r"pooling \['max'\] is not supported .* set model.pooling"):
+        bi.load(str(tmp_path), CPU)
+
+
+def test_early_stopping_keeps_the_best_checkpoint(tmp_path, mlqa_pairs, texts):
+    from xlretrieval.batching import training_batches
+    from xlretrieval.data.splits import hold_out_dev
+
+    pairs = hold_out_dev(mlqa_pairs, 0.1, 0)
+    batches = training_batches(pairs, ["de", "en"], 0.5, 80, 8, 0, dev_pairs=16)
+    settings = dict(learning_rate=1e-3, weight_decay=0.0, warmup_ratio=0.0, temperature=0.05, progress=False)
+    losses = train(bi.load(NAME, CPU, 64), pairs, batches, tmp_path / "stopped", every=1, patience=2, **settings)
+    dev = pd.read_csv(tmp_path / "stopped" / "dev_loss.tsv", sep="\t")
+    assert len(losses) == 3 < batches[batches.split == "train"].batch.nunique()  # stopped after 2 evaluations without a gain
+    assert dev.step.tolist() == [1, 2, 3] and dev.kept.tolist() == [True, False, False] and dev.dev_loss.idxmin() == 0
+    # the saved model is the step-1 checkpoint: one step of the same schedule gives the same weights
+    first = batches[(batches.split == "train") & (batches.batch == 0)]
+    train(bi.load(NAME, CPU, 64), pairs, first, tmp_path / "one-step", **settings)
+    np.testing.assert_allclose(encode(bi.load(str(tmp_path / "stopped"), CPU), texts[:8]),
+                               encode(bi.load(str(tmp_path / "one-step"), CPU), texts[:8]), atol=1e-6)

@@ -44,3 +44,34 @@ def test_split_fractions():
     articles = [f"a{i}" for i in range(10)]
     train, test = holdout_split(articles, 0.3, 0)
     assert len(train) == 3 and len(test) == 7 and not set(train) & set(test)
+
+
+def test_dev_pairs_are_held_out_by_parallel_id(mlqa_pairs):
+    from xlretrieval.data.splits import hold_out_dev
+
+    pairs = hold_out_dev(mlqa_pairs, 0.1, 0)
+    ids = pairs.groupby("question_id").split.agg(set)
+    assert ids.map(len).eq(1).all()  # a parallel id is dev in every language or in none
+    assert (ids.map(min) == "dev").mean() == pytest.approx(0.1, abs=0.001)
+    assert pairs.split.equals(hold_out_dev(mlqa_pairs, 0.1, 0).split) and not pairs.split.equals(hold_out_dev(mlqa_pairs, 0.1, 1).split)
+    assert set(hold_out_dev(mlqa_pairs, 0.0, 0).split) == {"train"}
+
+
+def test_guard_without_articles_matches_passages_not_empty_titles():
+    import pandas as pd
+
+    from xlretrieval.data.splits import training_pairs
+    from xlretrieval.data.tables import Tables
+
+    def tables(rows, candidates):
+        return Tables(
+            pd.DataFrame([(q, lang, f"question {q}", "", p) for q, lang, p in rows], columns=["question_id", "lang", "text", "article", "context_id"]),
+            pd.DataFrame(candidates, columns=["candidate_id", "lang", "text", "article", "context_id"]),
+            pd.DataFrame([(q, lang, f"{lang}/{p}") for q, lang, p in rows], columns=["question_id", "lang", "candidate_id"]),
+        )
+
+    train = tables([("q1", "en", "1"), ("q1", "de", "1"), ("q2", "en", "2"), ("q2", "de", "2")],
+                   [("en/1", "en", "one", "", "1"), ("de/1", "de", "eins", "", "1"), ("en/2", "en", "two", "", "2"), ("de/2", "de", "zwei", "", "2")])
+    untitled = tables([("e1", "de", "9")], [("de/9", "de", "zwei", "", "9"), ("de/8", "de", "acht", "", "8")])
+    pairs, dropped = training_pairs(train, [untitled])
+    assert dropped == 1 and set(pairs.question_id) == {"q1"}  # q2's German passage is evaluated: gone in every language

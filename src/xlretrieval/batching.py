@@ -86,3 +86,22 @@ def make_batches(
                 y = others[rng.integers(len(others))]
                 rows.append((b, "x-y", qid, x, answer[qid, y], y))
     return pd.DataFrame(rows, columns=BATCH_COLUMNS)
+
+
+def training_batches(
+    pairs: pd.DataFrame,
+    languages: list[str],
+    alpha: float,
+    n_pairs: int,
+    batch_size: int,
+    seed: int,
+    dev_pairs: int = 0,
+) -> pd.DataFrame:
+    """Training batches from the pairs marked `split == "train"` and, when `dev_pairs` > 0, dev batches built
+    the same way from those marked "dev" (for early stopping); the `split` column tells them apart."""
+    train = make_batches(pairs[pairs.split == "train"], languages, alpha, n_pairs, batch_size, seed)
+    parts = [train.assign(split="train")]
+    if dev_pairs:
+        dev = pairs[pairs.split == "dev"]
+        parts.append(make_batches(dev, languages, alpha, dev_pairs, batch_size, seed).assign(split="dev"))
+    return pd.concat(parts, ignore_index=True)

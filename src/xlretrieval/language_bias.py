@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from .data.tables import Tables
-from .search import query_sets
+from .querysets import query_sets
 
 
 def top_language_shares(tables: Tables, run_dir: Path, top: int = 10) -> pd.DataFrame:

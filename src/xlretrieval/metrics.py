@@ -14,6 +14,7 @@ import ir_measures
 import pandas as pd
 
 from .querysets import query_sets
+from .runs import SETTINGS
 from .data.tables import Tables
 
 PER_QUERY_COLUMNS = ["setting", "query_lang", "passage_lang", "question_id", "metric", "value"]
@@ -27,11 +28,11 @@ def parse_measures(names: list[str]) -> list:
         raise ValueError(f"evaluation.measures: cannot parse {names} as ir-measures names ({error})") from error
 
 
-def per_query(tables: Tables, run_dir: Path, measure_names: list[str]) -> pd.DataFrame:
-    """Every measure for every query of every query set, from the TREC runs in `run_dir`."""
+def per_query(tables: Tables, run_dir: Path, measure_names: list[str], settings: tuple[str, ...] = SETTINGS) -> pd.DataFrame:
+    """Every measure for every query of every query set of `settings`, from the TREC runs in `run_dir`."""
     measures = parse_measures(measure_names)
     frames = []
-    for unit in query_sets(tables):
+    for unit in query_sets(tables, tuple(settings)):
         qrels = [ir_measures.Qrel(q, c, 1) for q, c in zip(unit.qrels.question_id, unit.qrels.candidate_id)]
         run = list(ir_measures.read_trec_run(str(Path(run_dir) / f"{unit.name}.trec")))
         values = [(m.query_id, str(m.measure), m.value) for m in ir_measures.iter_calc(measures, qrels, run)]

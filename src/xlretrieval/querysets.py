@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .data.tables import Tables
+from .runs import SETTINGS
 
-SETTINGS = ("mono", "cross", "multi")
 POOL = "all"
 
 
@@ -75,10 +75,10 @@ def write_trec_qrels(qrels: pd.DataFrame, path: Path) -> None:
             out.write(f"{qid} 0 {cid} 1\n")
 
 
-def write_qrels(tables: Tables, directory: Path) -> int:
-    """TREC qrels, one file per query set: `{directory}/{setting}/{qlang}-{plang}.qrels`."""
+def write_qrels(tables: Tables, directory: Path, settings: tuple[str, ...] = SETTINGS) -> int:
+    """TREC qrels, one file per query set of `settings`: `{directory}/{setting}/{qlang}-{plang}.qrels`."""
     count = 0
-    for unit in query_sets(tables):
+    for unit in query_sets(tables, tuple(settings)):
         write_trec_qrels(unit.qrels, Path(directory) / f"{unit.name}.qrels")
         count += 1
     return count

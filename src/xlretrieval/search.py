@@ -32,6 +32,7 @@ import pandas as pd
 
 from .data.tables import Tables
 from .querysets import POOL, QuerySet, query_sets
+from .runs import SETTINGS
 
 BLOCK_SCORES = 2**24  # scores per block (128 MiB as float64); a block is (query chunk) x (shard)
 EMPTY = np.iinfo(np.int64).max  # the key of an empty place in a top-k list, after every real key
@@ -249,6 +250,7 @@ def rank(
     depth: int,
     index: IndexSpec = IndexSpec(),
     clock: Clock | None = None,
+    settings: tuple[str, ...] = SETTINGS,
 ) -> list[Ranking]:
     """Top-`depth` lists and exact ranks of relevant candidates for every query set, in one pass over the
     candidates (which may be a memory-mapped array: only one shard is read into memory at a time)."""
@@ -266,7 +268,7 @@ def rank(
     with clock("prepare"):
         running = [
             _start(u, tables, language_rows[u.query_lang], candidate_row, question_vectors, candidate_vectors, depth, approximate)
-            for u in query_sets(tables)
+            for u in query_sets(tables, tuple(settings))
         ]
         queries = {lang: np.asarray(question_vectors[rows], dtype=np.float64) for lang, rows in language_rows.items()}
 
@@ -367,10 +369,11 @@ def search(
     run_dir: Path,
     tag: str = "dense",
     index: IndexSpec = IndexSpec(),
+    settings: tuple[str, ...] = SETTINGS,
 ) -> SearchReport:
     """Write a TREC run per query set (`{run_dir}/{setting}/{qlang}-{plang}.trec`) and report exact ranks."""
     clock = Clock()
-    rankings = rank(tables, question_vectors, candidate_vectors, depth, index, clock)
+    rankings = rank(tables, question_vectors, candidate_vectors, depth, index, clock, settings)
     recalls = []
     with clock("write"):
         for ranking in rankings:

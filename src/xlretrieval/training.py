@@ -1,4 +1,5 @@
-"""Contrastive fine-tuning: InfoNCE with in-batch negatives over L2-normalised embeddings."""
+"""Contrastive fine-tuning: InfoNCE with in-batch negatives over L2-normalised embeddings, with optional
+early stopping on the loss of held-out dev batches (the best checkpoint is the one saved)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ def info_nce(queries: torch.Tensor, passages: torch.Tensor, temperature: float) 
     return torch.nn.functional.cross_entropy(logits, torch.arange(len(queries), device=logits.device))
 
 
+def batch_loss(model: BiEncoder, q_texts: list[str], p_texts: list[str], temperature: float) -> torch.Tensor:
+    with autocast(model.device):
+        return info_nce(model.embed(q_texts).float(), model.embed(p_texts).float(), temperature)
+
+
 def train(
     model: BiEncoder,
     pairs: pd.DataFrame,
@@ -37,33 +43,42 @@ def train(
     query_prefix: str = "",
     passage_prefix: str = "",
     seed: int = 0,
+    every: int = 100,
+    patience: int = 5,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Fine-tune `model` on `batches` (in file order) and save it to `output` with `loss.tsv`.
 
-    `pairs` supplies texts: question by (question_id, lang), passage by candidate_id. The model is
-    written to a temporary folder and moved into place only when training finished.
+    `pairs` supplies texts: question by (question_id, lang), passage by candidate_id. Batches whose
+    `split` is "dev" are not trained on: every `every` steps their mean loss is measured, the best
+    checkpoint is kept, and training stops after `patience` measurements without a lower one; the
+    saved model is the best checkpoint and `dev_loss.tsv` logs the measurements. The model is written
+    to a temporary folder and moved into place only when training finished.
     """
     from transformers import get_linear_schedule_with_warmup
 
     torch.manual_seed(seed)
     question = dict(zip(zip(pairs.question_id, pairs.lang), pairs.question))
     passage = dict(zip(pairs.candidate_id, pairs.answer))
-    groups = [group for _, group in batches.groupby("batch", sort=True)]
+
+    def texts(step: int, group: pd.DataFrame) -> tuple[list[str], list[str]]:
+        try:
+            return ([query_prefix + question[key] for key in zip(group.question_id, group.question_lang)],
+                    [passage_prefix + passage[cid] for cid in group.passage_id])
+        except KeyError as missing:
+            raise TrainingError(f"batch {step} names {missing}, which the training pairs do not hold") from missing
+
+    is_dev = (batches.split == "dev") if "split" in batches else pd.Series(False, index=batches.index)
+    groups = [group for _, group in batches[~is_dev].groupby("batch", sort=True)]
+    dev_texts = [texts(b, group) for b, group in batches[is_dev].groupby("batch", sort=True)]
     steps = len(groups)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     schedule = get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * steps), steps)
     model.train()
-    log = []
+    log, dev_log, best, stale = [], [], None, 0
     bar = tqdm(groups, disable=not progress, desc="train", unit="step")
     for step, group in enumerate(bar):
-        try:
-            q_texts = [query_prefix + question[key] for key in zip(group.question_id, group.question_lang)]
-            p_texts = [passage_prefix + passage[cid] for cid in group.passage_id]
-        except KeyError as missing:
-            raise TrainingError(f"batch {step} names {missing}, which the training pairs do not hold") from missing
-        with autocast(model.device):
-            loss = info_nce(model.embed(q_texts).float(), model.embed(p_texts).float(), temperature)
+        loss = batch_loss(model, *texts(step, group), temperature)
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"loss is {loss.item()} at step {step} (batch {int(group.batch.iloc[0])}): lower training.learning_rate "
@@ -75,16 +90,38 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         log.append((step, loss.item(), schedule.get_last_lr()[0], group.kind.iloc[0]))
         bar.set_postfix(loss=f"{loss.item():.3f}")
+        if dev_texts and ((step + 1) % every == 0 or step + 1 == steps):
+            dev_log.append((step + 1, dev_loss(model, dev_texts, temperature)))
+            if best is None or dev_log[-1][1] < best[1]:
+                best, stale = (step + 1, dev_log[-1][1], {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}), 0
+            else:
+                stale += 1
+                if stale >= patience:
+                    break
+    if best is not None:
+        model.load_state_dict(best[2])
     losses = pd.DataFrame(log, columns=["step", "loss", "learning_rate", "batch_kind"])
-    save(model, losses, Path(output))
+    dev = pd.DataFrame(dev_log, columns=["step", "dev_loss"]).assign(kept=lambda d: d.step == (best[0] if best else -1))
+    save(model, losses, dev if dev_texts else None, Path(output))
     return losses
 
 
-def save(model, losses: pd.DataFrame, output: Path) -> None:
+def dev_loss(model: BiEncoder, dev_texts: list[tuple[list[str], list[str]]], temperature: float) -> float:
+    """Mean InfoNCE loss over the dev batches, without dropout or gradients."""
+    model.eval()
+    with torch.no_grad():
+        value = float(np.mean([batch_loss(model, q, p, temperature).item() for q, p in dev_texts]))
+    model.train()
+    return value
+
+
+def save(model, losses: pd.DataFrame, dev: pd.DataFrame | None, output: Path) -> None:
     partial = output.with_name(output.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save(partial)
     losses.to_csv(partial / "loss.tsv", sep="\t", index=False, float_format="%.6g")
+    if dev is not None:
+        dev.to_csv(partial / "dev_loss.tsv", sep="\t", index=False, float_format="%.6g")
     shutil.rmtree(output, ignore_errors=True)
     partial.rename(output)
 

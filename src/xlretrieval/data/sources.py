@@ -1,4 +1,11 @@
-"""Where each benchmark's files come from, and fetching them with checksum verification."""
+"""What the study knows of each source (languages, licence, reader, what it can be used for), and
+fetching LAReQA files with checksum verification.
+
+Three kinds of source, each read by one reader (`xlretrieval.data.readers`) into the same tables:
+LAReQA-format JSON files (XQuAD-R, MLQA-R; one file per language, sha256-checked, `download` rule),
+mMARCO (training only) and MIRACL (evaluation only), both read from Hugging Face hub dataset
+repositories inside the `prepare` job (`xlretrieval.data.hub`).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +15,41 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
+
+from ..runs import SETTINGS
+from . import languages
 
 LAREQA = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
 
 
 @dataclass(frozen=True)
 class Source:
-    """A LAReQA-format benchmark: one JSON file per language."""
+    """A source of training and/or evaluation data.
+
+    Each kind gives its `languages` (ISO codes). `settings` are the evaluation settings its ids support
+    (cross and multi need question ids that are parallel across languages); `articles` says whether it
+    is organised in articles that the seeded evaluation subsets (`evaluation.articles`) and the article
+    split (`training.holdout`) choose from.
+    """
 
     name: str
-    url_template: str
     licence: str
+    reader: ClassVar[str]
+    trains: ClassVar[bool] = True
+    evaluates: ClassVar[bool] = True
+    settings: ClassVar[tuple[str, ...]] = SETTINGS
+    articles: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class LareqaSource(Source):
+    """A LAReQA-format benchmark: one JSON file per language."""
+
+    url_template: str
     sha256: dict[str, str]
+    reader: ClassVar[str] = "lareqa"
+    articles: ClassVar[bool] = True
 
     @property
     def languages(self) -> list[str]:
@@ -29,8 +59,38 @@ class Source:
         return self.url_template.format(lang=lang)
 
 
+@dataclass(frozen=True)
+class MmarcoSource(Source):
+    """mMARCO v2 (`unicamp-dl/mmarco`, Google translations): MS MARCO passage ranking in 14 languages, every
+    query and passage translated, so query and passage ids are parallel across languages. Training only."""
+
+    repo: str = "unicamp-dl/mmarco"
+    reader: ClassVar[str] = "mmarco"
+    evaluates: ClassVar[bool] = False
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(languages.MMARCO)
+
+
+@dataclass(frozen=True)
+class MiraclSource(Source):
+    """MIRACL v1.0 dev (`miracl/miracl` topics and qrels, `miracl/miracl-corpus` passages): monolingual
+    retrieval over each language's Wikipedia; query ids are per language, so only the mono setting exists."""
+
+    topics_repo: str = "miracl/miracl"
+    corpus_repo: str = "miracl/miracl-corpus"
+    reader: ClassVar[str] = "miracl"
+    trains: ClassVar[bool] = False
+    settings: ClassVar[tuple[str, ...]] = ("mono",)
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(languages.MIRACL)
+
+
 SOURCES: dict[str, Source] = {
-    "xquad-r": Source(
+    "xquad-r": LareqaSource(
         name="xquad-r",
         url_template=LAREQA + "/master/xquad-r/{lang}.json",
         licence="CC BY-SA 4.0",
@@ -49,7 +109,7 @@ SOURCES: dict[str, Source] = {
         },
     ),
     # MLQA-R was removed from LAReQA's default branch; pinned to the last commit that has it.
-    "mlqa-r": Source(
+    "mlqa-r": LareqaSource(
         name="mlqa-r",
         url_template=LAREQA + "/354d67d1cd066854cdfbf5ad0e6105528976141d/mlqa-r/{lang}.json",
         licence="CC BY-NC 4.0",
@@ -63,6 +123,8 @@ SOURCES: dict[str, Source] = {
             "zh": "57f01d2fff50cf3392805635b01445339f225ad5bf28ba8443b12f8dbd1e69dc",
         },
     ),
+    "mmarco": MmarcoSource(name="mmarco", licence="MS MARCO terms (non-commercial research); translations Apache-2.0"),
+    "miracl": MiraclSource(name="miracl", licence="Apache-2.0 (topics, judgements); passages from Wikipedia, CC BY-SA 3.0"),
 }
 
 

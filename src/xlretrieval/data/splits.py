@@ -46,20 +46,53 @@ def select_languages(tables: Tables, languages: list[str]) -> Tables:
     )
 
 
+def text_hashes(texts: pd.Series) -> np.ndarray:
+    """64-bit hashes of texts: finds candidate matches between millions of passages in little memory."""
+    return pd.util.hash_pandas_object(texts.reset_index(drop=True), index=False).to_numpy()
+
+
+def shared_texts(texts: pd.Series, others: list[pd.Series]) -> set[str]:
+    """The texts of `texts` that also occur in any of `others` (matched by hash, confirmed exactly)."""
+    own = text_hashes(texts)
+    shared = set()
+    for other in others:
+        theirs = text_hashes(other)
+        shared |= set(texts[np.isin(own, theirs)]) & set(other[np.isin(theirs, own)])
+    return shared
+
+
+def evaluation_texts(tables: Tables) -> pd.Series:
+    """An evaluation set's candidate texts, plus the body of every passage written as "title body" (MIRACL):
+    a training passage equal to that body overlaps it too."""
+    c = tables.candidates
+    bodies = [text[len(title) + 1 :] for text, title in zip(c.text, c.article) if title and text.startswith(title + " ")]
+    return pd.concat([c.text, pd.Series(bodies, dtype=object)], ignore_index=True)
+
+
+def units(frame: pd.DataFrame) -> list:
+    """The unit of text a row belongs to: its article, or for a source without articles (mMARCO) its passage."""
+    return [article if article else ("passage", context) for article, context in zip(frame.article, frame.context_id)]
+
+
 def contaminated_questions(train: Tables, evaluation: list[Tables]) -> set[str]:
     """Parallel ids of training questions whose article (in any language) shares a title or a sentence
-    with any evaluation set; dropping them in every language removes their translations too."""
-    titles = {normalise_title(t) for ev in evaluation for t in ev.candidates.article.unique()}
-    sentences = {s for ev in evaluation for s in ev.candidates.text}
+    with any evaluation set; dropping them in every language removes their translations too.
+
+    Where the training source has no articles (mMARCO), the unit is the question's positive passage: a
+    question goes when its passage occurs verbatim in an evaluation set (for MIRACL, as a passage's body
+    after its title); there are no titles to compare, and mMARCO's ids cannot collide with others'.
+    """
+    titles = {normalise_title(t) for ev in evaluation for t in ev.candidates.article.unique()} - {""}
     cands = train.candidates
-    bad_articles = set(cands.loc[cands.text.isin(sentences), ["lang", "article"]].itertuples(index=False, name=None))
-    bad_articles |= {
+    overlapping = cands.text.isin(shared_texts(cands.text, [evaluation_texts(ev) for ev in evaluation])).to_numpy()
+    bad_units = {(lang, unit) for lang, unit, bad in zip(cands.lang, units(cands), overlapping) if bad}
+    bad_units |= {
         (lang, art)
         for lang, art in cands[["lang", "article"]].drop_duplicates().itertuples(index=False, name=None)
-        if normalise_title(art) in titles
+        if art and normalise_title(art) in titles
     }
     q = train.questions
-    in_bad = [(lang, art) in bad_articles for lang, art in zip(q.lang, q.article)]
+    in_bad = [(lang, unit) in bad_units for lang, unit in zip(q.lang, units(q))]
     return set(q.question_id[in_bad])
 
 
@@ -80,12 +113,20 @@ def training_pairs(train: Tables, evaluation: list[Tables]) -> tuple[pd.DataFram
     return pairs.sort_values(["question_id", "lang"]).reset_index(drop=True), len(dropped)
 
 
+def hold_out_dev(pairs: pd.DataFrame, dev_fraction: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """The pairs with a `split` column: a seeded `dev_fraction` of parallel question ids is "dev" in every
+    language (never trained on; early stopping's dev loss), the rest "train"."""
+    ids = np.sort(pairs.question_id.unique())
+    dev = ids[np.random.default_rng(seed).choice(len(ids), size=round(dev_fraction * len(ids)), replace=False)]
+    return pairs.assign(split=np.where(pairs.question_id.isin(set(dev)), "dev", "train"))
+
+
 def check_disjoint(pairs: pd.DataFrame, evaluation: list[Tables]) -> None:
     """Refuse training data that shares a question id, an answer sentence or an article title with evaluation."""
     for ev in evaluation:
         shared_ids = set(pairs.question_id) & set(ev.questions.question_id)
-        shared_text = set(pairs.answer) & set(ev.candidates.text)
-        shared_titles = {normalise_title(t) for t in pairs.article} & {normalise_title(t) for t in ev.candidates.article}
+        shared_text = shared_texts(pairs.answer, [evaluation_texts(ev)])
+        shared_titles = ({normalise_title(t) for t in pairs.article} & {normalise_title(t) for t in ev.candidates.article}) - {""}
         if shared_ids or shared_text or shared_titles:
             example = next(iter(shared_ids or shared_text or shared_titles))
             raise OverlapError(
@@ -113,8 +154,10 @@ def evaluation_set(
     tables: Tables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None
 ) -> Tables:
     """The evaluated rows of a benchmark: its languages, its held-out articles when it is also trained on,
-    then a seeded subset of `articles` (None: all)."""
+    then a seeded subset of `articles` (None: all; always None for a source without articles, as MIRACL)."""
     tables = select_languages(tables, languages)
+    if articles is None and not holdout:
+        return tables
     pool = tables.questions.article.tolist()
     if holdout:
         _, pool = holdout_split(pool, holdout["train_fraction"], holdout["seed"])
