@@ -12,6 +12,7 @@ from conftest import SHARED
 from test_workflow import copy_project, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
+TINY_MODELS = 12  # config/tiny.yaml: 3 strategies x k in {1, 2} x 2 language draws
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -38,11 +39,11 @@ def test_a_run_killed_during_training_keeps_finished_models(tmp_path):
         os.killpg(run.pid, signal.SIGKILL)  # the whole job tree dies at once, as on a crash
         run.wait()
     kept = {path: path.stat().st_mtime_ns for path in finished()}
-    assert 1 <= len(kept) < 6
+    assert 1 <= len(kept) < TINY_MODELS
 
     subprocess.run([sys.executable, "-m", "snakemake", "--unlock", "--configfile", "config/tiny.yaml", "overrides.yaml"], cwd=workdir, check=True, capture_output=True)
     plan = planned_jobs(workdir, extra=["--until", "train", "--rerun-incomplete"])
-    assert plan["train"] == 6 - len(kept)
+    assert plan["train"] == TINY_MODELS - len(kept)
     snakemake(workdir, "--until", "train", "--rerun-incomplete")
     assert {path: path.stat().st_mtime_ns for path in kept} == kept
-    assert len(finished()) == 6 and not any(models.glob("*/k*/draw*/seed*.partial"))
+    assert len(finished()) == TINY_MODELS and not any(models.glob("*/k*/draw*/seed*.partial"))
