@@ -34,7 +34,7 @@ def test_a_run_killed_during_training_keeps_finished_models(tmp_path):
     try:
         finished = lambda: [p for p in models.glob("*/k*/draw*/seed*") if p.is_dir() and not p.name.endswith(".partial")]  # noqa: E731
         started = lambda: [p for p in logs.glob("*/k*/draw*/seed*.log") if "train:" in p.read_text()]  # noqa: E731
-        wait_for(lambda: 1 <= len(finished()) < len(started()), 600, "a finished model and a second one in training")
+        wait_for(lambda: 1 <= len(finished()) < len(started()), 1800, "a finished model and a second one in training")
     finally:
         os.killpg(run.pid, signal.SIGKILL)  # the whole job tree dies at once, as on a crash
         run.wait()
