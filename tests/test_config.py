@@ -23,6 +23,8 @@ def test_defaults_fill_an_empty_config():
         ({"training": {"k": [7]}}, r"'training.k': \[7\] exceeds the 6 languages"),
         ({"training": {"target_pool": ["de", "xx"]}}, r"'training.target_pool': mlqa-r has no language xx"),
         ({"evaluation": {"benchmarks": ["xquad"]}}, r"unknown dataset 'xquad'"),
+        ({"stats": {"metric": "MRR"}}, r"'stats.metric': 'MRR' is none of evaluation.measures or rank_distance"),
+        ({"stats": {"level": 95}}, r"'stats.level': 95 is greater than or equal to the maximum of 1"),
     ],
 )
 def test_config_errors_name_the_key(config, message):

@@ -86,7 +86,8 @@ def test_tiny_study_produces_intervals_tests_and_every_figure(tiny_study):
 def test_report_holds_every_figure_and_table(tiny_study):
     snakemake(tiny_study, "--report", "report.html")
     report = (tiny_study / "report.html").read_text()
-    for name in [f"{f}.png" for f in FIGURES] + ["training_loss.png", "table1_xquad-r.html", "per_language_xquad-r.html", "paired_tests.html"]:
+    tables = ["table1_xquad-r.html", "per_language_xquad-r.html", "paired_tests.html", "intervals.tsv"]
+    for name in [f"{f}.png" for f in FIGURES] + ["training_loss.png", *tables]:
         assert name in report, name
     assert "Zero-shot cross-lingual retrieval vs the number of target languages k" in report
 

@@ -3,7 +3,7 @@ rule intervals:
         metrics=per_query_files(),
         languages=rules.aggregate.output.languages,
     output:
-        f"{RESULTS}/tables/intervals.tsv",
+        report(f"{RESULTS}/tables/intervals.tsv", caption="../report/intervals.rst", category="Tables", labels={"table": "intervals (TSV)"}),
     params:
         code=package_code("intervals"),
         models=STUDY.model_tags(),
