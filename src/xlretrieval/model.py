@@ -221,9 +221,11 @@ def load(name: str, device: torch.device, max_seq_length: int | None = None, poo
     `pooling` "auto" keeps the folder's pooling; "mean" or "cls" overrides it (a Dense layer stays).
     """
     transformer_dir, pooling_config, normalize, max_len, dense_dir = _folder_settings(resolve(name))
+    if pooling == "auto":
+        pooling = _folder_pooling(pooling_config)
     encoder = BiEncoder(
         AutoModel.from_pretrained(transformer_dir), AutoTokenizer.from_pretrained(transformer_dir),
-        _folder_pooling(pooling_config) if pooling == "auto" else pooling, normalize, max_seq_length or max_len,
+        pooling, normalize, max_seq_length or max_len,
         Dense.load(dense_dir) if dense_dir is not None else None,
     )
     return encoder.to(device)
