@@ -15,10 +15,12 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(workdir, *args, config="config/tiny.yaml", overrides=None, check=True):
-    """Run Snakemake in `workdir` on `config`, the shared data mirror and `overrides` (a config dict)."""
+    """Run Snakemake in `workdir` on `config` (a file or a list of files), the shared data mirror and
+    `overrides` (a config dict)."""
     override_file = workdir / "overrides.yaml"
     override_file.write_text(yaml.safe_dump({"data": {"mirror": str(SHARED)}, **(overrides or {})}))
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", config, override_file.name, *args]
+    configs = [config] if isinstance(config, str) else list(config)
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *configs, override_file.name, *args]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -105,9 +107,13 @@ def test_article_split_protocol_keeps_training_and_evaluation_apart(tmp_path):
     assert {"el", "vi"}.isdisjoint(pairs.lang) and "el" in set(held_out.lang)
 
 
-def planned_jobs(workdir, overrides=None) -> dict[str, int]:
-    """{rule: job count} that a dry run with `overrides` plans; {} when there is nothing to do."""
-    result = snakemake(workdir, "-n", overrides=overrides)
+def planned_jobs(workdir, overrides=None, config="config/tiny.yaml") -> dict[str, int]:
+    """{rule: job count} that a dry run of `config` with `overrides` plans; {} when there is nothing to do."""
+    return job_counts(snakemake(workdir, "-n", config=config, overrides=overrides))
+
+
+def job_counts(result) -> dict[str, int]:
+    """{rule: job count} from the output of a dry run."""
     lines = (result.stdout + result.stderr).splitlines()
     if "Job stats:" not in lines:
         assert "Nothing to be done" in result.stdout + result.stderr
@@ -134,8 +140,10 @@ SUMMARY = {"aggregate": 1, "figure": 1, "paper_table": 1, "costs": 1}
         ({"evaluation": {"depth": 30}}, {"search": 7, "evaluate": 7, **SUMMARY}),
         ({"training": {"learning_rate": 5.0e-5}}, {"train": 6, "embed": 6, "search": 6, "evaluate": 6, **SUMMARY}),
         ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **SUMMARY}),
+        ({"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}}, {"search": 7, "evaluate": 7, **SUMMARY}),
+        ({"training": {"early_stopping": {"every": 10, "patience": 2, "dev_pairs": 64}}}, {}),
     ],
-    ids=["figure-option", "measures", "depth", "learning-rate", "new-k"],
+    ids=["figure-option", "measures", "depth", "learning-rate", "new-k", "settings", "early-stopping-while-off"],
 )
 def test_a_change_reruns_exactly_what_depends_on_it(tiny_study, overrides, expected):
     assert planned_jobs(tiny_study, overrides) == expected
