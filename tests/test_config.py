@@ -25,6 +25,13 @@ def test_defaults_fill_an_empty_config():
         ({"evaluation": {"benchmarks": ["xquad"]}}, r"unknown dataset 'xquad'"),
         ({"stats": {"metric": "MRR"}}, r"'stats.metric': 'MRR' is none of evaluation.measures or rank_distance"),
         ({"stats": {"level": 95}}, r"'stats.level': 95 is greater than or equal to the maximum of 1"),
+        ({"training": {"dataset": "miracl"}}, r"'training.dataset': miracl is an evaluation benchmark only"),
+        ({"evaluation": {"benchmarks": ["mmarco"]}}, r"'evaluation.benchmarks': mmarco is a training source only"),
+        ({"evaluation": {"benchmarks": ["miracl"], "settings": {"miracl": ["mono", "cross"]}}},
+         r"'evaluation.settings.miracl': miracl supports only mono .* not cross"),
+        ({"training": {"dataset": "mmarco", "target_pool": ["de", "sw"]}}, r"'training.target_pool': mmarco has no language sw"),
+        ({"data": {"datasets": {"mmarco": {"licence": "x"}}}}, r"'data.datasets.mmarco': only LAReQA-format datasets"),
+        ({"training": {"early_stopping": {"dev_fraction": 0.1, "dev_pairs": 8}}}, r"'training.early_stopping.dev_pairs': must be at least"),
     ],
 )
 def test_config_errors_name_the_key(config, message):
@@ -71,3 +78,18 @@ def test_alpha_sweep_adds_hybrids_at_one_k_only():
     assert len([m for m in study.models() if m.strategy == "hybrid-a0.5"]) == 7  # k 1, 2, 4 x 2 draws + k 6
     with pytest.raises(ConfigError, match="'training.alpha_sweep.k': 3 is not one of training.k"):
         validate({"training": {"alpha_sweep": {"alpha": [0.25], "k": 3}}}, SCHEMA)
+
+
+def test_paper_study_reads_hub_sources_and_splits_languages_by_training():
+    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    study = Study(validate(config, SCHEMA))
+    reader, options = study.reading("mmarco")
+    assert reader == "mmarco" and options["queries"] == 100000 and options["hub_mirror"] is None
+    assert study.reading("miracl")[1]["others"] == 1000000 and study.reading("xquad-r") == ("lareqa", {})
+    assert study.settings("miracl") == ["mono"] and study.settings("xquad-r") == ["mono", "cross", "multi"]
+    assert study.article_subset("miracl") is None and study.lareqa_datasets() == ["mlqa-r", "xquad-r"]
+    trained = set(study.training_languages(4, 0))
+    assert len(trained) == 5 and trained <= set(study.source("mmarco").languages)
+    zero_shot = set(study.evaluation_languages("miracl")) - trained
+    assert {"bn", "fa", "fi", "ko", "sw", "te", "th", "yo"} <= zero_shot and len(zero_shot) == 18 - len(trained & set(study.evaluation_languages("miracl")))
+    assert {m.k for m in study.models()} == {1, 2, 4, 8, 12} and len(study.models()) == 17

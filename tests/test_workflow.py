@@ -15,10 +15,12 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(workdir, *args, config="config/tiny.yaml", overrides=None, check=True):
-    """Run Snakemake in `workdir` on `config`, the shared data mirror and `overrides` (a config dict)."""
+    """Run Snakemake in `workdir` on `config` (a file or a list of files), the shared data mirror and
+    `overrides` (a config dict)."""
     override_file = workdir / "overrides.yaml"
     override_file.write_text(yaml.safe_dump({"data": {"mirror": str(SHARED)}, **(overrides or {})}))
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", config, override_file.name, *args]
+    configs = [config] if isinstance(config, str) else list(config)
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *configs, override_file.name, *args]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -138,9 +140,13 @@ def test_article_split_protocol_keeps_training_and_evaluation_apart(tmp_path):
     assert {"el", "vi"}.isdisjoint(pairs.lang) and "el" in set(held_out.lang)
 
 
-def planned_jobs(workdir, overrides=None, extra=()) -> dict[str, int]:
-    """{rule: job count} that a dry run with `overrides` (and `extra` arguments) plans; {} when there is nothing to do."""
-    result = snakemake(workdir, "-n", *extra, overrides=overrides)
+def planned_jobs(workdir, overrides=None, extra=(), config="config/tiny.yaml") -> dict[str, int]:
+    """{rule: job count} that a dry run of `config` with `overrides` (and `extra` arguments) plans; {} when there is nothing to do."""
+    return job_counts(snakemake(workdir, "-n", *extra, config=config, overrides=overrides))
+
+
+def job_counts(result) -> dict[str, int]:
+    """{rule: job count} from the output of a dry run."""
     lines = (result.stdout + result.stderr).splitlines()
     if "Job stats:" not in lines:
         assert "Nothing to be done" in result.stdout + result.stderr
@@ -174,8 +180,11 @@ FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
         ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **FROM_MODELS}),
         ({"stats": {"resamples": 500}}, {"intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1, "figure": 1,
                                          "rank_distance_figure": 1, "zero_shot_figure": 1, "alpha_figure": 1}),
+        ({"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
+        ({"training": {"early_stopping": {"every": 10, "patience": 2, "dev_pairs": 64}}}, {}),
     ],
-    ids=["figure-option", "measures", "depth", "approximate-index", "learning-rate", "new-k", "resamples"],
+    ids=["figure-option", "measures", "depth", "approximate-index", "learning-rate", "new-k", "resamples", "settings",
+         "early-stopping-while-off"],
 )
 def test_a_change_reruns_exactly_what_depends_on_it(tiny_study, overrides, expected):
     assert planned_jobs(tiny_study, overrides) == expected

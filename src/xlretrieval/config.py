@@ -11,7 +11,7 @@ import jsonschema
 import numpy as np
 import yaml
 
-from .data.sources import SOURCES, Source
+from .data.sources import SOURCES, LareqaSource, Source
 from .runs import BASE, ModelSpec, strategy_slugs
 
 
@@ -73,7 +73,9 @@ class Study:
             raise ConfigError(f"unknown dataset '{name}': known are {', '.join(sorted(SOURCES))} (or define it under data.datasets)")
         if extra is None:
             return base
-        return Source(
+        if base is not None and not isinstance(base, LareqaSource):
+            raise ConfigError(f"config key 'data.datasets.{name}': only LAReQA-format datasets are defined there, {name} is read from the hub")
+        return LareqaSource(
             name=name,
             url_template=extra.get("url", base.url_template if base else ""),
             licence=extra.get("licence", base.licence if base else "unknown"),
@@ -82,6 +84,10 @@ class Study:
 
     def check(self) -> None:
         t, e = self.training, self.evaluation
+        for name in self.config["data"]["datasets"]:
+            self.source(name)
+        if not self.source(t["dataset"]).trains:
+            raise ConfigError(f"config key 'training.dataset': {t['dataset']} is an evaluation benchmark only")
         train_langs = self.source(t["dataset"]).languages
         for key, langs in (("training.source_language", [t["source_language"]]), ("training.target_pool", t["target_pool"])):
             unknown = sorted(set(langs) - set(train_langs))
@@ -95,7 +101,20 @@ class Study:
         if t["pairs"] < t["batch_size"]:
             raise ConfigError("config key 'training.pairs': must be at least training.batch_size")
         for name in e["benchmarks"]:
-            self.source(name)
+            if not self.source(name).evaluates:
+                raise ConfigError(f"config key 'evaluation.benchmarks': {name} is a training source only")
+        for name, settings in e["settings"].items():
+            if name not in e["benchmarks"]:
+                raise ConfigError(f"config key 'evaluation.settings.{name}': not in evaluation.benchmarks")
+            unsupported = [s for s in settings if s not in self.source(name).settings]
+            if unsupported:
+                raise ConfigError(
+                    f"config key 'evaluation.settings.{name}': {name} supports only {', '.join(self.source(name).settings)} "
+                    f"(its question ids are not parallel across languages), not {', '.join(unsupported)}"
+                )
+        stopping = t["early_stopping"]
+        if stopping["dev_fraction"] > 0 and stopping["dev_pairs"] < t["batch_size"]:
+            raise ConfigError("config key 'training.early_stopping.dev_pairs': must be at least training.batch_size")
         for name, langs in e["languages"].items():
             if name not in e["benchmarks"]:
                 raise ConfigError(f"config key 'evaluation.languages.{name}': not in evaluation.benchmarks")
@@ -135,6 +154,30 @@ class Study:
 
     def datasets(self) -> list[str]:
         return sorted({self.training["dataset"], *self.evaluation["benchmarks"]})
+
+    # --- data sources ---------------------------------------------------------------------
+    def reading(self, dataset: str) -> tuple[str, dict]:
+        """(reader, options) that `xlretrieval.data.readers.read` needs for a dataset; plain values only, so
+        Snakemake sees every change, and nothing here touches the network."""
+        source, data = self.source(dataset), self.config["data"]
+        hub = {"hub_mirror": data["hub_mirror"], "revisions": data["hub_revisions"]}
+        if source.reader == "mmarco":
+            return source.reader, {"repo": source.repo, **hub, **data["mmarco"]}
+        if source.reader == "miracl":
+            return source.reader, {"topics_repo": source.topics_repo, "corpus_repo": source.corpus_repo, **hub, **data["miracl"]}
+        return source.reader, {}
+
+    def lareqa_datasets(self) -> list[str]:
+        """Datasets read from per-language files that the `download` rule fetches."""
+        return [d for d in self.datasets() if isinstance(self.source(d), LareqaSource)]
+
+    def settings(self, benchmark: str) -> list[str]:
+        """Evaluation settings of a benchmark: those configured, else every one its source supports."""
+        return list(self.evaluation["settings"].get(benchmark, self.source(benchmark).settings))
+
+    def article_subset(self, benchmark: str) -> int | float | None:
+        """`evaluation.articles` for a benchmark organised in articles; None (everything) for one that is not."""
+        return self.evaluation["articles"] if self.source(benchmark).articles else None
 
     # --- models ---------------------------------------------------------------------------
     def strategies(self) -> list[str]:

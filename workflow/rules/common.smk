@@ -19,7 +19,7 @@ STUDY = Study(config)
 TRAINING = config["training"]
 EVALUATION = config["evaluation"]
 STATS = config["stats"]
-RESULTS = "results"
+RESULTS = config["results"]
 STUDY_ENV = "../../envs/study.yaml"
 
 
@@ -43,8 +43,23 @@ def mirror():
     return config["data"]["mirror"]
 
 
+def hub_source(dataset):
+    """mMARCO and MIRACL: read from the Hugging Face hub inside the `prepare` job, no `download` jobs."""
+    return dataset not in STUDY.lareqa_datasets()
+
+
 def raw_files(dataset):
+    """The per-language files the `download` rule fetches (LAReQA sources)."""
+    if hub_source(dataset):
+        return {}
     return {lang: f"{RESULTS}/raw/{dataset}/{lang}.json" for lang in STUDY.dataset_languages(dataset)}
+
+
+def early_stopping(*keys):
+    """These `training.early_stopping` settings as keyword arguments; none while it is off, so that changing
+    them then re-runs nothing."""
+    settings = TRAINING["early_stopping"]
+    return {key: settings[key] for key in keys} if settings["dev_fraction"] else {}
 
 
 def prepared(dataset):

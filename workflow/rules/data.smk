@@ -27,16 +27,20 @@ rule prepare:
         questions=f"{RESULTS}/data/{{dataset}}/questions.parquet",
         candidates=f"{RESULTS}/data/{{dataset}}/candidates.parquet",
         qrels=f"{RESULTS}/data/{{dataset}}/qrels.parquet",
+        manifest=f"{RESULTS}/data/{{dataset}}/manifest.json",
     params:
         code=package_code("prepare"),
-        languages=lambda w: list(raw_files(w.dataset)),
+        languages=lambda w: STUDY.dataset_languages(w.dataset),
+        reader=lambda w: STUDY.reading(w.dataset)[0],
+        options=lambda w: STUDY.reading(w.dataset)[1],
     log:
         f"{RESULTS}/logs/prepare/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/prepare/{{dataset}}.tsv"
-    resources:  # measured 0.13 GB, 1 s on the tiny study's 4 MLQA-R languages; ~0.3 GB for 7
-        mem_mb=1000,
-        runtime=10,
+    resources:  # LAReQA: measured 0.13 GB, 1 s on the tiny study's 4 MLQA-R languages; ~0.3 GB for 7.
+        # hub sources download and stream multi-GB files (mMARCO collections, MIRACL corpora)
+        mem_mb=lambda w: 32000 if hub_source(w.dataset) else 1000,
+        runtime=lambda w: 480 if hub_source(w.dataset) else 10,
     conda:
         STUDY_ENV
     script:
@@ -54,9 +58,10 @@ rule evaluation_set:
     params:
         code=package_code("evaluation_set"),
         languages=lambda w: STUDY.evaluation_languages(w.benchmark),
-        articles=EVALUATION["articles"],
+        articles=lambda w: STUDY.article_subset(w.benchmark),
         subset_seed=EVALUATION["subset_seed"],
         holdout=lambda w: holdout(w.benchmark),
+        settings=lambda w: list(STUDY.source(w.benchmark).settings),  # qrels of every setting the source has
     log:
         f"{RESULTS}/logs/evaluation_set/{{benchmark}}.log",
     benchmark:
@@ -80,6 +85,7 @@ rule training_pairs:
         code=package_code("training_pairs"),
         languages=[TRAINING["source_language"], *TRAINING["target_pool"]],
         holdout=holdout(TRAINING["dataset"]),
+        dev=early_stopping("dev_fraction", "seed"),
     log:
         f"{RESULTS}/logs/training_pairs.log",
     benchmark:

@@ -8,6 +8,7 @@ rule embed:
     params:
         code=package_code("embed"),
         model=lambda w: config["model"]["name"] if w.model == BASE else f"{RESULTS}/models/{w.model}",
+        pooling=config["model"]["pooling"],
         device=config["model"]["device"],
         batch_size=EVALUATION["batch_size"],
         query_prefix=TRAINING["query_prefix"],
@@ -40,6 +41,7 @@ rule search:
         code=package_code("search"),
         depth=EVALUATION["depth"],
         index=EVALUATION["index"],
+        settings=lambda w: STUDY.settings(w.benchmark),
     log:
         f"{RESULTS}/logs/search/{{model}}/{{benchmark}}.log",
     benchmark:
@@ -64,6 +66,7 @@ rule evaluate:
     params:
         code=package_code("evaluate"),
         measures=EVALUATION["measures"],
+        settings=lambda w: STUDY.settings(w.benchmark),
     log:
         f"{RESULTS}/logs/evaluate/{{model}}/{{benchmark}}.log",
     benchmark:

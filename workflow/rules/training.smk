@@ -9,6 +9,7 @@ rule batches:
         alpha=lambda w: parse_strategy(w.strategy)[1],
         pairs=TRAINING["pairs"],
         batch_size=TRAINING["batch_size"],
+        dev=early_stopping("dev_pairs"),
     log:
         f"{RESULTS}/logs/batches/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",
     benchmark:
@@ -31,6 +32,7 @@ rule train:
     params:
         code=package_code("train"),
         model=config["model"]["name"],
+        pooling=config["model"]["pooling"],
         device=config["model"]["device"],
         learning_rate=TRAINING["learning_rate"],
         weight_decay=TRAINING["weight_decay"],
@@ -39,6 +41,7 @@ rule train:
         max_seq_length=TRAINING["max_seq_length"],
         query_prefix=TRAINING["query_prefix"],
         passage_prefix=TRAINING["passage_prefix"],
+        early_stopping=early_stopping("every", "patience"),
     log:
         f"{RESULTS}/logs/train/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",
     benchmark:

@@ -11,7 +11,7 @@ log = to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 tables = Tables.read(Path(snakemake.input.evalset[0]).parent)
-encoder = model.load(p.model, model.choose_device(p.device))
+encoder = model.load(p.model, model.choose_device(p.device), pooling=p.pooling)
 for name, prefix, texts in (("questions", p.query_prefix, tables.questions.text), ("candidates", p.passage_prefix, tables.candidates.text)):
     vectors = open_embeddings(snakemake.output[name], len(texts), encoder.dimension)
     encode(encoder, [prefix + t for t in texts], p.batch_size, progress=True, out=vectors)

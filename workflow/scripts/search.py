@@ -11,7 +11,8 @@ tables = Tables.read(Path(snakemake.input.evalset[0]).parent)
 questions, candidates = (np.load(path, mmap_mode="r") for path in (snakemake.input.questions, snakemake.input.candidates))
 index = IndexSpec.from_config(snakemake.params.index)
 report = search(tables, questions, candidates, snakemake.params.depth, Path(snakemake.output.runs),
-                tag=snakemake.wildcards.model.replace("/", "_"), index=index)
+                tag=snakemake.wildcards.model.replace("/", "_"), index=index,
+                settings=snakemake.params.settings)
 report.ranks.to_parquet(snakemake.output.ranks, index=False)
 log.info("%s search: %d relevant ranks over %d query sets", index.type, len(report.ranks),
          report.ranks.groupby(["setting", "query_lang", "passage_lang"]).ngroups)
