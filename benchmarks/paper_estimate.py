@@ -7,9 +7,9 @@ weights, 278M parameters) runs a few real training steps (our forward, InfoNCE, 
 batches on this machine's CPU. The measured seconds, set against the FLOPs of the same work, give the
 utilisation our code reaches here; the GPU figure assumes `--mfu` of an H100's dense bf16 peak
 (989 TFLOP/s; 30-40% is what BERT-base-sized training and inference typically reach). A training step
-cannot be faster than launching its kernels: the training forward runs in length-sorted chunks of 8
-sequences (26 per step at batch 100), each some 450 kernels forward and backward at ~15 us of eager
-dispatch, ~7 ms (`--dispatch-ms`); the step time is the larger of the two. Token counts are
+cannot be faster than launching its kernels: on a GPU the training forward runs in length-sorted chunks
+of 64 sequences (`model.TRAINING_CHUNK`; 4 per step at batch 100), each some 450 kernels forward and
+backward at ~15 us of eager dispatch, ~7 ms (`--dispatch-ms`); the step time is the larger of the two. Token counts are
 assumptions, printed with the results: mMARCO queries 16 and passages 128 XLM-R tokens (MS MARCO passages
 average ~60 English words; translations tokenise longer), MIRACL passages 160 (title + paragraph), XQuAD-R
 and MLQA-R questions 16 and sentences 40.
@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from transformers import AutoModel, XLMRobertaConfig
 
-from xlretrieval.model import BiEncoder
+from xlretrieval.model import TRAINING_CHUNK, BiEncoder
 from xlretrieval.training import info_nce
 
 # MIRACL v1.0 corpus sizes (passages, from MIRACL's README; de and yo from the corpus card) and dev queries.
@@ -72,7 +72,8 @@ def measure(batch: int, steps: int, encode_batch: int) -> dict:
 
     def train_step():
         queries = encoder(*random_batch(config.vocab_size, batch, TOKENS["query"], rng))
-        passages = torch.cat([encoder(*random_batch(config.vocab_size, 8, TOKENS["passage"], rng)) for _ in range(batch // 8)])
+        chunk = TRAINING_CHUNK["cpu"]
+        passages = torch.cat([encoder(*random_batch(config.vocab_size, chunk, TOKENS["passage"], rng)) for _ in range(batch // chunk)])
         info_nce(queries, passages, 0.05).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -104,7 +105,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=5000, help="training.pairs / batch_size of config/paper.yaml")
     parser.add_argument("--miracl-others", type=int, default=1_000_000, help="data.miracl.others (0: whole corpora)")
     parser.add_argument("--models", type=int, default=18, help="models per family (17 fine-tuned + base)")
-    parser.add_argument("--dispatch-ms", type=float, default=7.0, help="kernel dispatch per 8-sequence chunk, forward + backward")
+    parser.add_argument("--dispatch-ms", type=float, default=7.0, help="kernel dispatch per chunk of sequences, forward + backward")
     args = parser.parse_args()
 
     m = measure(args.cpu_batch, args.steps, args.encode_batch)
@@ -119,7 +120,7 @@ def main() -> None:
         TOKENS["sentence"]: XQUAD_R["sentences"] + MLQA_R["sentences"],
     })
     dev_share = 20 / 3 / 250  # 20 forward-only dev batches every 250 steps
-    chunks = 2 * -(-args.batch // 8)
+    chunks = 2 * -(-args.batch // TRAINING_CHUNK["cuda"])
     gpu_step = max(step_flops(config, args.batch) / gpu, chunks * args.dispatch_ms / 1000)
     train_s = args.max_steps * gpu_step * (1 + dev_share)
     eval_s = eval_flops / gpu
@@ -128,7 +129,7 @@ def main() -> None:
         ("CPU encoding, measured", f"{m['encode_batch_s']:.2f} s for {args.encode_batch} passages ({cpu_encode_flops / m['encode_batch_s'] / 1e9:.0f} GFLOP/s)"),
         ("FLOPs per training step (batch 100)", f"{step_flops(config, args.batch) / 1e12:.2f} TFLOP"),
         ("GPU step time at the assumed MFU", f"{step_flops(config, args.batch) / gpu * 1000:.0f} ms ({args.mfu:.0%} of {args.peak_tflops:.0f} TFLOP/s)"),
-        ("GPU step time, kernel dispatch bound", f"{chunks * args.dispatch_ms:.0f} ms ({chunks} chunks of 8 sequences)"),
+        ("GPU step time, kernel dispatch bound", f"{chunks * args.dispatch_ms:.0f} ms ({chunks} chunks of up to {TRAINING_CHUNK['cuda']} sequences)"),
         ("training, one model, no early stop", f"{train_s / 3600:.2f} GPU h ({args.max_steps} steps of {gpu_step * 1000:.0f} ms, dev loss included)"),
         ("MIRACL passages encoded per model", f"{miracl_passages / 1e6:.1f}M ({'whole corpora' if cap is None else f'judged + {cap:,} per language'})"),
         ("evaluation, one model (3 benchmarks)", f"{eval_s / 3600:.2f} GPU h"),

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from conftest import SHARED
-from test_workflow import copy_project, planned_jobs, snakemake
+from conftest import SHARED, copy_project, snakemake
+from test_workflow import planned_jobs
 
 pytestmark = pytest.mark.workflow
 TINY_MODELS = 12  # config/tiny.yaml: 3 strategies x k in {1, 2} x 2 language draws

@@ -37,6 +37,15 @@ def test_sharded_encoding_into_a_memory_map_equals_one_pass(tmp_path, texts):
     np.testing.assert_allclose(np.load(tmp_path / "vectors.npy", mmap_mode="r"), whole, atol=1e-6)
 
 
+def test_training_embeddings_do_not_depend_on_the_chunk_size(texts):
+    encoder = bi.load(NAME, CPU).eval()
+    with torch.no_grad():
+        one_pass = encoder.embed(texts[:40], chunk_size=40)
+        for chunk_size in (None, 3, bi.TRAINING_CHUNK["cuda"]):
+            torch.testing.assert_close(encoder.embed(texts[:40], chunk_size=chunk_size), one_pass, atol=1e-5, rtol=0)
+    assert one_pass.shape == (40, 384)
+
+
 def test_info_nce_prefers_matching_pairs():
     q = torch.nn.functional.normalize(torch.randn(8, 16), dim=-1)
     assert info_nce(q, q, 0.05) < info_nce(q, q.roll(1, 0), 0.05)

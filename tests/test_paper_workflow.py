@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from hub_fixtures import write_miracl, write_mmarco
-from test_workflow import copy_project, job_counts, snakemake
+from conftest import copy_project, snakemake
+from test_workflow import job_counts
 
 pytestmark = pytest.mark.workflow
 

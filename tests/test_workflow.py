@@ -1,47 +1,12 @@
 """The tiny study end to end through Snakemake, then a dry run that must find nothing to do."""
 
-import shutil
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import ROOT, SHARED
+from conftest import copy_project, snakemake
 
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(workdir, *args, config="config/tiny.yaml", overrides=None, check=True):
-    """Run Snakemake in `workdir` on `config` (a file or a list of files), the shared data mirror and
-    `overrides` (a config dict)."""
-    override_file = workdir / "overrides.yaml"
-    override_file.write_text(yaml.safe_dump({"data": {"mirror": str(SHARED)}, **(overrides or {})}))
-    configs = [config] if isinstance(config, str) else list(config)
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *configs, override_file.name, *args]
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def copy_project(target):
-    for name in ("Snakefile", "config.yaml"):
-        shutil.copy(ROOT / name, target / name)
-    for name in ("workflow", "config", "src", "envs"):
-        shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    return target
-
-
-@pytest.fixture(scope="module")
-def tiny_study(tmp_path_factory):
-    if not (SHARED / "xquad-r" / "en.json").is_file():
-        pytest.skip("the shared data mirror is not beside the checkout")
-    workdir = copy_project(tmp_path_factory.mktemp("study"))
-    snakemake(workdir)
-    return workdir
 
 
 def test_tiny_study_produces_the_tables_and_figure(tiny_study):

@@ -16,7 +16,7 @@ rule intervals:
     benchmark:
         f"{RESULTS}/benchmarks/intervals.tsv"
     resources:
-        mem_mb=4000,
+        mem_mb=8000,  # 0.6 GB for the default study, 4.7 GB for config/precise.yaml
         runtime=20,
     conda:
         STUDY_ENV
@@ -49,7 +49,7 @@ rule paired_tests:
     benchmark:
         f"{RESULTS}/benchmarks/paired_tests.tsv"
     resources:
-        mem_mb=4000,
+        mem_mb=8000,  # 0.6 GB for the default study, 4.7 GB for config/precise.yaml
         runtime=20,
     conda:
         STUDY_ENV
@@ -82,13 +82,13 @@ rule top_languages:
     input:
         runs=expand(f"{RESULTS}/runs/{{model}}/{{benchmark}}", model=STUDY.model_tags(), benchmark=EVALUATION["benchmarks"]),
         evalsets=[table for benchmark in EVALUATION["benchmarks"] for table in evalset(benchmark)],
-        languages=rules.aggregate.output.languages,
     output:
         f"{RESULTS}/tables/top_languages.tsv",
     params:
         code=package_code("top_languages"),
         models=STUDY.model_tags(),
         benchmarks=EVALUATION["benchmarks"],
+        draws=list(STUDY.draws()),
         top=10,
     log:
         f"{RESULTS}/logs/top_languages.log",
