@@ -138,7 +138,7 @@ FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
     "overrides, expected",
     [
         ({"figure": {"width": 5}}, {"figure": 1}),
-        ({"evaluation": {"measures": ["RR", "AP", "R@1"]}}, {"evaluate": 13, **FROM_METRICS, "top_languages": 1, "top_languages_figure": 1}),
+        ({"evaluation": {"measures": ["RR", "AP", "R@1"]}}, {"evaluate": 13, **FROM_METRICS}),
         ({"evaluation": {"depth": 30}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
         ({"evaluation": {"index": {"type": "hnsw"}}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
         ({"training": {"learning_rate": 5.0e-5}}, {"train": 12, "embed": 12, "search": 12, "evaluate": 12, **FROM_MODELS}),
