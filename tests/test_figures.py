@@ -98,7 +98,8 @@ def test_loss_and_top_language_figures(tmp_path):
     })
     figure = figures.loss_figure(losses)
     assert [ax.get_title() for ax in figure.axes] == ["k=1", "k=2"]
-    assert [len(ax.lines) for ax in figure.axes] == [2, 1] and figure.axes[0].get_ylabel() == "InfoNCE loss"
+    assert [len(ax.lines) for ax in figure.axes] == [4, 2]  # each run: every step (faint) and a running mean
+    assert figure.axes[0].get_ylabel().startswith("InfoNCE loss")
     saved(figure, tmp_path, "loss")
     shares = pd.DataFrame({
         "model": "x", "strategy": ["base"] * 2 + ["x-y"] * 2, "k": [0, 0, 1, 1], "draw": [-1, -1, 0, 0], "seed": 0,
@@ -106,9 +107,12 @@ def test_loss_and_top_language_figures(tmp_path):
         "share": [0.8, 0.2, 0.5, 0.5], "n_queries": 10,
     })
     figure = figures.top_language_figure(shares, "xquad-r", MAIN)
-    ax = figure.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["x-y, k=1", "base"]
-    assert [t.get_text() for t in ax.texts] == ["50%", "50%", "80%", "20%"]
+    own, by_language = figure.axes[:2]
+    assert [t.get_text() for t in own.get_yticklabels()] == ["x-y, k=1", "base"]
+    assert [t.get_text() for t in own.get_xticklabels()] == ["query's own"]
+    assert [t.get_text() for t in by_language.get_xticklabels()] == ["de", "en"]
+    assert [t.get_text() for t in own.texts] == ["50%", "80%"]
+    assert [t.get_text() for t in by_language.texts] == ["50%", "50%", "80%", "20%"]
     saved(figure, tmp_path, "top")
 
 
@@ -134,3 +138,11 @@ def test_language_table_and_test_table(study):
     readable = paired_test_table(study.tests, 0.95)
     assert "hybrid-a0.5 vs xx-mono, k=1" in readable.index and "x-y, k=2 vs k=1" in readable.index
     assert list(readable.columns) == ["setting", "languages", "query sets", "difference [95% CI]", "d_z", "p", "p (Holm)"]
+
+
+def test_a_strategy_looks_the_same_whatever_else_is_drawn():
+    alone = figures.strategy_styles(["x-y", "hybrid-a0.5"])
+    with_sweep = figures.strategy_styles(["xx-mono", "x-y", "hybrid-a0.25", "hybrid-a0.5", "hybrid-a0.75", "base"])
+    assert alone["hybrid-a0.5"] == with_sweep["hybrid-a0.5"] and alone["x-y"] == with_sweep["x-y"]
+    looks = [(tuple(s["color"]), s["marker"]) for s in with_sweep.values()]
+    assert len(set(looks)) == len(looks)

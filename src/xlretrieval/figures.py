@@ -22,29 +22,35 @@ from .tables import strategy_rank  # noqa: E402
 METRIC_LABELS = {"RR": "MRR", "AP": "mAP", "RR@10": "MRR@10", "rank_distance": "max rank distance"}
 SETTINGS = ("mono", "cross", "multi")
 GROUPS = ("seen", "zero-shot")
+HYBRID_ORDER = {0.5: 0, 0.25: 1, 0.75: 2}  # the paper's alpha and the default sweep keep their look
+HYBRID_COLOURS = [2, 4, 5, 6, 9, 3]  # indices into the colour-blind palette (not blue, orange or grey)
 HYBRID_MARKERS = ["^", "D", "v", "P", "*", "h"]
+OWN_LANGUAGE = "query's own"
+LOSS_WINDOW = 8
 
 
 def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric)
 
 
-def strategy_palette(strategies: list[str]) -> dict[str, tuple]:
-    """The same colour for a strategy in every figure; the base model in grey."""
-    colours = sns.color_palette("colorblind", 8)
-    known = {"xx-mono": colours[0], "x-y": colours[1], BASE: (0.45, 0.45, 0.45)}
-    hybrids = sorted(s for s in strategies if s.startswith("hybrid"))
-    known |= {h: colours[2 + i % 6] for i, h in enumerate(hybrids)}
-    return {s: known[s] for s in strategies}
-
-
 def strategy_styles(strategies: list[str]) -> dict[str, dict]:
-    """Colour, marker and line style of each strategy (keyword arguments of `Axes.plot`)."""
-    colours = strategy_palette(strategies)
-    hybrids = sorted(s for s in strategies if s.startswith("hybrid"))
-    markers = {"xx-mono": "o", "x-y": "s", BASE: "X"} | {h: HYBRID_MARKERS[i % 6] for i, h in enumerate(hybrids)}
-    lines = {"xx-mono": "-", "x-y": "--", BASE: ":"} | {h: "-." for h in hybrids}
-    return {s: {"color": colours[s], "marker": markers[s], "linestyle": lines[s]} for s in strategies}
+    """Colour, marker and line style of each strategy (keyword arguments of `Axes.plot`): fixed per
+    strategy, and per alpha for hybrids, so a strategy looks the same in every figure whatever else
+    is drawn; the base model in grey."""
+    colours = sns.color_palette("colorblind", 10)
+    fixed = {
+        "xx-mono": {"color": colours[0], "marker": "o", "linestyle": "-"},
+        "x-y": {"color": colours[1], "marker": "s", "linestyle": "--"},
+        BASE: {"color": (0.45, 0.45, 0.45), "marker": "X", "linestyle": ":"},
+    }
+    styles = {}
+    for strategy in strategies:
+        if strategy in fixed:
+            styles[strategy] = fixed[strategy]
+        else:
+            index = HYBRID_ORDER.get(parse_strategy(strategy)[1], round(1000 * parse_strategy(strategy)[1]))
+            styles[strategy] = {"color": colours[HYBRID_COLOURS[index % 6]], "marker": HYBRID_MARKERS[index % 6], "linestyle": "-."}
+    return styles
 
 
 def save(figure: plt.Figure, outputs: list[Path]) -> None:
@@ -181,7 +187,8 @@ def language_heatmaps(metrics: pd.DataFrame, languages: pd.DataFrame, benchmark:
 
 
 def loss_figure(losses: pd.DataFrame) -> plt.Figure:
-    """5. Training loss per step of every run: a panel per k, a line per run, coloured by strategy."""
+    """5. Training loss of every run: a panel per k, a line per run (mean of the last `LOSS_WINDOW`
+    steps; faint: every step), coloured by strategy."""
     ordered = sorted(losses.strategy.unique(), key=strategy_rank)
     styles = strategy_styles(ordered)
     ks = sorted(losses.k.unique())
@@ -189,12 +196,13 @@ def loss_figure(losses: pd.DataFrame) -> plt.Figure:
     for ax, k in zip(axes[0], ks):
         for (strategy, draw, seed), run in losses[losses.k == k].groupby(["strategy", "draw", "seed"]):
             style = styles[strategy]
-            ax.plot(run.step, run.loss, color=style["color"], linestyle=style["linestyle"], linewidth=1, alpha=0.85,
-                    label=strategy)
+            ax.plot(run.step, run.loss, color=style["color"], linewidth=0.6, alpha=0.2)
+            smooth = run.loss.rolling(LOSS_WINDOW, min_periods=1).mean()
+            ax.plot(run.step, smooth, color=style["color"], linestyle=style["linestyle"], linewidth=1.4)
         ax.set_title(f"k={k}")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("InfoNCE loss")
+    axes[0, 0].set_ylabel(f"InfoNCE loss (mean of {LOSS_WINDOW} steps)")
     handles = [plt.Line2D([], [], color=styles[s]["color"], linestyle=styles[s]["linestyle"]) for s in ordered]
     figure.legend(handles, ordered, loc="upper center", ncol=len(ordered), bbox_to_anchor=(0.5, 0.99), frameon=False)
     figure.suptitle("Training loss per run (one line per language draw and seed)", y=1.04)
@@ -204,21 +212,32 @@ def loss_figure(losses: pd.DataFrame) -> plt.Figure:
 
 def top_language_figure(shares: pd.DataFrame, benchmark: str, strategies: list[str]) -> plt.Figure:
     """6. Multi setting: share of each candidate language in the top 10, per strategy and k (mean over
-    query languages, then over runs); a share of 1/languages everywhere would be no language bias."""
+    query languages, then over runs), and first the share of the query's own language; white is the
+    share of an unbiased model (1 / languages)."""
     rows = shares[(shares.benchmark == benchmark) & shares.strategy.isin([*strategies, BASE])]
     if rows.empty:
         raise ValueError(f"no top-10 language shares on '{benchmark}'")
-    per_run = rows.groupby(["strategy", "k", "draw", "seed", "candidate_lang"]).share.mean()
-    table = per_run.groupby(["strategy", "k", "candidate_lang"]).mean().unstack()
-    order = sorted(table.index, key=lambda key: (strategy_rank(key[0]), key[1]))
-    table = table.loc[order]
+    own = rows[rows.candidate_lang == rows.query_lang].assign(candidate_lang=OWN_LANGUAGE)
+    keys = ["strategy", "k", "draw", "seed", "candidate_lang"]
+    per_run = pd.concat([own, rows]).groupby(keys, sort=False).share.mean()
+    table = per_run.groupby(["strategy", "k", "candidate_lang"], sort=False).mean().unstack()
+    table = table[[OWN_LANGUAGE, *sorted(c for c in table.columns if c != OWN_LANGUAGE)]]
+    table = table.loc[sorted(table.index, key=lambda key: (strategy_rank(key[0]), key[1]))]
     table.index = [BASE if s == BASE else f"{s}, k={k}" for s, k in table.index]
-    figure, ax = plt.subplots(figsize=(0.7 * table.shape[1] + 3, 0.36 * len(table) + 1.5))
-    sns.heatmap(table, ax=ax, annot=True, fmt=".0%", annot_kws={"size": 7}, cmap="vlag", center=1 / table.shape[1],
+    languages = table.shape[1] - 1
+    figure, (own_ax, ax) = plt.subplots(1, 2, figsize=(0.7 * table.shape[1] + 4, 0.36 * len(table) + 1.5), sharey=True,
+                                        gridspec_kw={"width_ratios": [1.3, languages]})
+    common = {"annot": True, "fmt": ".0%", "annot_kws": {"size": 7}, "cmap": "vlag", "center": 1 / languages}
+    sns.heatmap(table[[OWN_LANGUAGE]], ax=own_ax, cbar=False, vmin=0, vmax=1, **common)
+    sns.heatmap(table.drop(columns=OWN_LANGUAGE), ax=ax, **common,
                 cbar_kws={"label": "share of the top 10 (white: unbiased)", "format": matplotlib.ticker.PercentFormatter(1.0)})
+    own_ax.set_xlabel("")
+    own_ax.set_ylabel("")
     ax.set_xlabel("candidate language")
     ax.set_ylabel("")
-    ax.set_title(f"Languages of the top 10 in the multi setting ({benchmark}); unbiased: {1 / table.shape[1]:.0%} each")
+    ax.tick_params(left=False)
+    figure.suptitle(f"Languages of the top 10 in the multi setting ({benchmark}); unbiased: {1 / languages:.0%} each")
+    figure.tight_layout()
     return figure
 
 
