@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=1500)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--train-chunks", type=int, nargs="+", default=[bi.TRAINING_CHUNK["cpu"]],
+                        help="sequences per forward pass in our training step (model.TRAINING_CHUNK), each timed")
     parser.add_argument("--out", type=Path, default=Path("results/speed.tsv"))
     args = parser.parse_args()
     from sentence_transformers import SentenceTransformer, losses
@@ -98,11 +100,11 @@ def main() -> None:
     train_lengths = np.array([len(ids) for q, p in groups for ids in ours.tokenize(q + p)["input_ids"]])
     train_flops = 3 * forward_flops(ours, train_lengths)
 
-    def our_steps():
+    def our_steps(chunk: int):
         optimizer = torch.optim.AdamW(ours.parameters(), lr=1e-5)
         for q, p in groups:
             with bi.autocast(device):
-                loss = info_nce(ours.embed(q).float(), ours.embed(p).float(), 0.05)
+                loss = info_nce(ours.embed(q, chunk).float(), ours.embed(p, chunk).float(), 0.05)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -119,12 +121,14 @@ def main() -> None:
             optimizer.zero_grad()
 
     ours.train(), st.train()
-    t_train_ours, t_train_st = timed(our_steps, 1), timed(st_steps, 1)
+    t_train_ours = {chunk: timed(lambda: our_steps(chunk), 1) for chunk in args.train_chunks}
+    t_train_st = timed(st_steps, 1)
     n_pairs = len(groups) * args.batch_size
     rows = [
         ("encode", "xlretrieval", len(texts) / t_ours, lengths.sum() / t_ours, flops / t_ours / 1e9),
         ("encode", "sentence-transformers", len(texts) / t_st, lengths.sum() / t_st, flops / t_st / 1e9),
-        ("train", "xlretrieval", n_pairs / t_train_ours, train_lengths.sum() / t_train_ours, train_flops / t_train_ours / 1e9),
+        *[("train", f"xlretrieval (chunks of {chunk})", n_pairs / t, train_lengths.sum() / t, train_flops / t / 1e9)
+          for chunk, t in t_train_ours.items()],
         ("train", "sentence-transformers", n_pairs / t_train_st, train_lengths.sum() / t_train_st, train_flops / t_train_st / 1e9),
     ]
     table = pd.DataFrame(rows, columns=["task", "implementation", "items_per_s", "tokens_per_s", "gflops"])

@@ -80,6 +80,19 @@ def test_alpha_sweep_adds_hybrids_at_one_k_only():
         validate({"training": {"alpha_sweep": {"alpha": [0.25], "k": 3}}}, SCHEMA)
 
 
+@pytest.mark.parametrize(
+    "training, k",
+    [
+        ({"alpha_sweep": {"alpha": [0.25], "k": 2}}, 2),
+        ({"alpha_sweep": {"alpha": []}}, 6),  # X-Y, hybrid and X-X-mono at the largest k
+        ({"alpha_sweep": {"alpha": []}, "strategies": ["hybrid"]}, None),
+        ({"alpha_sweep": {"alpha": [0.75]}, "strategies": ["hybrid"]}, 6),
+    ],
+)
+def test_alpha_figure_needs_two_alphas_at_its_k(training, k):
+    assert Study(validate({"training": training}, SCHEMA)).alpha_k() == k
+
+
 def test_paper_study_reads_hub_sources_and_splits_languages_by_training():
     config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     study = Study(validate(config, SCHEMA))

@@ -145,7 +145,9 @@ FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
         ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **FROM_MODELS}),
         ({"stats": {"resamples": 500}}, {"intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1, "figure": 1,
                                          "rank_distance_figure": 1, "zero_shot_figure": 1, "alpha_figure": 1}),
-        ({"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
+        # without multi: no rank-distance or top-language figures, nor the table behind the latter
+        ({"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}},
+         {"search": 13, "evaluate": 13, **{rule: n for rule, n in FROM_METRICS.items() if rule != "rank_distance_figure"}}),
         ({"training": {"early_stopping": {"every": 10, "patience": 2, "dev_pairs": 64}}}, {}),
     ],
     ids=["figure-option", "measures", "depth", "approximate-index", "learning-rate", "new-k", "resamples", "settings",

@@ -12,7 +12,7 @@ import numpy as np
 import yaml
 
 from .data.sources import SOURCES, LareqaSource, Source
-from .runs import BASE, ModelSpec, strategy_slugs
+from .runs import BASE, ModelSpec, parse_strategy, strategy_slugs
 
 
 class ConfigError(ValueError):
@@ -203,6 +203,13 @@ class Study:
         if not set(sweep["alpha"]) - set(self.training["alpha"]):
             return None
         return sweep["k"] if sweep["k"] is not None else max(self.training["k"])
+
+    def alpha_k(self) -> int | None:
+        """The k at which the alpha figure compares strategies (the sweep's, else the largest k); None
+        when fewer than two alphas are trained there (X-Y is alpha 0, X-X-mono alpha 1)."""
+        k = self.sweep_k() or max(self.training["k"])
+        alphas = {parse_strategy(spec.strategy)[1] for spec in self.models() if spec.k == k}
+        return k if len(alphas) >= 2 else None
 
     def models(self) -> list[ModelSpec]:
         """Every fine-tuned model: each strategy at each (k, distinct draw) and seed, plus the alpha sweep."""

@@ -116,11 +116,26 @@ def benchmark_files():
     return files
 
 
+def multi_benchmarks():
+    """Benchmarks evaluated in the multi setting (MIRACL is not: its questions are not parallel)."""
+    return [b for b in EVALUATION["benchmarks"] if "multi" in STUDY.settings(b)]
+
+
+def benchmark_figures(benchmark):
+    """The figures drawn for a benchmark: those of the settings it is evaluated in."""
+    metric, settings = config["figure"]["metric"], STUDY.settings(benchmark)
+    figures = [f"scaling_{metric}", f"zero_shot_languages_{metric}"]
+    if STUDY.alpha_k() is not None:
+        figures.append(f"alpha_{metric}")
+    if "cross" in settings:
+        figures.append(f"language_pairs_{metric}")
+    if "multi" in settings:
+        figures += ["rank_distance", "top_languages"]
+    return figures
+
+
 def study_products():
     benchmarks = EVALUATION["benchmarks"]
-    metric = config["figure"]["metric"]
-    figures = [f"scaling_{metric}", f"language_pairs_{metric}", "rank_distance", f"zero_shot_languages_{metric}",
-               "top_languages", f"alpha_{metric}"]
     return [
         f"{RESULTS}/tables/metrics.tsv",
         f"{RESULTS}/benchmarks.tsv",
@@ -128,6 +143,7 @@ def study_products():
         *expand(f"{RESULTS}/tables/paired_tests.{{ext}}", ext=["tsv", "md", "tex", "html"]),
         *expand(f"{RESULTS}/tables/{{table}}_{{benchmark}}.{{ext}}", table=["table1", "per_language"], benchmark=benchmarks,
                 ext=["md", "tex", "html"]),
-        *expand(f"{RESULTS}/figures/{{benchmark}}/{{figure}}.{{ext}}", benchmark=benchmarks, figure=figures, ext=["png", "pdf"]),
+        *[f"{RESULTS}/figures/{benchmark}/{figure}.{ext}" for benchmark in benchmarks for figure in benchmark_figures(benchmark)
+          for ext in ("png", "pdf")],
         *expand(f"{RESULTS}/figures/training_loss.{{ext}}", ext=["png", "pdf"]),
     ]

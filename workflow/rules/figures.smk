@@ -136,7 +136,7 @@ rule alpha_figure:
         **figure_files("alpha_{metric}", "alpha", "7. {metric} vs alpha"),
     params:
         code=package_code("alpha_figure"),
-        k=STUDY.sweep_k() or max(TRAINING["k"]),
+        k=STUDY.alpha_k(),
     log:
         f"{RESULTS}/logs/alpha_figure/{{benchmark}}/{{metric}}.log",
     benchmark:

@@ -80,14 +80,14 @@ rule losses:
 
 rule top_languages:
     input:
-        runs=expand(f"{RESULTS}/runs/{{model}}/{{benchmark}}", model=STUDY.model_tags(), benchmark=EVALUATION["benchmarks"]),
-        evalsets=[table for benchmark in EVALUATION["benchmarks"] for table in evalset(benchmark)],
+        runs=expand(f"{RESULTS}/runs/{{model}}/{{benchmark}}", model=STUDY.model_tags(), benchmark=multi_benchmarks()),
+        evalsets=[table for benchmark in multi_benchmarks() for table in evalset(benchmark)],
     output:
         f"{RESULTS}/tables/top_languages.tsv",
     params:
         code=package_code("top_languages"),
         models=STUDY.model_tags(),
-        benchmarks=EVALUATION["benchmarks"],
+        benchmarks=multi_benchmarks(),
         draws=list(STUDY.draws()),
         top=10,
     log:
