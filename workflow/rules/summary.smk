@@ -83,7 +83,7 @@ rule costs:
         by_rule=f"{RESULTS}/tables/time_by_rule.md",
     params:
         code=package_code("costs"),
-        root=f"{RESULTS}/benchmarks",
+        root=lambda w, output: os.path.splitext(output.jobs)[0],  # benchmarks.tsv sits beside benchmarks/
     log:
         f"{RESULTS}/logs/costs.log",
     conda:
