@@ -6,6 +6,7 @@ import pandas as pd
 from xlretrieval.tables import languages_table
 
 LANGS = ["de", "el", "en", "zh"]  # el is never trained on
+ROLES = {"xquad-r": {"de": "pool", "el": "held-out", "en": "source", "zh": "pool"}}
 DRAWS = [(1, 0, ["en", "zh"]), (1, 1, ["de", "en"]), (2, 0, ["de", "en", "zh"])]
 
 

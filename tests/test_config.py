@@ -32,6 +32,12 @@ def test_defaults_fill_an_empty_config():
         ({"training": {"dataset": "mmarco", "target_pool": ["de", "sw"]}}, r"'training.target_pool': mmarco has no language sw"),
         ({"data": {"datasets": {"mmarco": {"licence": "x"}}}}, r"'data.datasets.mmarco': only LAReQA-format datasets"),
         ({"training": {"early_stopping": {"dev_fraction": 0.1, "dev_pairs": 8}}}, r"'training.early_stopping.dev_pairs': must be at least"),
+        ({"training": {"k_by_strategy": {"x-y": [3]}}}, r"'training.k_by_strategy.x-y': \[3\] not in training.k"),
+        ({"training": {"strategies": ["hybrid"], "k_by_strategy": {"x-y": [1]}}}, r"'training.k_by_strategy.x-y': not in training.strategies"),
+        ({"training": {"k_by_strategy": {"hybird": [1]}}}, r"'training.k_by_strategy'"),
+        ({"evaluation": {"held_out": {"xquad-r": ["el", "de"]}}}, r"'evaluation.held_out.xquad-r': de can be trained on"),
+        ({"evaluation": {"held_out": {"xquad-r": ["xx"]}}}, r"'evaluation.held_out.xquad-r': xx not evaluated on xquad-r"),
+        ({"evaluation": {"held_out": {"mlqa-r": ["el"]}}}, r"'evaluation.held_out.mlqa-r': not in evaluation.benchmarks"),
     ],
 )
 def test_config_errors_name_the_key(config, message):
@@ -106,3 +112,30 @@ def test_paper_study_reads_hub_sources_and_splits_languages_by_training():
     zero_shot = set(study.evaluation_languages("miracl")) - trained
     assert {"bn", "fa", "fi", "ko", "sw", "te", "th", "yo"} <= zero_shot and len(zero_shot) == 18 - len(trained & set(study.evaluation_languages("miracl")))
     assert {m.k for m in study.models()} == {1, 2, 4, 8, 12} and len(study.models()) == 17
+
+
+def test_held_out_languages_are_derived_from_the_config_and_overridable():
+    study = Study(validate({}, SCHEMA))
+    assert study.held_out("xquad-r") == ["el", "ru", "th", "tr"]
+    roles = study.language_roles("xquad-r")
+    assert roles["en"] == "source" and roles["de"] == "pool" and roles["th"] == "held-out" and len(roles) == 11
+    narrow = Study(validate({"evaluation": {"held_out": {"xquad-r": ["el", "ru"]}}}, SCHEMA))
+    assert narrow.held_out("xquad-r") == ["el", "ru"] and narrow.language_roles("xquad-r")["th"] == "other"
+    tiny = Study(validate(yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text()), SCHEMA))
+    assert tiny.held_out("xquad-r") == ["el"]
+
+
+def test_strategies_can_be_trained_at_fewer_k():
+    config = {"training": {"language_draws": [0, 1], "k_by_strategy": {"xx-mono": [1, 6], "x-y": [1, 6]}}}
+    study = Study(validate(config, SCHEMA))
+    ks = {}
+    for m in study.models():
+        ks.setdefault(m.strategy, set()).add(m.k)
+    assert ks == {"xx-mono": {1, 6}, "x-y": {1, 6}, "hybrid-a0.5": {1, 2, 4, 6}}
+    assert len(study.models()) == 3 + 3 + 7  # k=6 is one draw
+
+
+def test_pilot_points_cover_budgets_and_learning_rates_at_the_extreme_k():
+    study = Study(validate({"pilot": {"steps": [10, 20], "learning_rates": [3e-5]}}, SCHEMA))
+    assert study.pilot_models() == ["hybrid-a0.5/k1/lr3e-05/steps10", "hybrid-a0.5/k1/lr3e-05/steps20",
+                                    "hybrid-a0.5/k6/lr3e-05/steps10", "hybrid-a0.5/k6/lr3e-05/steps20"]

@@ -11,7 +11,7 @@ from xlretrieval import figures, stats
 from xlretrieval.metrics import summarise
 from xlretrieval.tables import collect, language_table, loss_table, paper_table, paired_test_table, write_table
 
-from synthetic import synthetic_study
+from synthetic import ROLES, synthetic_study
 
 MAIN = ["xx-mono", "x-y", "hybrid-a0.5"]
 
@@ -27,9 +27,14 @@ def study():
     matrix = stats.question_matrix(models.items())
     return SimpleNamespace(
         languages=languages,
-        metrics=collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages),
-        intervals=stats.intervals(matrix, runs, "xquad-r", resamples=200),
-        tests=stats.paired_tests(matrix, runs, "xquad-r", "RR", MAIN, resamples=200, permutations=500),
+        metrics=collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages, ROLES),
+        intervals=stats.intervals(matrix, runs, "xquad-r", ROLES["xquad-r"], resamples=200),
+        tests=stats.paired_tests(matrix, runs, "xquad-r", ROLES["xquad-r"], "RR", MAIN, resamples=200, permutations=500),
+        losses=loss_table({tag: pd.DataFrame({"step": range(4), "loss": 1.0, "learning_rate": 1e-4,
+                                              "batch_kind": ["xx-mono", "x-y", "x-y", "x-y"] if tag.startswith("hybrid-a0.25") else
+                                              ["xx-mono", "xx-mono", "x-y", "x-y"] if tag.startswith("hybrid") else
+                                              ["xx-mono"] * 4 if tag.startswith("xx-mono") else ["x-y"] * 4})
+                           for tag in models if tag != "base"}),
     )
 
 
@@ -47,15 +52,28 @@ def legend_labels(figure):
     return [t.get_text() for legend in figure.legends for t in legend.get_texts()]
 
 
-def test_scaling_figure_has_bands_per_setting_and_language_group(study, tmp_path):
+def test_scaling_figure_shows_gains_over_base_on_fixed_language_groups(study, tmp_path):
     figure = figures.scaling_figure(study.intervals, "xquad-r", "RR", MAIN)
-    titles = [ax.get_title() for ax in figure.axes]
-    assert titles == [f"{s}, {g} languages" for g in ("seen", "zero-shot") for s in ("mono", "cross", "multi")]
-    assert figure.axes[0].get_ylabel() == "MRR" and figure.axes[3].get_xlabel() == "target languages k"
-    assert legend_labels(figure) == ["xx-mono", "x-y", "hybrid-a0.5", "base"]  # the sweep-only hybrid is left out
-    assert len(figure.axes[0].collections) == 4  # one band per strategy
-    assert list(figure.axes[0].get_xticks()) == [1, 2]
+    shown = [ax for ax in figure.axes if ax.axison]
+    titles = [ax.get_title() for ax in shown]
+    assert titles == [f"{s}, held-out languages" for s in ("mono", "cross", "multi")] + ["mono, source languages", "multi, source languages"]
+    assert shown[0].get_ylabel() == "MRR gain over base" and shown[3].get_xlabel() == "target languages k"
+    assert legend_labels(figure) == ["xx-mono", "x-y", "hybrid-a0.5"]  # gains: no base line; the sweep-only hybrid is left out
+    assert len(shown[0].collections) == 3  # one band per strategy
+    assert list(shown[0].get_xticks()) == [1, 2]
+    gains = study.intervals[(study.intervals.quantity == "gain") & (study.intervals.lang_group == "held-out") & (study.intervals.metric == "RR")
+                            & (study.intervals.setting == "mono") & (study.intervals.query_lang == "all")]
+    hybrid = gains[gains.strategy == "hybrid-a0.5"].sort_values("k").estimate.to_numpy()
+    np.testing.assert_allclose(shown[0].lines[2].get_ydata(), hybrid)
     saved(figure, tmp_path, "scaling")
+
+
+def test_groups_figure_splits_the_pool_by_the_run(study, tmp_path):
+    figure = figures.groups_figure(study.intervals, "xquad-r", "RR", MAIN)
+    titles = [ax.get_title() for ax in figure.axes if ax.axison]
+    assert "mono, trained languages" in titles and "cross, not-drawn languages" in titles and "mono, held-out languages" in titles
+    assert "base" in legend_labels(figure)
+    saved(figure, tmp_path, "groups")
 
 
 def test_language_pair_heatmaps_show_strategies_and_differences(study, tmp_path):
@@ -69,25 +87,29 @@ def test_language_pair_heatmaps_show_strategies_and_differences(study, tmp_path)
     saved(figure, tmp_path, "pairs")
 
 
-def test_rank_distance_and_zero_shot_language_figures(study, tmp_path):
+def test_rank_distance_and_held_out_language_figures(study, tmp_path):
     bias = figures.rank_distance_figure(study.intervals, "xquad-r", MAIN)
-    assert [ax.get_title() for ax in bias.axes] == ["multi: seen query languages", "multi: zero-shot query languages"]
+    assert [ax.get_title() for ax in bias.axes] == ["multi: held-out query languages", "multi: source query languages"]
     assert bias.axes[0].get_ylabel().startswith("max rank distance")
     saved(bias, tmp_path, "bias")
-    unseen = figures.zero_shot_language_figure(study.intervals, study.languages, "xquad-r", "RR", MAIN)
+    unseen = figures.held_out_language_figure(study.intervals, ["el"], "xquad-r", "RR", MAIN)
     assert [ax.get_title() for ax in unseen.axes] == ["mono: el", "cross: el", "multi: el"]
     saved(unseen, tmp_path, "unseen")
 
 
 def test_alpha_figure_spans_x_y_to_x_x_mono(study, tmp_path):
-    figure = figures.alpha_figure(study.intervals, "xquad-r", "RR", 2)
+    figure = figures.alpha_figure(study.intervals, study.losses, "xquad-r", "RR", 2)
     ax = figure.axes[0]
+    # the x axis is the share of X-X-mono batches in each model's loss log (1 of 4 for hybrid-a0.25)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0\nX-Y", "0.25", "0.5", "1\nX-X-mono"]
     assert ax.get_title() == "mono" and ax.get_ylabel() == "MRR"
-    assert "seen languages" in legend_labels(figure) and "base, zero-shot" in legend_labels(figure)
+    assert "held-out languages" in legend_labels(figure) and "base, source" in legend_labels(figure)
     saved(figure, tmp_path, "alpha")
+    realised = figures.realised_alpha(study.losses.assign(batch_kind="x-y"))
+    assert (realised == 0).all()
     with pytest.raises(ValueError, match="fewer than two alphas at k=1"):
-        figures.alpha_figure(study.intervals[study.intervals.strategy != "x-y"].query("strategy != 'xx-mono'"), "xquad-r", "RR", 1)
+        figures.alpha_figure(study.intervals[study.intervals.strategy != "x-y"].query("strategy != 'xx-mono'"), study.losses,
+                             "xquad-r", "RR", 1)
 
 
 def test_loss_and_top_language_figures(tmp_path):
@@ -103,7 +125,7 @@ def test_loss_and_top_language_figures(tmp_path):
     saved(figure, tmp_path, "loss")
     shares = pd.DataFrame({
         "model": "x", "strategy": ["base"] * 2 + ["x-y"] * 2, "k": [0, 0, 1, 1], "draw": [-1, -1, 0, 0], "seed": 0,
-        "benchmark": "xquad-r", "query_lang": "de", "lang_group": "seen", "candidate_lang": ["de", "en"] * 2,
+        "benchmark": "xquad-r", "query_lang": "de", "lang_group": "trained", "candidate_lang": ["de", "en"] * 2,
         "share": [0.8, 0.2, 0.5, 0.5], "n_queries": 10,
     })
     figure = figures.top_language_figure(shares, "xquad-r", MAIN)
@@ -117,8 +139,8 @@ def test_loss_and_top_language_figures(tmp_path):
 
 
 def test_paper_table_shows_mean_and_interval_of_the_main_strategies(study, tmp_path):
-    means = paper_table(study.metrics, study.languages, "xquad-r", strategies=MAIN)
-    table = paper_table(study.metrics, study.languages, "xquad-r", intervals=study.intervals, strategies=MAIN)
+    means = paper_table(study.metrics, study.languages, ROLES, "xquad-r", strategies=MAIN)
+    table = paper_table(study.metrics, study.languages, ROLES, "xquad-r", intervals=study.intervals, strategies=MAIN)
     assert list(table.index) == ["xx-mono", "x-y", "hybrid-a0.5", "base (no fine-tuning)"]
     assert list(table.columns) == [f"{s} {m}" for s in ("Mono", "Cross", "Multi") for m in ("mAP", "MRR", "R@1")] + ["Multi rank dist."]
     cell = table.loc["hybrid-a0.5", "Cross MRR"]
@@ -131,12 +153,13 @@ def test_paper_table_shows_mean_and_interval_of_the_main_strategies(study, tmp_p
 
 
 def test_language_table_and_test_table(study):
-    table = language_table(study.metrics, study.languages, study.intervals, "xquad-r", "RR", MAIN)
+    table = language_table(study.metrics, study.languages, ROLES, study.intervals, "xquad-r", "RR", MAIN)
     assert list(table.columns) == ["de", "el", "en", "zh"]
     assert table.index[0] == ("mono", "xx-mono") and ("multi", "base") in table.index and len(table) == 12
     assert all(" ± " in cell for cell in table.to_numpy().flat)
     readable = paired_test_table(study.tests, 0.95)
     assert "hybrid-a0.5 vs xx-mono, k=1" in readable.index and "x-y, k=2 vs k=1" in readable.index
+    assert "hybrid-a0.5 vs base, k=2" in readable.index
     assert list(readable.columns) == ["setting", "languages", "query sets", "difference [95% CI]", "d_z", "p", "p (Holm)"]
 
 

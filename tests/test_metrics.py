@@ -61,9 +61,21 @@ def test_rank_distance_is_macro_over_languages_in_the_summary():
     assert summary.value.mean() == 6.0  # macro over languages, not 14/3 over queries
 
 
-def test_lang_group():
+def test_language_groups_follow_roles_and_the_run():
+    roles = {"en": "source", "el": "held-out", "ru": "held-out", "de": "pool", "zh": "pool", "th": "other"}
     trained = {"en", "de"}
-    assert metrics.lang_group("mono", "de", "de", trained) == "seen"
-    assert metrics.lang_group("cross", "de", "el", trained) == "zero-shot"
-    assert metrics.lang_group("multi", "en", "all", trained) == "seen"
-    assert metrics.lang_group("multi", "th", "all", trained) == "zero-shot"
+    group = lambda setting, q, p: metrics.lang_group(setting, q, p, trained, roles)  # noqa: E731
+    assert [group("mono", x, x) for x in ("en", "el", "de", "zh", "th")] == ["source", "held-out", "trained", "not-drawn", "other"]
+    assert group("multi", "el", "all") == "held-out" and group("multi", "zh", "all") == "not-drawn"
+    assert group("cross", "el", "ru") == "held-out" and group("cross", "en", "el") == "held-out"
+    assert group("cross", "de", "en") == "trained" and group("cross", "zh", "en") == "not-drawn" and group("cross", "de", "zh") == "not-drawn"
+    assert group("cross", "el", "de") == "mixed" and group("cross", "zh", "ru") == "mixed" and group("cross", "th", "en") == "other"
+
+
+def test_held_out_groups_do_not_change_with_the_training_languages():
+    roles = {"en": "source", "el": "held-out", "ru": "held-out", "de": "pool", "zh": "pool"}
+    sets = [(s, q, p) for s in ("mono", "cross", "multi") for q in roles for p in (roles if s == "cross" else [q]) if s != "cross" or p != q]
+    for fixed in ("held-out", "source"):
+        members = [{key for key in sets if metrics.lang_group(*key, trained, roles) == fixed}
+                   for trained in ({"en"}, {"en", "de"}, {"en", "de", "zh"})]
+        assert members[0] == members[1] == members[2] and members[0]

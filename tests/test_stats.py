@@ -9,7 +9,9 @@ from xlretrieval import stats
 from xlretrieval.metrics import summarise
 from xlretrieval.tables import collect, macro, with_base_reference
 
-from synthetic import per_query_frame, synthetic_study
+from synthetic import ROLES, per_query_frame, synthetic_study
+
+ROLE = ROLES["xquad-r"]
 
 def single_cell(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, sparse.csc_matrix, np.ndarray]:
     """Bootstrap inputs for one cell, one run, macro over every row of `values`."""
@@ -62,19 +64,40 @@ def test_missing_questions_are_left_out_of_their_query_set():
 def test_interval_estimates_equal_the_tables_macro_average():
     models, languages = synthetic_study(np.random.default_rng(3))
     matrix = stats.question_matrix(models.items())
-    result = stats.intervals(matrix, stats.runs_table(list(models), languages), "xquad-r", resamples=200)
-    metrics = collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages)
-    expected = macro(with_base_reference(metrics, languages), ["strategy", "k", "setting", "lang_group"])
-    groups = result[result.query_lang == "all"].merge(expected, on=["strategy", "k", "setting", "lang_group"])
+    result = stats.intervals(matrix, stats.runs_table(list(models), languages), "xquad-r", ROLE, resamples=200)
+    metrics = collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages, ROLES)
+    expected = macro(with_base_reference(metrics, languages, ROLES), ["strategy", "k", "setting", "lang_group"])
+    groups = result[(result.query_lang == "all") & (result.quantity == "value")].merge(expected, on=["strategy", "k", "setting", "lang_group"])
     assert len(groups) == len(expected) > 10
     np.testing.assert_allclose(groups.estimate, groups.value)
     assert (groups.ci_low <= groups.estimate).all() and (groups.estimate <= groups.ci_high).all()
     # k = 1 has two draws (runs), k = 2 one; base has a run per draw
-    runs = result.set_index(["strategy", "k", "setting", "lang_group", "query_lang"]).n_runs
+    runs = result[result.quantity == "value"].set_index(["strategy", "k", "setting", "lang_group", "query_lang"]).n_runs
     assert runs["xx-mono", 1, "mono", "all", "all"] == 2 and runs["xx-mono", 2, "mono", "all", "all"] == 1
     assert runs["base", 1, "mono", "all", "all"] == 2
-    per_language = result[(result.query_lang == "el") & (result.setting == "cross")]
+    per_language = result[(result.query_lang == "el") & (result.setting == "cross") & (result.quantity == "value")]
     assert set(per_language.n_query_sets) == {3} and set(per_language.n_questions) == {80}
+
+
+def test_gain_is_the_paired_difference_to_the_base_model_on_the_same_query_sets():
+    # a constant shift: every question of hybrid is its base value + 0.1 (clipped at 1)
+    models, languages = synthetic_study(np.random.default_rng(10), shifts={"base": 0.0, "hybrid-a0.5": 0.0})
+    base = models["base"]
+    for tag in [t for t in models if t != "base"]:
+        models[tag] = base.assign(value=(base.value + 0.1).clip(upper=1.0))
+    expected = (base.value + 0.1).clip(upper=1.0) - base.value
+    result = stats.intervals(stats.question_matrix(models.items()), stats.runs_table(list(models), languages), "xquad-r", ROLE,
+                             resamples=300)
+    gains = result[(result.quantity == "gain") & (result.query_lang == "all") & (result.lang_group == "held-out")]
+    assert set(gains.strategy) == {"hybrid-a0.5"} and set(gains.k) == {1, 2}
+    mono = gains[gains.setting == "mono"]  # el-el only
+    el = (base.setting == "mono") & (base.query_lang == "el")
+    np.testing.assert_allclose(mono.estimate, expected[el].mean())
+    # paired: the questions' shared ability cancels, so the gain's interval is far narrower than a value's
+    value = result[(result.quantity == "value") & (result.strategy == "hybrid-a0.5") & (result.lang_group == "held-out")
+                   & (result.setting == "mono") & (result.query_lang == "all")]
+    assert ((gains.ci_high - gains.ci_low)[gains.setting == "mono"].max() < 0.5 * (value.ci_high - value.ci_low).min())
+    assert "base" not in set(result[result.quantity == "gain"].strategy)
 
 
 def test_question_matrix_rejects_a_repeated_query():
@@ -106,38 +129,41 @@ def test_holm_matches_hand_computed_values():
         stats.holm([0.2, 1.5])
 
 
-def test_paired_tests_find_the_planted_strategy_difference_only():
+def test_paired_tests_find_the_planted_differences_only():
     models, languages = synthetic_study(np.random.default_rng(7), shifts={"base": 0.0, "xx-mono": 0.0, "hybrid-a0.5": 0.12})
     matrix = stats.question_matrix(models.items())
-    tests = stats.paired_tests(matrix, stats.runs_table(list(models), languages), "xquad-r", "RR", ["xx-mono", "hybrid-a0.5"],
+    tests = stats.paired_tests(matrix, stats.runs_table(list(models), languages), "xquad-r", ROLE, "RR", ["xx-mono", "hybrid-a0.5"],
                                resamples=300, permutations=2000)
+    assert set(tests.lang_group) == {"held-out", "source"}
     strategies = tests[tests.family == "strategies"]
     assert set(zip(strategies.strategy_a, strategies.strategy_b)) == {("hybrid-a0.5", "xx-mono")}
-    assert len(strategies) == 2 * 2 * 2  # k 1, 2 x mono, cross x seen, zero-shot
-    assert (strategies.p_holm < 0.01).all() and (strategies.ci_low > 0.02).all()
+    # k 1, 2 x (mono, cross on held-out; mono on the source: no cross-lingual set lies within one language)
+    assert len(strategies) == 2 * 3
+    assert (strategies.p_holm < 0.05).all() and (strategies.ci_low > 0.02).all()
     assert ((strategies.ci_low < strategies.difference) & (strategies.difference < strategies.ci_high)).all()
     np.testing.assert_allclose(strategies.difference, strategies.mean_a - strategies.mean_b)
-    steps = tests[tests.family == "k-step"]
-    assert (steps.p_holm > 0.05).all()
+    vs_base = tests[tests.family == "vs-base"].set_index(["strategy_a", "k_a", "setting", "lang_group"])
+    assert (vs_base.loc["hybrid-a0.5"].p_holm < 0.05).all() and (vs_base.loc["xx-mono"].p_holm > 0.05).all()
+    assert set(tests[tests.family == "vs-base"].strategy_b) == {"base"}
+    trend = tests[tests.family == "k-trend"]
+    assert set(zip(trend.k_a, trend.k_b)) == {(2, 1)} and (trend.p_holm > 0.05).all()
     np.testing.assert_allclose(tests.p_holm, stats.holm(tests.p_value))
 
 
-def test_k_step_compares_on_the_query_sets_zero_shot_at_both_k():
-    # k=1 draws train en+zh and en+de; k=2 trains en+de+zh: zero-shot in every run at both k are the
-    # query sets involving el only (el-el, el-X, X-el)
+def test_k_trend_compares_the_same_held_out_query_sets_at_both_k():
+    # el is held out: el-el, el-en and en-el are its query sets whatever the k=1 draws trained (en+zh, en+de)
     models, languages = synthetic_study(np.random.default_rng(8))
     matrix = stats.question_matrix(models.items())
-    tests = stats.paired_tests(matrix, stats.runs_table(list(models), languages), "xquad-r", "RR", ["xx-mono", "hybrid-a0.5"],
+    tests = stats.paired_tests(matrix, stats.runs_table(list(models), languages), "xquad-r", ROLE, "RR", ["xx-mono", "hybrid-a0.5"],
                                resamples=100, permutations=500)
-    step = tests[(tests.family == "k-step") & (tests.lang_group == "zero-shot")].set_index(["strategy_a", "setting"])
-    assert step.loc[("xx-mono", "mono"), "n_query_sets"] == 1 and step.loc[("xx-mono", "cross"), "n_query_sets"] == 6
-    assert set(step.n_runs_a) == {1} and set(step.n_runs_b) == {2}
-    # seen at both k in every run: en only (mono en-en; no cross pair is seen in both k=1 draws)
-    seen = tests[(tests.family == "k-step") & (tests.lang_group == "seen")]
-    assert set(seen.setting) == {"mono"} and set(seen.n_query_sets) == {1}
+    trend = tests[tests.family == "k-trend"].set_index(["strategy_a", "setting", "lang_group"])
+    assert trend.loc[("xx-mono", "mono", "held-out"), "n_query_sets"] == 1
+    assert trend.loc[("xx-mono", "cross", "held-out"), "n_query_sets"] == 2
+    assert trend.loc[("xx-mono", "mono", "source"), "n_query_sets"] == 1
+    assert set(trend.n_runs_a) == {1} and set(trend.n_runs_b) == {2}
 
 
 def test_level_outside_zero_one_is_an_error():
     models, languages = synthetic_study(np.random.default_rng(9))
     with pytest.raises(ValueError, match="confidence level"):
-        stats.intervals(stats.question_matrix(models.items()), stats.runs_table(list(models), languages), "x", level=95)
+        stats.intervals(stats.question_matrix(models.items()), stats.runs_table(list(models), languages), "x", ROLE, level=95)

@@ -21,23 +21,32 @@ def test_tiny_study_produces_the_tables_and_figure(tiny_study):
     assert rr.value.between(0, 1).all() and (rr.n_queries > 0).all()
     # 4 languages: 4 mono + 12 cross + 4 multi query sets per model
     assert rr.groupby("model").size().eq(20).all()
-    assert set(metrics[metrics.model != "base"].lang_group) == {"seen", "zero-shot"}
+    # pool de, es, zh (k=1 and 2 draw two of them), held out el: every group occurs, the fixed ones in every model
+    assert set(metrics[metrics.model != "base"].lang_group) == {"held-out", "source", "trained", "not-drawn", "mixed"}
+    fixed = metrics[metrics.lang_group.isin(["held-out", "source"])]
+    sets = fixed.groupby("model").apply(lambda m: frozenset(zip(m.setting, m.query_lang, m.passage_lang, m.lang_group)))
+    assert sets.nunique() == 1  # the same query sets in the same fixed group for every k, draw and strategy
+    assert set(fixed[fixed.lang_group == "held-out"].query_lang) | set(fixed[fixed.lang_group == "held-out"].passage_lang) <= {"el", "en", "all"}
     table = (results / "tables" / "table1_xquad-r.md").read_text()
     assert "hybrid-a0.5" in table and "Multi rank dist." in table and " ± " in table
     assert "\\begin{table}" in (results / "tables" / "table1_xquad-r.tex").read_text()
 
 
-FIGURES = ["scaling_RR", "language_pairs_RR", "rank_distance", "zero_shot_languages_RR", "top_languages", "alpha_RR"]
+FIGURES = ["scaling_RR", "groups_RR", "language_pairs_RR", "rank_distance", "held_out_languages_RR", "top_languages", "alpha_RR"]
 
 
 def test_tiny_study_produces_intervals_tests_and_every_figure(tiny_study):
     results = tiny_study / "results"
     intervals = pd.read_csv(results / "tables" / "intervals.tsv", sep="\t")
-    cells = intervals[(intervals.query_lang == "all") & (intervals.lang_group == "all") & (intervals.metric == "RR")]
+    cells = intervals[(intervals.query_lang == "all") & (intervals.lang_group == "all") & (intervals.metric == "RR")
+                      & (intervals.quantity == "value")]
     assert set(cells[cells.strategy != "base"].n_runs) == {2}  # two language draws at each k
     assert ((cells.ci_low <= cells.estimate) & (cells.estimate <= cells.ci_high) & (cells.ci_low < cells.ci_high)).all()
     tests = pd.read_csv(results / "tables" / "paired_tests.tsv", sep="\t")
-    assert set(tests.family) == {"strategies", "k-step"} and tests.p_holm.between(0, 1).all()
+    assert set(tests.family) == {"strategies", "vs-base", "k-trend"} and tests.p_holm.between(0, 1).all()
+    assert set(tests.lang_group) == {"held-out", "source"}
+    gains = intervals[(intervals.quantity == "gain") & (intervals.query_lang == "all")]
+    assert "base" not in set(gains.strategy) and set(gains.lang_group) >= {"held-out", "source"}
     assert (tests.p_holm >= tests.p_value).all()
     assert "p (Holm)" in (results / "tables" / "paired_tests.md").read_text()
     shares = pd.read_csv(results / "tables" / "top_languages.tsv", sep="\t")
@@ -128,8 +137,8 @@ def job_counts(result) -> dict[str, int]:
 
 
 TABLES = {"aggregate": 1, "intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1}
-FROM_METRICS = {**TABLES, "figure": 1, "language_pairs_figure": 1, "rank_distance_figure": 1, "zero_shot_figure": 1,
-                "alpha_figure": 1, "costs": 1}
+FROM_METRICS = {**TABLES, "figure": 1, "groups_figure": 1, "language_pairs_figure": 1, "rank_distance_figure": 1,
+                "held_out_figure": 1, "alpha_figure": 1, "costs": 1}
 FROM_RUNS = {**FROM_METRICS, "top_languages": 1, "top_languages_figure": 1}
 FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
 
@@ -144,7 +153,7 @@ FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
         ({"training": {"learning_rate": 5.0e-5}}, {"train": 12, "embed": 12, "search": 12, "evaluate": 12, **FROM_MODELS}),
         ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **FROM_MODELS}),
         ({"stats": {"resamples": 500}}, {"intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1, "figure": 1,
-                                         "rank_distance_figure": 1, "zero_shot_figure": 1, "alpha_figure": 1}),
+                                         "groups_figure": 1, "rank_distance_figure": 1, "held_out_figure": 1, "alpha_figure": 1}),
         # without multi: no rank-distance or top-language figures, nor the table behind the latter
         ({"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}},
          {"search": 13, "evaluate": 13, **{rule: n for rule, n in FROM_METRICS.items() if rule != "rank_distance_figure"}}),

@@ -121,6 +121,22 @@ class Study:
             unknown = sorted(set(langs) - set(self.source(name).languages))
             if unknown:
                 raise ConfigError(f"config key 'evaluation.languages.{name}': unknown language {', '.join(unknown)}")
+        for strategy, ks in t["k_by_strategy"].items():
+            if strategy not in t["strategies"]:
+                raise ConfigError(f"config key 'training.k_by_strategy.{strategy}': not in training.strategies")
+            unknown = sorted(set(ks) - set(t["k"]))
+            if unknown:
+                raise ConfigError(f"config key 'training.k_by_strategy.{strategy}': {unknown} not in training.k {t['k']}")
+        for name, langs in e["held_out"].items():
+            if name not in e["benchmarks"]:
+                raise ConfigError(f"config key 'evaluation.held_out.{name}': not in evaluation.benchmarks")
+            trained = sorted(set(langs) & {t["source_language"], *t["target_pool"]})
+            if trained:
+                raise ConfigError(f"config key 'evaluation.held_out.{name}': {', '.join(trained)} can be trained on "
+                                  "(training.source_language or training.target_pool)")
+            unknown = sorted(set(langs) - set(self.evaluation_languages(name)))
+            if unknown:
+                raise ConfigError(f"config key 'evaluation.held_out.{name}': {', '.join(unknown)} not evaluated on {name}")
         sweep_k = t["alpha_sweep"]["k"]
         if sweep_k is not None and sweep_k not in t["k"]:
             raise ConfigError(f"config key 'training.alpha_sweep.k': {sweep_k} is not one of training.k {t['k']}")
@@ -142,6 +158,26 @@ class Study:
 
     def evaluation_languages(self, benchmark: str) -> list[str]:
         return sorted(self.evaluation["languages"].get(benchmark, self.source(benchmark).languages))
+
+    def held_out(self, benchmark: str) -> list[str]:
+        """Evaluated languages never trained on at any k (`evaluation.held_out`, else those neither the source
+        language nor in the target pool): a language group whose membership does not change with k."""
+        if benchmark in self.evaluation["held_out"]:
+            return sorted(self.evaluation["held_out"][benchmark])
+        trainable = {self.training["source_language"], *self.training["target_pool"]}
+        return [lang for lang in self.evaluation_languages(benchmark) if lang not in trainable]
+
+    def language_roles(self, benchmark: str) -> dict[str, str]:
+        """Role of each evaluated language of a benchmark (see `metrics.ROLES`): source, held-out, pool
+        (trained at some k) or other (neither, when `evaluation.held_out` names fewer languages)."""
+        held_out, pool = set(self.held_out(benchmark)), set(self.training["target_pool"])
+        roles = {}
+        for lang in self.evaluation_languages(benchmark):
+            if lang == self.training["source_language"]:
+                roles[lang] = "source"
+            else:
+                roles[lang] = "held-out" if lang in held_out else "pool" if lang in pool else "other"
+        return roles
 
     def dataset_languages(self, dataset: str) -> list[str]:
         """Languages of a dataset the study reads: training languages and/or evaluated ones."""
@@ -197,6 +233,18 @@ class Study:
                     seen.add(tuple(languages))
                     yield k, d, languages
 
+    def strategy_ks(self, slug: str) -> list[int]:
+        """The k a strategy (slug) is trained at: `training.k_by_strategy`, else every k."""
+        return sorted(self.training["k_by_strategy"].get(parse_strategy(slug)[0], self.training["k"]))
+
+    def pilot_models(self) -> list[str]:
+        """Pilot points `{strategy}/k{k}/lr{lr}/steps{steps}`: hybrid (the first alpha) at the smallest and largest
+        k, every step budget and learning rate of `pilot`."""
+        strategy = strategy_slugs(["hybrid"], self.training["alpha"][:1])[0]
+        ks = sorted({min(self.training["k"]), max(self.training["k"])})
+        pilot = self.config["pilot"]
+        return [f"{strategy}/k{k}/lr{lr:g}/steps{steps}" for k in ks for lr in pilot["learning_rates"] for steps in pilot["steps"]]
+
     def sweep_k(self) -> int | None:
         """The k at which `training.alpha_sweep.alpha` trains extra hybrid models (None: no sweep)."""
         sweep = self.training["alpha_sweep"]
@@ -214,7 +262,8 @@ class Study:
     def models(self) -> list[ModelSpec]:
         """Every fine-tuned model: each strategy at each (k, distinct draw) and seed, plus the alpha sweep."""
         seeds = self.training["seeds"]
-        models = [ModelSpec(s, k, d, seed) for s in self.strategies() for k, d, _ in self.draws() for seed in seeds]
+        models = [ModelSpec(s, k, d, seed) for s in self.strategies() for k, d, _ in self.draws() if k in self.strategy_ks(s)
+                  for seed in seeds]
         sweep_k = self.sweep_k()
         if sweep_k is not None:
             extra = [a for a in self.training["alpha_sweep"]["alpha"] if a not in self.training["alpha"]]

@@ -16,12 +16,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .metrics import FIXED_GROUPS  # noqa: E402
 from .runs import BASE, parse_strategy  # noqa: E402
 from .tables import strategy_rank  # noqa: E402
 
 METRIC_LABELS = {"RR": "MRR", "AP": "mAP", "RR@10": "MRR@10", "rank_distance": "max rank distance"}
 SETTINGS = ("mono", "cross", "multi")
-GROUPS = ("seen", "zero-shot")
+GROUP_ROWS = ("held-out", "source", "trained", "not-drawn")  # the groups figure: fixed groups, then the target pool
 HYBRID_ORDER = {0.5: 0, 0.25: 1, 0.75: 2}  # the paper's alpha and the default sweep keep their look
 HYBRID_COLOURS = [2, 4, 5, 6, 9, 3]  # indices into the colour-blind palette (not blue, orange or grey)
 HYBRID_MARKERS = ["^", "D", "v", "P", "*", "h"]
@@ -61,9 +62,12 @@ def save(figure: plt.Figure, outputs: list[Path]) -> None:
     plt.close(figure)
 
 
-def interval_rows(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str] | None = None) -> pd.DataFrame:
-    """Group cells (query_lang all) of one benchmark and metric, optionally only `strategies` and base."""
-    rows = intervals[(intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.query_lang == "all")]
+def interval_rows(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str] | None = None,
+                  quantity: str = "value") -> pd.DataFrame:
+    """Group cells (query_lang all) of one benchmark, metric and quantity (value or gain over base),
+    optionally only `strategies` and base."""
+    rows = intervals[(intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.query_lang == "all")
+                     & (intervals.quantity == quantity)]
     if strategies is not None:
         rows = rows[rows.strategy.isin([*strategies, BASE])]
     if rows.empty:
@@ -90,7 +94,11 @@ def band_grid(data: pd.DataFrame, rows: list[str], columns: list[str], row_key: 
     for i, row in enumerate(rows):
         for j, column in enumerate(columns):
             ax = axes[i, j]
-            draw_bands(ax, data[(data[row_key] == row) & (data[column_key] == column)], "k", styles)
+            panel = data[(data[row_key] == row) & (data[column_key] == column)]
+            if panel.empty:  # e.g. no cross-lingual query set lies within the source language
+                ax.axis("off")
+                continue
+            draw_bands(ax, panel, "k", styles)
             ax.set_title(f"{column}, {row} languages" if row_key == "lang_group" else f"{row}: {column}")
             ax.set_xticks(ks)
             ax.grid(alpha=0.3)
@@ -103,50 +111,66 @@ def band_grid(data: pd.DataFrame, rows: list[str], columns: list[str], row_key: 
 
 
 def scaling_figure(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str], size=(12, 4)) -> plt.Figure:
-    """1. `metric` vs number of target languages k with confidence bands: a row each for seen and
-    zero-shot languages, a column per setting, a line per strategy and the base model as reference."""
-    data = interval_rows(intervals, benchmark, metric, strategies)
-    data = data[data.lang_group.isin(GROUPS)]
+    """1. The headline: `metric` gain over the base model (paired, same query sets) vs the number of target
+    languages k, with confidence bands, on the language groups that do not change with k: a row each for
+    held-out languages and the source language, a column per setting, a line per strategy."""
+    data = interval_rows(intervals, benchmark, metric, strategies, quantity="gain")
+    data = data[data.lang_group.isin(FIXED_GROUPS)]
+    groups = [g for g in FIXED_GROUPS if g in set(data.lang_group)]
     ordered = sorted(data.strategy.unique(), key=strategy_rank)
     settings = [s for s in SETTINGS if s in set(data.setting)]
-    figure = band_grid(data, list(GROUPS), settings, "lang_group", "setting", strategy_styles(ordered), (size[0], size[1]),
+    figure = band_grid(data, groups, settings, "lang_group", "setting", strategy_styles(ordered), (size[0], size[1]),
+                       f"{metric_label(metric)} gain over base")
+    for ax in figure.axes:
+        if ax.axison:
+            ax.axhline(0, color="grey", linewidth=0.8, linestyle=":")
+    figure.suptitle(f"{metric_label(metric)} gain over the base model vs number of target languages ({benchmark}), "
+                    f"{intervals.level.iloc[0]:.0%} intervals", y=1.04)
+    return figure
+
+
+def groups_figure(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str], size=(12, 4)) -> plt.Figure:
+    """1b. `metric` itself vs k for every language group: held-out, source, and the target pool split into the
+    languages trained on at that k and those not yet drawn; the base model (grey) on the same query sets."""
+    data = interval_rows(intervals, benchmark, metric, strategies)
+    groups = [g for g in GROUP_ROWS if g in set(data.lang_group)]
+    data = data[data.lang_group.isin(groups)]
+    ordered = sorted(data.strategy.unique(), key=strategy_rank)
+    settings = [s for s in SETTINGS if s in set(data.setting)]
+    figure = band_grid(data, groups, settings, "lang_group", "setting", strategy_styles(ordered), (size[0], size[1] * 0.8),
                        metric_label(metric))
-    figure.suptitle(f"{metric_label(metric)} vs number of target languages ({benchmark}), {intervals.level.iloc[0]:.0%} intervals", y=1.04)
+    figure.suptitle(f"{metric_label(metric)} vs number of target languages by language group ({benchmark}), "
+                    f"{intervals.level.iloc[0]:.0%} intervals", y=1.03)
     return figure
 
 
 def rank_distance_figure(intervals: pd.DataFrame, benchmark: str, strategies: list[str]) -> plt.Figure:
-    """3. Language bias: maximum rank distance (multi setting) vs k, seen and zero-shot query languages."""
+    """3. Language bias: maximum rank distance (multi setting) vs k, held-out and source query languages."""
     data = interval_rows(intervals, benchmark, "rank_distance", strategies)
-    data = data[(data.setting == "multi") & data.lang_group.isin(GROUPS)]
+    data = data[(data.setting == "multi") & data.lang_group.isin(FIXED_GROUPS)]
     data = data.assign(languages=data.lang_group + " query languages")
     ordered = sorted(data.strategy.unique(), key=strategy_rank)
-    figure = band_grid(data, ["multi"], [f"{g} query languages" for g in GROUPS], "setting", "languages",
+    figure = band_grid(data, ["multi"], [f"{g} query languages" for g in FIXED_GROUPS], "setting", "languages",
                        strategy_styles(ordered), (10, 4), "max rank distance (lower: less bias)", sharey="row")
     figure.suptitle(f"Language bias vs number of target languages ({benchmark}, multi)", y=1.04)
     return figure
 
 
-def never_trained(languages: pd.DataFrame, evaluated: list[str]) -> list[str]:
-    """Evaluated languages that no run trains on, at any k."""
-    trained = set(",".join(languages.languages).split(","))
-    return sorted(set(evaluated) - trained)
-
-
-def zero_shot_language_figure(intervals: pd.DataFrame, languages: pd.DataFrame, benchmark: str, metric: str,
-                              strategies: list[str]) -> plt.Figure:
-    """4. `metric` vs k for each language never trained on (as query language; cross: macro over
-    passage languages): a row per setting, a column per language."""
-    rows = intervals[(intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.lang_group == "all")]
-    unseen = never_trained(languages, [q for q in rows.query_lang.unique() if q != "all"])
-    if not unseen:
-        raise ValueError(f"every evaluated language of {benchmark} is trained on in some run: no zero-shot-only language to plot")
-    data = rows[rows.query_lang.isin(unseen) & rows.strategy.isin([*strategies, BASE])]
+def held_out_language_figure(intervals: pd.DataFrame, held_out: list[str], benchmark: str, metric: str,
+                             strategies: list[str]) -> plt.Figure:
+    """4. `metric` vs k for each held-out language (as query language; cross: macro over passage languages):
+    a row per setting, a column per language."""
+    rows = intervals[(intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.lang_group == "all")
+                     & (intervals.quantity == "value")]
+    shown = [lang for lang in held_out if lang in set(rows.query_lang)]
+    if not shown:
+        raise ValueError(f"{benchmark} has no held-out language to plot")
+    data = rows[rows.query_lang.isin(shown) & rows.strategy.isin([*strategies, BASE])]
     ordered = sorted(data.strategy.unique(), key=strategy_rank)
     settings = [s for s in SETTINGS if s in set(data.setting)]
-    figure = band_grid(data, settings, unseen, "setting", "query_lang", strategy_styles(ordered),
-                       (3.2 * len(unseen) + 1, 3), metric_label(metric), sharey="row")
-    figure.suptitle(f"{metric_label(metric)} on languages never trained on ({benchmark})", y=1.04)
+    figure = band_grid(data, settings, shown, "setting", "query_lang", strategy_styles(ordered),
+                       (3.2 * len(shown) + 1, 3), metric_label(metric), sharey="row")
+    figure.suptitle(f"{metric_label(metric)} on each held-out language ({benchmark})", y=1.04)
     return figure
 
 
@@ -241,32 +265,41 @@ def top_language_figure(shares: pd.DataFrame, benchmark: str, strategies: list[s
     return figure
 
 
-def alpha_figure(intervals: pd.DataFrame, benchmark: str, metric: str, k: int) -> plt.Figure:
-    """7. `metric` vs alpha, the probability of an X-X-mono batch, at one k: X-Y is alpha 0 and
-    X-X-mono alpha 1; a panel per setting, a line each for seen and zero-shot languages, with
-    intervals as error bars and the base model as dotted reference."""
+def realised_alpha(losses: pd.DataFrame) -> pd.Series:
+    """Share of X-X-mono batches each strategy actually trained on (mean over its runs), by (strategy, k)."""
+    runs = losses.groupby(["strategy", "k", "draw", "seed"]).batch_kind.apply(lambda kinds: (kinds == "xx-mono").mean())
+    return runs.groupby(["strategy", "k"]).mean()
+
+
+def alpha_figure(intervals: pd.DataFrame, losses: pd.DataFrame, benchmark: str, metric: str, k: int) -> plt.Figure:
+    """7. `metric` vs alpha, the share of X-X-mono batches each model was trained on (from its loss log), at
+    one k: X-Y is 0 and X-X-mono 1; a panel per setting, a line each for held-out and source languages,
+    with intervals as error bars and the base model as dotted reference."""
     rows = interval_rows(intervals, benchmark, metric)
-    rows = rows[(rows.k == k) & rows.lang_group.isin(GROUPS)]
-    tuned = rows[rows.strategy != BASE].assign(alpha=[parse_strategy(s)[1] for s in rows.strategy[rows.strategy != BASE]])
+    rows = rows[(rows.k == k) & rows.lang_group.isin(FIXED_GROUPS)]
+    share = realised_alpha(losses[losses.k == k])
+    tuned = rows[rows.strategy != BASE]
+    tuned = tuned.assign(alpha=[share.get((s, k), parse_strategy(s)[1]) for s in tuned.strategy])
     if tuned.alpha.nunique() < 2:
         raise ValueError(f"fewer than two alphas at k={k} on '{benchmark}'")
     settings = [s for s in SETTINGS if s in set(tuned.setting)]
     figure, axes = plt.subplots(1, len(settings), figsize=(4 * len(settings), 3.6), squeeze=False)
-    looks = {"seen": {"color": "black", "marker": "o", "linestyle": "-"}, "zero-shot": {"color": "0.5", "marker": "s", "linestyle": "--"}}
-    dodge = {"seen": -0.01, "zero-shot": 0.01}  # keeps the two groups' error bars apart
+    looks = {"held-out": {"color": "black", "marker": "o", "linestyle": "-"}, "source": {"color": "0.5", "marker": "s", "linestyle": "--"}}
+    dodge = {"held-out": -0.01, "source": 0.01}  # keeps the two groups' error bars apart
     for ax, setting in zip(axes[0], settings):
         for group, look in looks.items():
             line = tuned[(tuned.setting == setting) & (tuned.lang_group == group)].sort_values("alpha")
+            if line.empty:
+                continue
             ax.errorbar(line.alpha + dodge[group], line.estimate, yerr=[line.estimate - line.ci_low, line.ci_high - line.estimate],
                         capsize=3, label=f"{group} languages", **look)
             base = rows[(rows.strategy == BASE) & (rows.setting == setting) & (rows.lang_group == group)]
             if not base.empty:
-                ax.axhline(base.estimate.iloc[0], color=look["color"], linestyle=":", linewidth=1,
-                           label=f"base, {group}")
+                ax.axhline(base.estimate.iloc[0], color=look["color"], linestyle=":", linewidth=1, label=f"base, {group}")
         alphas = sorted(tuned.alpha.unique())
-        ax.set_xticks(alphas, [{0.0: "0\nX-Y", 1.0: "1\nX-X-mono"}.get(a, f"{a:g}") for a in alphas])
+        ax.set_xticks(alphas, [{0.0: "0\nX-Y", 1.0: "1\nX-X-mono"}.get(a, f"{a:.3g}") for a in alphas])
         ax.set_title(setting)
-        ax.set_xlabel("alpha (share of X-X-mono batches)")
+        ax.set_xlabel("share of X-X-mono batches trained on")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(metric_label(metric))
     handles, labels = axes[0, 0].get_legend_handles_labels()
@@ -275,3 +308,29 @@ def alpha_figure(intervals: pd.DataFrame, benchmark: str, metric: str, k: int) -
     figure.tight_layout()
     return figure
 
+
+def learning_curve_figure(curve: pd.DataFrame, size=(10, 4)) -> plt.Figure:
+    """The pilot: held-out MRR gain over the base model vs training steps, a panel per setting, a line per
+    (k, learning rate), with bands for the paired intervals."""
+    settings = [s for s in ("mono", "cross") if s in set(curve.setting)]
+    figure, axes = plt.subplots(1, len(settings), figsize=size, squeeze=False, sharex=True)
+    colours = sns.color_palette("colorblind", 10)
+    lines = curve[["k", "learning_rate"]].drop_duplicates().sort_values(["k", "learning_rate"]).itertuples(index=False)
+    styles = {(k, lr): {"color": colours[i % 10], "marker": "os^Dv"[i % 5], "linestyle": "-" if i % 2 == 0 else "--"}
+              for i, (k, lr) in enumerate(lines)}
+    for ax, setting in zip(axes[0], settings):
+        for (k, lr), style in styles.items():
+            line = curve[(curve.setting == setting) & (curve.k == k) & (curve.learning_rate == lr)].sort_values("steps")
+            ax.fill_between(line.steps, line.ci_low, line.ci_high, color=style["color"], alpha=0.15, linewidth=0)
+            ax.plot(line.steps, line.gain, label=f"k={k}, lr {lr:g}", markersize=5, **style)
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(curve.steps.unique()), [str(s) for s in sorted(curve.steps.unique())])
+        ax.set_title(f"{setting}, held-out languages")
+        ax.set_xlabel("training steps")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(f"MRR gain over base ({curve.strategy.iloc[0]})")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper center", ncol=len(labels), bbox_to_anchor=(0.5, 1.02), frameon=False)
+    figure.tight_layout(rect=(0, 0, 1, 0.92))
+    return figure

@@ -53,13 +53,42 @@ def max_rank_distance(ranks: pd.DataFrame) -> pd.DataFrame:
     return out[PER_QUERY_COLUMNS]
 
 
-def lang_group(setting: str, query_lang: str, passage_lang: str, trained: set[str]) -> str:
-    """'seen' if every language the query set involves was trained on, else 'zero-shot'.
+ROLES = ("source", "held-out", "pool", "other")  # a language's role in the study (`config.Study.language_roles`)
+# Language groups of a query set in one run. held-out and source do not change with k (the headline
+# curves); trained and not-drawn split the target pool by the run's training languages; mixed pairs a
+# held-out language with a pool language; other is a language outside all of these.
+GROUPS = ("held-out", "source", "trained", "not-drawn", "mixed", "other")
+FIXED_GROUPS = ("held-out", "source")
 
-    The multi pool always mixes languages, so there the query language decides.
+
+def language_role(lang: str, roles: dict[str, str], trained: set[str]) -> str:
+    """source, held-out or other as in `roles`; a pool language is trained or not-drawn in this run."""
+    role = roles.get(lang, "other")
+    if role == "pool":
+        return "trained" if lang in trained else "not-drawn"
+    return role
+
+
+def lang_group(setting: str, query_lang: str, passage_lang: str, trained: set[str], roles: dict[str, str]) -> str:
+    """The language group (`GROUPS`) of a query set in a run trained on `trained`.
+
+    mono and multi: the query language's role. cross: held-out when both languages are held out or one is
+    the source language; trained when both were trained on; not-drawn when a pool language not drawn in
+    this run meets the source or the pool; mixed for a held-out language against a pool language.
     """
-    involved = {query_lang} if setting == "multi" else {query_lang, passage_lang}
-    return "seen" if involved <= trained else "zero-shot"
+    query = language_role(query_lang, roles, trained)
+    if setting != "cross":
+        return query
+    pair = {query, language_role(passage_lang, roles, trained)}
+    if "other" in pair:
+        return "other"
+    if pair <= {"held-out", "source"}:
+        return "held-out"
+    if pair <= {"source", "trained"}:
+        return "trained"
+    if pair <= {"source", "trained", "not-drawn"}:
+        return "not-drawn"
+    return "mixed"
 
 
 def summarise(per_query_table: pd.DataFrame) -> pd.DataFrame:

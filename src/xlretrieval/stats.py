@@ -3,7 +3,9 @@
 Every number of the study is a *cell* (benchmark, metric, setting, strategy, k, languages): the mean
 over the questions of each query set, macro-averaged over the cell's query sets within each *run*
 (a language draw and training seed; the base model has one run per draw, regrouped by that draw's
-training languages), then averaged over runs. This equals `tables.macro` on `metrics.tsv`.
+training languages), then averaged over runs. This equals `tables.macro` on `metrics.tsv`. Each
+fine-tuned cell also has a *gain* twin: the same average of the per-question differences to the base
+model on the same query sets (base run of the same language draw), so gains are paired differences.
 
 Resampling unit: the parallel question id. One counts vector over question ids applies to every
 query set, language, model and run, so all translations of a question move together. When a cell has
@@ -28,17 +30,17 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .metrics import lang_group
+from .metrics import FIXED_GROUPS, lang_group
 from .runs import BASE, ModelSpec
 
 UNIT_KEYS = ["setting", "query_lang", "passage_lang", "metric"]
 ALL = "all"
-GROUPS = ("seen", "zero-shot")
+QUANTITIES = ("value", "gain")  # a cell's mean, or its paired difference to the base model on the same query sets
 INTERVAL_COLUMNS = [
-    "benchmark", "metric", "setting", "strategy", "k", "lang_group", "query_lang",
+    "benchmark", "metric", "quantity", "setting", "strategy", "k", "lang_group", "query_lang",
     "estimate", "ci_low", "ci_high", "level", "n_runs", "n_query_sets", "n_questions",
 ]
-CELL_KEYS = ["metric", "setting", "strategy", "k", "lang_group", "query_lang"]
+CELL_KEYS = ["metric", "quantity", "setting", "strategy", "k", "lang_group", "query_lang"]
 TEST_COLUMNS = [
     "benchmark", "metric", "family", "setting", "lang_group", "strategy_a", "k_a", "strategy_b", "k_b",
     "n_runs_a", "n_runs_b", "n_query_sets", "n_questions", "mean_a", "mean_b", "difference", "ci_low", "ci_high",
@@ -104,21 +106,30 @@ def runs_table(models: list[str], languages: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "strategy", "k", "draw", "seed", "trained"]).rename_axis("run").reset_index()
 
 
-def memberships(matrix: QuestionMatrix, runs: pd.DataFrame) -> pd.DataFrame:
-    """Which units each cell averages in each run: one row per (cell, run, unit).
+def memberships(matrix: QuestionMatrix, runs: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
+    """Which units each cell averages in each run, with their sign: one row per (cell, run, unit).
 
-    Cells (`CELL_KEYS`) by language: `lang_group` seen / zero-shot (by the run's training languages,
-    see `metrics.lang_group`) or all, with `query_lang` all; and one cell per query language, with
-    `lang_group` all. The unit's own query set is (setting, set_query_lang, passage_lang).
+    Cells (`CELL_KEYS`) by language: `lang_group` (by the languages' `roles` and the run's training
+    languages, see `metrics.lang_group`) or all, with `query_lang` all; and one cell per query language,
+    with `lang_group` all. The unit's own query set is (setting, set_query_lang, passage_lang). Each cell
+    of a fine-tuned model has a `gain` twin: its units (sign +1) and the base model's units of the same
+    query sets (sign -1) in the base run of the same language draw, so the gain is a paired difference.
     """
     rows = runs.merge(matrix.units.rename_axis("unit").reset_index(), on="model").rename(columns={"query_lang": "set_query_lang"})
-    groups = [lang_group(s, q, p, t) for s, q, p, t in zip(rows.setting, rows.set_query_lang, rows.passage_lang, rows.trained)]
-    members = pd.concat([
+    groups = [lang_group(s, q, p, t, roles) for s, q, p, t in zip(rows.setting, rows.set_query_lang, rows.passage_lang, rows.trained)]
+    values = pd.concat([
         rows.assign(lang_group=groups, query_lang=ALL),
         rows.assign(lang_group=ALL, query_lang=ALL),
         rows.assign(lang_group=ALL, query_lang=rows.set_query_lang),
-    ], ignore_index=True)
-    return members.drop(columns="trained")
+    ], ignore_index=True).drop(columns="trained").assign(quantity="value", sign=1.0)
+    tuned = values[values.strategy != BASE].assign(quantity="gain")
+    base_unit = matrix.units[matrix.units.model == BASE].rename_axis("base_unit").reset_index()
+    base_unit = base_unit.rename(columns={"query_lang": "set_query_lang"}).drop(columns="model")
+    paired = tuned.merge(base_unit, on=["setting", "set_query_lang", "passage_lang", "metric"], how="left")
+    if paired.base_unit.isna().any():
+        raise ValueError("the base model lacks query sets that fine-tuned models were evaluated on")
+    base = paired.assign(unit=paired.base_unit.astype(np.int64), sign=-1.0).drop(columns="base_unit")
+    return pd.concat([values, tuned, base], ignore_index=True)
 
 
 def question_counts(n_questions: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -180,6 +191,7 @@ def intervals(
     matrix: QuestionMatrix,
     runs: pd.DataFrame,
     benchmark: str,
+    roles: dict[str, str],
     *,
     level: float = 0.95,
     resamples: int = 1000,
@@ -191,7 +203,7 @@ def intervals(
     distinct question ids they hold.
     """
     check_level(level)
-    members = memberships(matrix, runs)
+    members = memberships(matrix, runs, roles)
     members["cell"] = members.groupby(CELL_KEYS, sort=True).ngroup()
     rng = np.random.default_rng(seed)
     frames = []
@@ -200,14 +212,15 @@ def intervals(
         local = np.full(len(matrix.units), -1)
         local[rows] = np.arange(len(rows))
         run_cell = group.groupby(["cell", "run"], sort=True).ngroup().to_numpy()
-        weights = 1.0 / group.groupby(["cell", "run"]).unit.transform("size").to_numpy()
+        positive = (group.sign > 0).groupby([group.cell, group.run]).transform("sum").to_numpy()
+        weights = group.sign.to_numpy() / positive
         run_weights = sparse.csc_matrix((weights, (local[group.unit.to_numpy()], run_cell)), shape=(len(rows), run_cell.max() + 1))
         cell_of_run = np.empty(run_weights.shape[1], dtype=np.int64)
         cell_of_run[run_cell] = group.cell.to_numpy()
         result = cell_bootstrap(
             matrix.values[rows], matrix.present[rows], run_weights, cell_of_run, level=level, resamples=resamples, rng=rng
         )
-        by_cell = group.groupby("cell")
+        by_cell = group[group.sign > 0].groupby("cell")
         sizes = by_cell[["setting", "set_query_lang", "passage_lang"]].apply(lambda g: len(g.drop_duplicates())).rename("n_query_sets")
         questions = by_cell.unit.unique().map(lambda units: int(matrix.present[units].any(axis=0).sum())).rename("n_questions")
         frames.append(result.join(sizes, on="cell").join(questions, on="cell"))
@@ -254,7 +267,7 @@ def holm(p_values) -> np.ndarray:
 class Comparison:
     """Side a minus side b of one (setting, language group)."""
 
-    family: str  # "strategies" (same k) or "k-step" (same strategy)
+    family: str  # "strategies" (same k), "vs-base" (a strategy minus the base model) or "k-trend" (same strategy)
     setting: str
     lang_group: str
     strategy_a: str
@@ -263,17 +276,21 @@ class Comparison:
     k_b: int
 
 
-def comparisons(strategies: list[str], ks: list[int], settings: list[str]) -> list[Comparison]:
-    """Each hybrid vs X-X-mono and vs X-Y at every k, and every strategy at k vs the next smaller k,
-    in each setting, on seen and on zero-shot languages."""
+def comparisons(strategy_ks: dict[str, list[int]], settings: list[str]) -> list[Comparison]:
+    """On the fixed language groups (held-out, source) of each setting: each hybrid vs X-X-mono and vs X-Y at
+    every k both are trained at, every strategy vs the base model at each of its k, and every strategy at its
+    largest vs its smallest k (the k trend)."""
     found = []
     for setting in settings:
-        for group in GROUPS:
-            for hybrid in (s for s in strategies if s.startswith("hybrid")):
-                for other in (s for s in ("xx-mono", "x-y") if s in strategies):
-                    found += [Comparison("strategies", setting, group, hybrid, k, other, k) for k in ks]
-            for strategy in strategies:
-                found += [Comparison("k-step", setting, group, strategy, k, strategy, smaller) for smaller, k in pairwise(ks)]
+        for group in FIXED_GROUPS:
+            for hybrid in (s for s in strategy_ks if s.startswith("hybrid")):
+                for other in (s for s in ("xx-mono", "x-y") if s in strategy_ks):
+                    found += [Comparison("strategies", setting, group, hybrid, k, other, k)
+                              for k in sorted(set(strategy_ks[hybrid]) & set(strategy_ks[other]))]
+            for strategy, ks in strategy_ks.items():
+                found += [Comparison("vs-base", setting, group, strategy, k, BASE, k) for k in sorted(ks)]
+                if len(ks) > 1:
+                    found.append(Comparison("k-trend", setting, group, strategy, max(ks), strategy, min(ks)))
     return found
 
 
@@ -281,6 +298,7 @@ def paired_tests(
     matrix: QuestionMatrix,
     runs: pd.DataFrame,
     benchmark: str,
+    roles: dict[str, str],
     metric: str,
     strategies: list[str],
     *,
@@ -292,28 +310,26 @@ def paired_tests(
     """Paired comparisons (see `comparisons`) of `metric`: both means, their difference (a - b) with a
     paired bootstrap interval, effect size, sign-flip p-value and Holm-adjusted p over all of them.
 
-    Strategies at one k share their runs and query sets, so each side is exactly its cell in
-    `intervals`. k vs the smaller k compares on the query sets that are in the language group in
-    every run at both k: the zero-shot set shrinks (and the seen set grows) with k, and a side's own
-    group would mix the effect of k with a change of languages. Comparisons without such query sets
-    are left out. `effect_size` is the mean per-question difference over its standard deviation
-    (Cohen's d_z).
+    Each side is its `value` cell in `intervals`. Sides are compared on the query sets both hold in every
+    run (the same sets: the held-out and source groups do not change with k). Comparisons without such
+    query sets are left out. `effect_size` is the mean per-question difference over its standard
+    deviation (Cohen's d_z).
     """
     check_level(level)
-    members = memberships(matrix, runs)
-    members = members[(members.metric == metric) & members.lang_group.isin(GROUPS)]
+    members = memberships(matrix, runs, roles)
+    members = members[(members.metric == metric) & (members.quantity == "value") & members.lang_group.isin(FIXED_GROUPS)]
     if members.empty:
         raise ValueError(f"no per-query values of metric '{metric}'")
-    ks = sorted(runs[runs.strategy != BASE].k.unique())
+    tuned = runs[runs.strategy.isin(strategies)]
+    strategy_ks = {s: sorted(tuned[tuned.strategy == s].k.unique()) for s in strategies if s in set(tuned.strategy)}
     settings = [s for s in ("mono", "cross", "multi") if s in set(members.setting)]
     rows, weights_a, weights_b = [], [], []
-    for c in comparisons(strategies, ks, settings):
+    for c in comparisons(strategy_ks, settings):
         cell = members[(members.setting == c.setting) & (members.lang_group == c.lang_group)]
         side_a = cell[(cell.strategy == c.strategy_a) & (cell.k == c.k_a)]
         side_b = cell[(cell.strategy == c.strategy_b) & (cell.k == c.k_b)]
-        if c.family == "k-step":
-            keys = query_set_keys(side_a) & query_set_keys(side_b)
-            side_a, side_b = restrict(side_a, keys), restrict(side_b, keys)
+        keys = query_set_keys(side_a) & query_set_keys(side_b)
+        side_a, side_b = restrict(side_a, keys), restrict(side_b, keys)
         if side_a.empty or side_b.empty:
             continue
         weights_a.append(macro_unit_weights(side_a, len(matrix.units)))
@@ -375,22 +391,24 @@ def read_matrix(paths: dict[str, str | Path]) -> QuestionMatrix:
     return question_matrix((tag, pd.read_parquet(path)) for tag, path in paths.items())
 
 
-def study_intervals(paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, **options) -> pd.DataFrame:
-    """`intervals` of every benchmark; `paths[benchmark][model tag]` is a per-query Parquet file and
-    `languages` the (k, draw, languages) table; `options` go to `intervals`."""
+def study_intervals(paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, roles: dict[str, dict[str, str]],
+                    **options) -> pd.DataFrame:
+    """`intervals` of every benchmark; `paths[benchmark][model tag]` is a per-query Parquet file, `languages`
+    the (k, draw, languages) table and `roles[benchmark]` its languages' roles; `options` go to `intervals`."""
     return pd.concat(
-        [intervals(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, **options)
+        [intervals(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], **options)
          for benchmark, by_model in paths.items()],
         ignore_index=True,
     )
 
 
-def study_paired_tests(paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, metric: str,
-                       strategies: list[str], **options) -> pd.DataFrame:
+def study_paired_tests(paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, roles: dict[str, dict[str, str]],
+                       metric: str, strategies: list[str], **options) -> pd.DataFrame:
     """`paired_tests` of every benchmark (files as in `study_intervals`), Holm-adjusted over all of
     them: the family is every test the study reports."""
     tests = pd.concat(
-        [paired_tests(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, metric, strategies, **options)
+        [paired_tests(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], metric,
+                      strategies, **options)
          for benchmark, by_model in paths.items()],
         ignore_index=True,
     )

@@ -25,17 +25,18 @@ METRIC_COLUMNS = [
 ]
 
 
-def labelled(frames: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame) -> pd.DataFrame:
+def labelled(frames: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame, roles: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Per-(model tag, benchmark) tables with setting, query_lang and passage_lang columns, stacked and
     labelled with model, benchmark, strategy, k, draw, seed and lang_group; `languages` maps (k, draw)
-    to training languages."""
+    to training languages, `roles` gives each benchmark's language roles (`stats.role_maps`)."""
     trained = {(r.k, r.draw): set(r.languages.split(",")) for r in languages.itertuples()}
     out = []
     for (tag, benchmark), table in sorted(frames.items()):
         spec = ModelSpec.parse(tag)
         frame = table.copy()
         langs = trained[spec.k, spec.draw] if spec else set()
-        frame["lang_group"] = [lang_group(s, q, p, langs) for s, q, p in zip(frame.setting, frame.query_lang, frame.passage_lang)]
+        frame["lang_group"] = [lang_group(s, q, p, langs, roles[benchmark])
+                               for s, q, p in zip(frame.setting, frame.query_lang, frame.passage_lang)]
         frame["model"], frame["benchmark"] = tag, benchmark
         frame["strategy"] = spec.strategy if spec else BASE
         frame["k"], frame["draw"], frame["seed"] = (spec.k, spec.draw, spec.seed) if spec else (0, -1, -1)
@@ -43,9 +44,9 @@ def labelled(frames: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFram
     return pd.concat(out, ignore_index=True)
 
 
-def collect(summaries: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame) -> pd.DataFrame:
-    """One long table from per-(model tag, benchmark) summaries; `languages` maps (k, draw) to training languages."""
-    return labelled(summaries, languages)[METRIC_COLUMNS]
+def collect(summaries: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame, roles: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """One long table from per-(model tag, benchmark) summaries (`labelled`)."""
+    return labelled(summaries, languages, roles)[METRIC_COLUMNS]
 
 
 TOP_LANGUAGE_COLUMNS = [
@@ -53,9 +54,10 @@ TOP_LANGUAGE_COLUMNS = [
 ]
 
 
-def top_language_table(shares: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame) -> pd.DataFrame:
+def top_language_table(shares: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame,
+                       roles: dict[str, dict[str, str]]) -> pd.DataFrame:
     """`metrics.top_language_shares` of every (model tag, benchmark) as one labelled table."""
-    return labelled(shares, languages)[TOP_LANGUAGE_COLUMNS]
+    return labelled(shares, languages, roles)[TOP_LANGUAGE_COLUMNS]
 
 
 LOSS_COLUMNS = ["model", "strategy", "k", "draw", "seed", "step", "loss", "batch_kind"]
@@ -75,8 +77,8 @@ def languages_table(draws) -> pd.DataFrame:
     return pd.DataFrame([(k, d, ",".join(langs)) for k, d, langs in draws], columns=["k", "draw", "languages"])
 
 
-def with_base_reference(metrics: pd.DataFrame, languages: pd.DataFrame) -> pd.DataFrame:
-    """Fine-tuned rows plus the base model's rows regrouped as seen/zero-shot for each (k, draw)."""
+def with_base_reference(metrics: pd.DataFrame, languages: pd.DataFrame, roles: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """Fine-tuned rows plus the base model's rows regrouped by the training languages of each (k, draw)."""
     tuned = metrics[metrics.model != BASE]
     base = metrics[metrics.model == BASE]
     frames = [tuned]
@@ -84,7 +86,8 @@ def with_base_reference(metrics: pd.DataFrame, languages: pd.DataFrame) -> pd.Da
         trained = set(row.languages.split(","))
         ref = base.copy()
         ref["k"], ref["draw"] = row.k, row.draw
-        ref["lang_group"] = [lang_group(s, q, p, trained) for s, q, p in zip(ref.setting, ref.query_lang, ref.passage_lang)]
+        ref["lang_group"] = [lang_group(s, q, p, trained, roles[b])
+                             for s, q, p, b in zip(ref.setting, ref.query_lang, ref.passage_lang, ref.benchmark)]
         frames.append(ref)
     return pd.concat(frames, ignore_index=True)
 
@@ -116,24 +119,25 @@ def _table1_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def paper_table(
     metrics: pd.DataFrame,
     languages: pd.DataFrame,
+    roles: dict[str, dict[str, str]],
     benchmark: str,
     intervals: pd.DataFrame | None = None,
     strategies: list[str] | None = None,
 ) -> pd.DataFrame:
     """Strategy x {mono, cross, multi} x (mAP, MRR, R@1) and multi rank distance at the largest k,
-    macro-averaged over all evaluated languages (seen and zero-shot); the base model as reference.
+    macro-averaged over all evaluated languages (trained and not); the base model as reference.
 
     Only `strategies` (and base) are shown when given. With `intervals` (`stats.intervals`), each cell
     reads "mean ± half the width of its confidence interval".
     """
     k = int(metrics.k.max())
-    rows = with_base_reference(metrics[metrics.benchmark == benchmark], languages)
+    rows = with_base_reference(metrics[metrics.benchmark == benchmark], languages, roles)
     rows = rows[rows.k == k]
     if strategies:
         rows = rows[rows.strategy.isin([*strategies, BASE])]
     table = _table1_layout(macro(_table1_rows(rows), ["strategy", "setting", "metric"]))
     if intervals is not None:
-        cells = interval_cells(intervals, benchmark, k, lang_group="all", query_lang="all")
+        cells = interval_cells(intervals, benchmark, k, quantity="value", lang_group="all", query_lang="all")
         table = plus_minus(table, _table1_layout(_table1_rows(cells)).loc[table.index, table.columns])
     table.index = [f"{s} (no fine-tuning)" if s == BASE else s for s in table.index]
     table.index.name = f"{benchmark}, k={k}"
@@ -160,6 +164,7 @@ def plus_minus(means: pd.DataFrame, half_widths: pd.DataFrame) -> pd.DataFrame:
 def language_table(
     metrics: pd.DataFrame,
     languages: pd.DataFrame,
+    roles: dict[str, dict[str, str]],
     intervals: pd.DataFrame,
     benchmark: str,
     metric: str,
@@ -168,11 +173,11 @@ def language_table(
     """`metric` per query language (columns; cross: macro over passage languages) for each setting and
     strategy (rows) at the largest k, as "mean ± half-width of its confidence interval"."""
     k = int(metrics.k.max())
-    rows = with_base_reference(metrics[(metrics.benchmark == benchmark) & (metrics.metric == metric)], languages)
+    rows = with_base_reference(metrics[(metrics.benchmark == benchmark) & (metrics.metric == metric)], languages, roles)
     rows = rows[(rows.k == k) & rows.strategy.isin([*strategies, BASE])]
     keys = ["setting", "strategy", "query_lang"]
     means = macro(rows, keys).pivot(index=["setting", "strategy"], columns="query_lang", values="value")
-    cells = interval_cells(intervals, benchmark, k, metric=metric, lang_group="all")
+    cells = interval_cells(intervals, benchmark, k, metric=metric, quantity="value", lang_group="all")
     half = cells[cells.query_lang != "all"].pivot(index=["setting", "strategy"], columns="query_lang", values="value")
     order = [(s, strategy) for s in SETTING_NAMES for strategy in sorted(means.index.levels[1], key=strategy_rank)]
     means = means.loc[[key for key in order if key in means.index]]
@@ -185,7 +190,7 @@ def paired_test_table(tests: pd.DataFrame, level: float) -> pd.DataFrame:
     """`stats.paired_tests` rows for reading: comparison, setting, languages, difference with its
     `level` interval, effect size d_z, p and Holm-adjusted p."""
     comparison = [
-        f"{a} vs {b}, k={ka}" if family == "strategies" else f"{a}, k={ka} vs k={kb}"
+        f"{a}, k={ka} vs k={kb}" if family == "k-trend" else f"{a} vs {b}, k={ka}"
         for family, a, b, ka, kb in zip(tests.family, tests.strategy_a, tests.strategy_b, tests.k_a, tests.k_b)
     ]
     table = pd.DataFrame({

@@ -31,6 +31,8 @@ wildcard_constraints:
     k=r"\d+",
     draw=r"\d+",
     seed=r"\d+",
+    lr=r"[0-9.e+-]+",
+    steps=r"\d+",
     model=r"base|(xx-mono|x-y|hybrid-a[0-9.]+)/k\d+/draw\d+/seed\d+",
 
 
@@ -116,6 +118,11 @@ def benchmark_files():
     return files
 
 
+def study_roles():
+    """{benchmark: {language: role}}: source, held-out, pool or other (see `Study.language_roles`)."""
+    return {benchmark: STUDY.language_roles(benchmark) for benchmark in EVALUATION["benchmarks"]}
+
+
 def multi_benchmarks():
     """Benchmarks evaluated in the multi setting (MIRACL is not: its questions are not parallel)."""
     return [b for b in EVALUATION["benchmarks"] if "multi" in STUDY.settings(b)]
@@ -124,7 +131,9 @@ def multi_benchmarks():
 def benchmark_figures(benchmark):
     """The figures drawn for a benchmark: those of the settings it is evaluated in."""
     metric, settings = config["figure"]["metric"], STUDY.settings(benchmark)
-    figures = [f"scaling_{metric}", f"zero_shot_languages_{metric}"]
+    figures = [f"scaling_{metric}", f"groups_{metric}"]
+    if STUDY.held_out(benchmark):
+        figures.append(f"held_out_languages_{metric}")
     if STUDY.alpha_k() is not None:
         figures.append(f"alpha_{metric}")
     if "cross" in settings:

@@ -23,6 +23,28 @@ rule figure:
         "../scripts/figure.py"
 
 
+rule groups_figure:
+    input:
+        intervals=rules.intervals.output[0],
+    output:
+        **figure_files("groups_{metric}", "groups", "1b. {metric} vs k by language group"),
+    params:
+        code=package_code("groups_figure"),
+        strategies=STUDY.strategies(),
+        size=[config["figure"]["width"], config["figure"]["height"]],
+    log:
+        f"{RESULTS}/logs/groups_figure/{{benchmark}}/{{metric}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/groups_figure/{{benchmark}}/{{metric}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/groups_figure.py"
+
+
 rule language_pairs_figure:
     input:
         metrics=rules.aggregate.output.metrics,
@@ -66,26 +88,26 @@ rule rank_distance_figure:
         "../scripts/rank_distance_figure.py"
 
 
-rule zero_shot_figure:
+rule held_out_figure:
     input:
         intervals=rules.intervals.output[0],
-        languages=rules.aggregate.output.languages,
     output:
-        **figure_files("zero_shot_languages_{metric}", "zero_shot_languages", "4. languages never trained on"),
+        **figure_files("held_out_languages_{metric}", "held_out_languages", "4. each held-out language"),
     params:
-        code=package_code("zero_shot_figure"),
+        code=package_code("held_out_figure"),
         strategies=STUDY.strategies(),
+        held_out=lambda w: STUDY.held_out(w.benchmark),
     log:
-        f"{RESULTS}/logs/zero_shot_figure/{{benchmark}}/{{metric}}.log",
+        f"{RESULTS}/logs/held_out_figure/{{benchmark}}/{{metric}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/zero_shot_figure/{{benchmark}}/{{metric}}.tsv"
+        f"{RESULTS}/benchmarks/held_out_figure/{{benchmark}}/{{metric}}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,
     conda:
         STUDY_ENV
     script:
-        "../scripts/zero_shot_figure.py"
+        "../scripts/held_out_figure.py"
 
 
 rule loss_figure:
@@ -132,6 +154,7 @@ rule top_languages_figure:
 rule alpha_figure:
     input:
         intervals=rules.intervals.output[0],
+        losses=rules.losses.output[0],
     output:
         **figure_files("alpha_{metric}", "alpha", "7. {metric} vs alpha"),
     params:

@@ -6,6 +6,7 @@ rule intervals:
         report(f"{RESULTS}/tables/intervals.tsv", caption="../report/intervals.rst", category="Tables", labels={"table": "intervals (TSV)"}),
     params:
         code=package_code("intervals"),
+        roles=study_roles(),
         models=STUDY.model_tags(),
         benchmarks=EVALUATION["benchmarks"],
         level=STATS["level"],
@@ -36,6 +37,7 @@ rule paired_tests:
                     labels={"table": "paired tests"}),
     params:
         code=package_code("paired_tests"),
+        roles=study_roles(),
         models=STUDY.model_tags(),
         benchmarks=EVALUATION["benchmarks"],
         metric=STATS["metric"],
@@ -86,6 +88,7 @@ rule top_languages:
         f"{RESULTS}/tables/top_languages.tsv",
     params:
         code=package_code("top_languages"),
+        roles=study_roles(),
         models=STUDY.model_tags(),
         benchmarks=multi_benchmarks(),
         draws=list(STUDY.draws()),

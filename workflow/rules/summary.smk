@@ -6,6 +6,7 @@ rule aggregate:
         languages=f"{RESULTS}/tables/languages.tsv",
     params:
         code=package_code("aggregate"),
+        roles=study_roles(),
         models=STUDY.model_tags(),
         benchmarks=EVALUATION["benchmarks"],
         draws=list(STUDY.draws()),
@@ -32,6 +33,7 @@ rule paper_table:
                     subcategory="{benchmark}", labels={"table": "Table 1 (paper layout)"}),
     params:
         code=package_code("paper_table"),
+        roles=study_roles(),
         strategies=STUDY.strategies(),
         level=STATS["level"],
     log:
@@ -59,6 +61,7 @@ rule language_table:
                     subcategory="{benchmark}", labels={"table": "per query language"}),
     params:
         code=package_code("language_table"),
+        roles=study_roles(),
         strategies=STUDY.strategies(),
         metric=config["figure"]["metric"],
         level=STATS["level"],

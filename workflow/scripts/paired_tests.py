@@ -9,7 +9,7 @@ from xlretrieval.tables import paired_test_table, write_table
 log = to_file(snakemake.log[0])
 p, out = snakemake.params, snakemake.output
 paths = per_query_paths(snakemake.input.metrics, p.models, p.benchmarks)
-tests = study_paired_tests(paths, pd.read_csv(snakemake.input.languages, sep="\t"), p.metric, p.strategies,
+tests = study_paired_tests(paths, pd.read_csv(snakemake.input.languages, sep="\t"), p.roles, p.metric, p.strategies,
                            level=p.level, resamples=p.resamples, permutations=p.permutations, seed=p.seed)
 tests.to_csv(out.tsv, sep="\t", index=False, float_format="%.6g")
 caption = (f"Paired tests of {p.metric} over questions (sign-flip randomisation, {p.permutations} permutations), "

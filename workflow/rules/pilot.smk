@@ -1,0 +1,96 @@
+# The learning-curve pilot (`snakemake pilot`, not part of `all`): hybrid at the smallest and largest k for each
+# step budget and learning rate of `pilot`, evaluated on held-out languages against the base model.
+
+
+def pilot_benchmark():
+    """The first evaluation benchmark with a cross setting (held-out cross is what the budget must resolve)."""
+    return next((b for b in EVALUATION["benchmarks"] if "cross" in STUDY.settings(b)), EVALUATION["benchmarks"][0])
+
+
+def pilot_params(steps, k, lr, alpha):
+    benchmark = pilot_benchmark()
+    return {
+        "model_name": config["model"]["name"],
+        "device": config["model"]["device"],
+        "pooling": config["model"]["pooling"],
+        "languages": STUDY.training_languages(k, 0),
+        "evaluated": sorted({TRAINING["source_language"], *STUDY.held_out(benchmark)} & set(STUDY.evaluation_languages(benchmark))),
+        "settings": [s for s in ("mono", "cross") if s in STUDY.settings(benchmark)],
+        "alpha": alpha,
+        "steps": steps,
+        "batch_size": TRAINING["batch_size"],
+        "seed": TRAINING["seeds"][0],
+        "training_options": {
+            "learning_rate": lr,
+            "weight_decay": TRAINING["weight_decay"],
+            "warmup_ratio": TRAINING["warmup_ratio"],
+            "temperature": TRAINING["temperature"],
+            "query_prefix": TRAINING["query_prefix"],
+            "passage_prefix": TRAINING["passage_prefix"],
+        },
+        "max_seq_length": TRAINING["max_seq_length"],
+        "encoding_max_seq_length": EVALUATION["max_seq_length"],
+        "depth": EVALUATION["depth"],
+        "encoding_batch_size": EVALUATION["batch_size"],
+    }
+
+
+rule pilot_point:
+    input:
+        pairs=rules.training_pairs.output[0],
+        evalset=evalset(pilot_benchmark()),
+    output:
+        f"{RESULTS}/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}.parquet",
+    params:
+        code=package_code("pilot_point"),
+        point=lambda w: pilot_params(int(w.steps), int(w.k), float(w.lr), parse_strategy(w.strategy)[1]),
+    log:
+        f"{RESULTS}/logs/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}.tsv"
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/pilot_point.py"
+
+
+use rule pilot_point as pilot_base with:
+    output:
+        f"{RESULTS}/pilot/base.parquet",
+    params:
+        code=package_code("pilot_point"),
+        point=pilot_params(0, min(TRAINING["k"]), 0.0, 0.0),
+    log:
+        f"{RESULTS}/logs/pilot/base.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/pilot/base.tsv"
+
+
+rule pilot:
+    input:
+        points=expand(f"{RESULTS}/pilot/{{point}}.parquet", point=STUDY.pilot_models()),
+        base=rules.pilot_base.output[0],
+    output:
+        curve=f"{RESULTS}/pilot/learning_curve.tsv",
+        png=f"{RESULTS}/pilot/learning_curve.png",
+        pdf=f"{RESULTS}/pilot/learning_curve.pdf",
+    params:
+        code=package_code("pilot"),
+        points=STUDY.pilot_models(),
+        held_out=STUDY.held_out(pilot_benchmark()),
+        level=STATS["level"],
+        resamples=STATS["resamples"],
+        seed=STATS["seed"],
+    log:
+        f"{RESULTS}/logs/pilot/learning_curve.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/pilot.py"
