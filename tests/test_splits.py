@@ -75,3 +75,57 @@ def test_guard_without_articles_matches_passages_not_empty_titles():
     untitled = tables([("e1", "de", "9")], [("de/9", "de", "zwei", "", "9"), ("de/8", "de", "acht", "", "8")])
     pairs, dropped = training_pairs(train, [untitled])
     assert dropped == 1 and set(pairs.question_id) == {"q1"}  # q2's German passage is evaluated: gone in every language
+
+
+@pytest.fixture(scope="module")
+def xquad_all():
+    from conftest import lareqa_file
+    from xlretrieval.data.lareqa import read_dataset
+    from xlretrieval.data.sources import SOURCES
+
+    return read_dataset({lang: lareqa_file("xquad-r", lang) for lang in SOURCES["xquad-r"].languages})
+
+
+@pytest.mark.parametrize("training", [["ar", "de", "es", "hi", "vi", "zh"], ["de", "es", "zh"]], ids=["default", "tiny"])
+def test_guard_drops_the_same_ids_whatever_is_evaluated(mlqa, xquad_all, training):
+    from conftest import SCHEMA
+    from xlretrieval.config import Study, validate
+    from xlretrieval.data.splits import contaminated_questions, guarded_set, select_languages
+
+    train = select_languages(mlqa, ["en", *training])
+    dropped, evaluated = {}, {}
+    for name, evaluation in {"full": {"articles": None},
+                             "default": {"articles": 12},
+                             "tiny": {"articles": 2, "languages": {"xquad-r": ["de", "el", "en", "zh"]}}}.items():
+        study = Study(validate({"evaluation": evaluation}, SCHEMA))
+        prepared = select_languages(xquad_all, study.dataset_languages("xquad-r"))  # what the `prepare` rule keeps
+        assert study.dataset_languages("xquad-r") == sorted(set(xquad_all.questions.lang))
+        dropped[name] = contaminated_questions(train, [guarded_set(prepared, None)])
+        subset = evaluation_set(prepared, study.evaluation_languages("xquad-r"), study.article_subset("xquad-r"), 0, None)
+        evaluated[name] = contaminated_questions(train, [subset])
+    assert dropped["full"] == dropped["default"] == dropped["tiny"] == evaluated["full"]
+    assert len(dropped["full"]) == (13 if len(training) == 6 else 3)
+    assert not evaluated["default"] and not evaluated["tiny"]  # the evaluated subsets alone would miss them all
+
+
+def test_guard_of_a_trained_benchmark_is_its_held_out_articles(xquad_all):
+    from xlretrieval.data.splits import guarded_set
+
+    holdout = {"train_fraction": 0.5, "seed": 0}
+    guard = guarded_set(xquad_all, holdout)
+    train = training_set(xquad_all, ["en", "de"], holdout)
+    evaluated = evaluation_set(xquad_all, ["el", "en"], 5, 0, holdout)
+    assert set(guard.questions.article).isdisjoint(train.questions.article)
+    assert set(evaluated.questions.article) < set(guard.questions.article) and guard.questions.article.nunique() == 24
+    assert set(guard.questions.lang) == set(xquad_all.questions.lang)
+
+
+def test_training_pairs_depend_on_every_language_of_the_benchmark(tmp_path):
+    from conftest import copy_project, snakemake
+    from xlretrieval.data.sources import SOURCES
+
+    result = snakemake(copy_project(tmp_path), "-n", "--until", "training_pairs")  # the tiny study evaluates 4 languages
+    plan = result.stdout + result.stderr
+    assert "rule evaluation_set:" not in plan  # the evaluated subset is not upstream of the guard
+    assert "results/data/xquad-r/candidates.parquet" in plan.split("rule training_pairs:")[1].split("output:")[0]
+    assert all(f"results/raw/xquad-r/{lang}.json" in plan for lang in SOURCES["xquad-r"].languages)

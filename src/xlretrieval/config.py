@@ -180,12 +180,15 @@ class Study:
         return roles
 
     def dataset_languages(self, dataset: str) -> list[str]:
-        """Languages of a dataset the study reads: training languages and/or evaluated ones."""
+        """Languages of a dataset the study reads: training languages and/or a benchmark's languages, every
+        language of a LAReQA-format benchmark (the training-pairs guard compares against all of them),
+        the evaluated ones of a hub benchmark."""
         langs = set()
         if dataset == self.training["dataset"]:
             langs |= {self.training["source_language"], *self.training["target_pool"]}
         if dataset in self.evaluation["benchmarks"]:
-            langs |= set(self.evaluation_languages(dataset))
+            source = self.source(dataset)
+            langs |= set(source.languages if isinstance(source, LareqaSource) else self.evaluation_languages(dataset))
         return sorted(langs)
 
     def datasets(self) -> list[str]:

@@ -2,17 +2,21 @@
 
 Texts are processed in shards (tokenised, length-sorted and encoded shard by shard) so memory stays
 bounded for any number of texts; embeddings go to an array the caller may memory-map (`open_embeddings`).
+Every evaluated model, base or fine-tuned, is loaded with the same truncation (`load_encoder`), and
+`encode_evalset` records how a benchmark was encoded beside its embeddings.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .model import BiEncoder, autocast
+from .model import BiEncoder, autocast, choose_device, load
 
 SHARD_SIZE = 65536
 
@@ -53,3 +57,45 @@ def encode(
                 bar.update(len(rows))
     bar.close()
     return out
+
+
+def load_encoder(name: str, device: str, max_seq_length: int, pooling: str = "auto") -> BiEncoder:
+    """A model to evaluate, truncating at `max_seq_length` tokens whatever its folder saved (a fine-tuned
+    model saves training's length, the base model its own), so base and fine-tuned models see the same text."""
+    return load(name, choose_device(device), max_seq_length=max_seq_length, pooling=pooling)
+
+
+def precision(device: torch.device) -> str:
+    """The arithmetic `encode` runs in on `device`: "fp32", or the autocast dtype (bf16 on CUDA)."""
+    with autocast(device):
+        if torch.is_autocast_enabled(device.type):
+            return str(torch.get_autocast_dtype(device.type)).removeprefix("torch.") + " autocast"
+    return "fp32"
+
+
+def count_truncated(model: BiEncoder, texts: list[str], shard_size: int = SHARD_SIZE) -> int:
+    """How many texts are longer than the model's `max_seq_length` tokens (special tokens included), so cut."""
+    return sum(
+        sum(len(ids) > model.max_seq_length for ids in model.tokenizer(texts[first : first + shard_size], verbose=False)["input_ids"])
+        for first in range(0, len(texts), shard_size)
+    )
+
+
+def encode_evalset(
+    model: BiEncoder, name: str, texts: Mapping[str, list[str]], outputs: Mapping[str, str | Path], batch_size: int
+) -> dict:
+    """Encode each set of `texts` (questions, candidates: prefixed as encoded) into the `.npy` file `outputs`
+    names for it, and write the encoding's settings and truncated-text counts to `outputs["encoding"]`;
+    return those."""
+    for key, batch in texts.items():
+        vectors = open_embeddings(outputs[key], len(batch), model.dimension)
+        encode(model, batch, batch_size, progress=True, out=vectors)
+        vectors.flush()
+    info = {
+        "model": name, "max_seq_length": model.max_seq_length, "pooling": model.pooling, "device": str(model.device),
+        "precision": precision(model.device), "batch_size": batch_size,
+        "texts": {key: len(batch) for key, batch in texts.items()},
+        "truncated": {key: count_truncated(model, batch) for key, batch in texts.items()},
+    }
+    Path(outputs["encoding"]).write_text(json.dumps(info, indent=2) + "\n")
+    return info

@@ -5,11 +5,13 @@ rule embed:
     output:
         questions=f"{RESULTS}/embeddings/{{model}}/{{benchmark}}/questions.npy",
         candidates=f"{RESULTS}/embeddings/{{model}}/{{benchmark}}/candidates.npy",
+        encoding=f"{RESULTS}/embeddings/{{model}}/{{benchmark}}/encoding.json",
     params:
         code=package_code("embed"),
         model=lambda w: config["model"]["name"] if w.model == BASE else f"{RESULTS}/models/{w.model}",
         pooling=config["model"]["pooling"],
         device=config["model"]["device"],
+        max_seq_length=EVALUATION["max_seq_length"],  # every model alike, not the length its folder saved
         batch_size=EVALUATION["batch_size"],
         query_prefix=TRAINING["query_prefix"],
         passage_prefix=TRAINING["passage_prefix"],

@@ -150,6 +150,15 @@ def training_set(tables: Tables, languages: list[str], holdout: dict | None) -> 
     return tables
 
 
+def guarded_set(tables: Tables, holdout: dict | None) -> Tables:
+    """What training data must not overlap in a benchmark: all of it (every article and language, whatever
+    subset `evaluation_set` evaluates), or its held-out articles when it is also the training dataset."""
+    if not holdout:
+        return tables
+    _, held_out = holdout_split(tables.questions.article.tolist(), holdout["train_fraction"], holdout["seed"])
+    return restrict(tables, held_out)
+
+
 def evaluation_set(
     tables: Tables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None
 ) -> Tables:
