@@ -6,6 +6,7 @@ from xlretrieval import metrics
 from xlretrieval.data.tables import Tables
 from xlretrieval.querysets import query_sets
 from xlretrieval.search import search
+from xlretrieval.tables import macro
 
 
 def toy_tables():
@@ -50,6 +51,36 @@ def test_measures_and_rank_distance_by_hand(tmp_path):
     assert distance["de", "q1"] == 1 and distance["de", "q2"] == 1
 
 
+def test_hand_made_runs_give_known_means_macro_over_languages(tmp_path):
+    # en: the answers of q1, q2, q3 sit at ranks 1, 2, 3 (RR 1, 1/2, 1/3); de: q1 at rank 1, q2's answer
+    # is not retrieved (RR 0). RR means: en 11/18, de 1/2; macro over languages 5/9, not 17/30 over queries.
+    tables = Tables(
+        pd.DataFrame({"question_id": ["q1", "q2", "q3", "q1", "q2"], "lang": ["en", "en", "en", "de", "de"]}),
+        pd.DataFrame({"candidate_id": ["en1", "en2", "en3", "de1", "de2", "de3"], "lang": ["en"] * 3 + ["de"] * 3}),
+        pd.DataFrame({"question_id": ["q1", "q2", "q3", "q1", "q2"], "lang": ["en", "en", "en", "de", "de"],
+                      "candidate_id": ["en1", "en2", "en3", "de1", "de2"]}),
+    )
+    runs = {
+        "en-en": {"q1": ["en1", "en2", "en3"], "q2": ["en1", "en2", "en3"], "q3": ["en1", "en2", "en3"]},
+        "de-de": {"q1": ["de1", "de3"], "q2": ["de1", "de3"]},
+    }
+    (tmp_path / "mono").mkdir()
+    for name, lists in runs.items():
+        (tmp_path / "mono" / f"{name}.trec").write_text(
+            "".join(f"{q} Q0 {c} {r} {10 - r} hand\n" for q, listed in lists.items() for r, c in enumerate(listed, 1)))
+    values = metrics.per_query(tables, tmp_path, ["RR", "R@1"], settings=("mono",))
+    by_query = values.set_index(["query_lang", "question_id", "metric"]).value
+    assert by_query.loc[("en", slice(None), "RR")].tolist() == pytest.approx([1, 1 / 2, 1 / 3])
+    assert by_query.loc[("de", slice(None), "RR")].tolist() == [1.0, 0.0]
+    assert by_query.loc[("en", slice(None), "R@1")].tolist() == [1.0, 0.0, 0.0]
+    summary = metrics.summarise(values)
+    rr = summary[summary.metric == "RR"].set_index("query_lang")
+    assert rr.value.to_dict() == pytest.approx({"en": 11 / 18, "de": 1 / 2})
+    assert rr.n_queries.to_dict() == {"en": 3, "de": 2}
+    averaged = macro(summary.assign(draw=0, seed=0), ["setting", "metric"]).set_index("metric").value
+    assert averaged.to_dict() == pytest.approx({"RR": 5 / 9, "R@1": 5 / 12})  # over queries: 17/30, 2/5
+
+
 def test_rank_distance_is_macro_over_languages_in_the_summary():
     per_query = pd.DataFrame(
         [("multi", "en", "all", "a", "rank_distance", 0.0), ("multi", "en", "all", "b", "rank_distance", 4.0),
@@ -58,7 +89,9 @@ def test_rank_distance_is_macro_over_languages_in_the_summary():
     )
     summary = metrics.summarise(per_query).set_index("query_lang")
     assert summary.loc["en", "value"] == 2.0 and summary.loc["en", "n_queries"] == 2
-    assert summary.value.mean() == 6.0  # macro over languages, not 14/3 over queries
+    assert summary.loc["de", "value"] == 10.0 and summary.loc["de", "n_queries"] == 1
+    averaged = macro(summary.reset_index().assign(draw=0, seed=0), ["setting", "metric"])
+    assert averaged.value.item() == 6.0  # macro over languages, not 14/3 over queries
 
 
 def test_language_groups_follow_roles_and_the_run():

@@ -1,14 +1,18 @@
 """Sharded search against a brute-force reference on real XQuAD-R embeddings; approximate search recall."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from conftest import SCHEMA
+from conftest import SCHEMA, lareqa_file
+from xlretrieval import metrics
 from xlretrieval import model as bi
 from xlretrieval import search as sharded
 from xlretrieval.config import validate
+from xlretrieval.data.lareqa import read_dataset
 from xlretrieval.data.splits import evaluation_set
 from xlretrieval.data.tables import Tables
 from xlretrieval.encoding import encode
@@ -20,10 +24,22 @@ DEPTH = 20
 
 
 @pytest.fixture(scope="module")
-def real(xquad):
+def encoder():
+    return bi.load(NAME, torch.device("cpu"))
+
+
+@pytest.fixture(scope="module")
+def real(xquad, encoder):
     """Three XQuAD-R articles in de, en, zh and their embeddings by the real model."""
     tables = evaluation_set(xquad, ["de", "en", "zh"], 3, 0, None)
-    encoder = bi.load(NAME, torch.device("cpu"))
+    return tables, encode(encoder, tables.questions.text.tolist()), encode(encoder, tables.candidates.text.tolist())
+
+
+@pytest.fixture(scope="module")
+def thai(encoder):
+    """Three XQuAD-R articles in en and th: the English model reads Thai as runs of [UNK], so some Thai
+    candidates share an embedding (exact ties, relevant candidates among them)."""
+    tables = evaluation_set(read_dataset({lang: lareqa_file("xquad-r", lang) for lang in ("en", "th")}), ["en", "th"], 3, 0, None)
     return tables, encode(encoder, tables.questions.text.tolist()), encode(encoder, tables.candidates.text.tolist())
 
 
@@ -35,29 +51,43 @@ def with_ties(vectors: np.ndarray) -> np.ndarray:
 
 
 def brute_force(tables: Tables, questions: np.ndarray, candidates: np.ndarray, depth: int):
-    """Per query set: the full score matrix, sorted by score descending then candidate id descending;
-    ranks = 1 + number of pool candidates scoring strictly higher."""
+    """Per query set and question, a plain Python sort of the whole pool by (score, candidate id), both
+    descending, where scores are float32 roundings of float64 inner products: the top-`depth` run lines
+    (qid, cid, rank, score) and every relevant candidate's position in the sorted pool."""
     runs, ranks = {}, []
     qids, cids = tables.questions.question_id.to_numpy(), tables.candidates.candidate_id.to_numpy()
     for unit in query_sets(tables):
-        scores = (questions[unit.question_rows].astype(np.float64) @ candidates[unit.candidate_rows].astype(np.float64).T).astype(np.float32)
-        pool_ids = cids[unit.candidate_rows]
-        id_rank = np.argsort(np.argsort(pool_ids))
-        order = np.lexsort((np.broadcast_to(-id_rank, scores.shape), -scores), axis=1)[:, :depth]
-        runs[unit.name] = [
-            (qid, pool_ids[j], r, scores[i, j]) for i, qid in enumerate(qids[unit.question_rows]) for r, j in enumerate(order[i], 1)
-        ]
-        column = {cid: j for j, cid in enumerate(pool_ids)}
+        matrix = (questions[unit.question_rows].astype(np.float64) @ candidates[unit.candidate_rows].astype(np.float64).T).astype(np.float32)
+        pool_ids = cids[unit.candidate_rows].tolist()
         relevant = unit.qrels.groupby("question_id").candidate_id.apply(list)
-        for i, qid in enumerate(qids[unit.question_rows]):
-            for cid in relevant[qid]:
-                higher = (scores[i] > scores[i, column[cid]]).sum()
-                ranks.append((unit.setting, unit.query_lang, unit.passage_lang, qid, cid, 1 + higher))
+        runs[unit.name] = []
+        for qid, row in zip(qids[unit.question_rows], matrix.tolist()):
+            ordered = sorted(zip(row, pool_ids), reverse=True)
+            runs[unit.name] += [(qid, cid, r, score) for r, (score, cid) in enumerate(ordered[:depth], 1)]
+            position = {cid: r for r, (_, cid) in enumerate(ordered, 1)}
+            ranks += [(unit.setting, unit.query_lang, unit.passage_lang, qid, cid, position[cid]) for cid in relevant[qid]]
     return runs, pd.DataFrame(ranks, columns=sharded.RANK_COLUMNS)
 
 
 def read_run(path):
     return pd.read_csv(path, sep=" ", header=None, names=["qid", "q0", "cid", "rank", "score", "tag"], dtype={"qid": str, "cid": str})
+
+
+def check_against_brute_force(tables: Tables, questions: np.ndarray, candidates: np.ndarray, run_dir: Path, report) -> None:
+    """Run files and exact ranks equal the brute force's; RR and R@1 by ir-measures from the run files
+    follow from the brute-force positions (so the measures see the listed order)."""
+    runs, ranks = brute_force(tables, questions, candidates, DEPTH)
+    for name, expected in runs.items():
+        run = read_run(run_dir / f"{name}.trec")
+        assert list(zip(run.qid, run.cid, run["rank"])) == [line[:3] for line in expected], name
+        np.testing.assert_array_equal(run.score.to_numpy().astype(np.float32), [line[3] for line in expected], err_msg=name)
+    pd.testing.assert_frame_equal(report.ranks, ranks, check_dtype=False)
+    keys = ["setting", "query_lang", "passage_lang", "question_id"]
+    grouped = ranks.groupby(keys)["rank"]
+    best = grouped.min()
+    expected = pd.concat({"RR": (1 / best).where(best <= DEPTH, 0.0), "R@1": grouped.agg(lambda r: (r == 1).mean())}, names=["metric"])
+    measured = metrics.per_query(tables, run_dir, ["RR", "R@1"]).set_index(["metric"] + keys).value
+    pd.testing.assert_series_equal(measured.sort_index(), expected.reorder_levels(measured.index.names).sort_index(), check_names=False)
 
 
 @pytest.mark.parametrize("ties", [False, True], ids=["real", "real-with-ties"])
@@ -68,16 +98,43 @@ def test_sharded_search_equals_brute_force(real, tmp_path, monkeypatch, shard_si
         candidates = with_ties(candidates)
     monkeypatch.setattr(sharded, "BLOCK_SCORES", 200)  # query chunks of a few questions
     report = search(tables, questions, candidates, DEPTH, tmp_path, index=IndexSpec(shard_size=shard_size))
-    runs, ranks = brute_force(tables, questions, candidates, DEPTH)
-    assert {"mono/de-de", "cross/de-zh", "multi/zh-all"} <= set(runs)
-    for name, expected in runs.items():
-        run = read_run(tmp_path / f"{name}.trec")
-        assert list(zip(run.qid, run.cid, run["rank"])) == [line[:3] for line in expected], name
-        np.testing.assert_allclose(run.score, [line[3] for line in expected], atol=1e-6)
-    pd.testing.assert_frame_equal(report.ranks, ranks, check_dtype=False)
+    assert {"mono/de-de", "cross/de-zh", "multi/zh-all"} <= {u.name for u in query_sets(tables)}
+    check_against_brute_force(tables, questions, candidates, tmp_path, report)
     multi = read_run(tmp_path / "multi" / "en-all.trec")
     assert multi.cid.str[:2].nunique() == 3  # the multi lists merge all three languages' shards
     assert report.recall.empty
+
+
+@pytest.mark.parametrize("shard_size", [7, 10**6])
+def test_thai_exact_ties_equal_brute_force(thai, tmp_path, monkeypatch, shard_size):
+    tables, questions, candidates = thai
+    th = tables.candidates.lang.to_numpy() == "th"
+    shared = pd.Series([row.tobytes() for row in candidates[th]]).duplicated(keep=False).to_numpy()
+    assert tables.qrels.candidate_id.isin(tables.candidates.candidate_id[th][shared]).sum() >= 3
+    monkeypatch.setattr(sharded, "BLOCK_SCORES", 200)
+    report = search(tables, questions, candidates, DEPTH, tmp_path, index=IndexSpec(shard_size=shard_size))
+    check_against_brute_force(tables, questions, candidates, tmp_path, report)
+
+
+def test_near_and_exact_ties_rank_as_the_measures_see_them(tmp_path):
+    # query (1, 0): a candidate's score is its first component. q1's answer en/0 scores 0.5 + 2**-23,
+    # 1.2e-7 above en/1 (one value at 6 decimals, where ir-measures put en/1 first by id); q2's answer
+    # en/2 shares en/3's embedding, so en/3 (the larger id) comes first.
+    tables = Tables(
+        pd.DataFrame({"question_id": ["q1", "q2"], "lang": "en"}),
+        pd.DataFrame({"candidate_id": [f"en/{i}" for i in range(4)], "lang": "en"}),
+        pd.DataFrame({"question_id": ["q1", "q2"], "lang": "en", "candidate_id": ["en/0", "en/2"]}),
+    )
+    first = np.float32(0.5) + np.float32(2**-23)
+    candidates = np.array([[first, 0.1], [0.5, 0.2], [0.25, 0.3], [0.25, 0.3]], dtype=np.float32)
+    questions = np.array([[1, 0], [0, 1]], dtype=np.float32)
+    report = search(tables, questions, candidates, 10, tmp_path, settings=("mono",))
+    assert report.ranks.set_index("question_id")["rank"].to_dict() == {"q1": 1, "q2": 2}
+    run = read_run(tmp_path / "mono" / "en-en.trec")
+    assert run[run.qid == "q1"].cid.tolist()[:2] == ["en/0", "en/1"]
+    assert run[run.qid == "q2"].cid.tolist() == ["en/3", "en/2", "en/1", "en/0"]
+    rr = metrics.per_query(tables, tmp_path, ["RR"], settings=("mono",)).set_index("question_id").value
+    assert rr.to_dict() == {"q1": 1.0, "q2": 0.5}
 
 
 def test_ties_list_by_descending_candidate_id(real, tmp_path):

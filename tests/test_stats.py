@@ -125,8 +125,27 @@ def test_holm_matches_hand_computed_values():
     np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
     np.testing.assert_allclose(stats.holm([0.5, 0.4]), [0.8, 0.8])
     np.testing.assert_allclose(stats.holm([0.3, 0.9]), [0.6, 0.9])
+    # sorted: 0.01 x3 = 0.03; 0.6 x2 = 1.2 -> 1 (clipped); 0.7 x1 = 0.7 -> 1 (monotone)
+    np.testing.assert_allclose(stats.holm([0.6, 0.7, 0.01]), [1.0, 1.0, 0.03])
+    np.testing.assert_allclose(stats.holm([0.02, 0.01, 0.02]), [0.04, 0.03, 0.04])  # tied p-values, tied results
     with pytest.raises(ValueError, match=r"p-values must lie in \[0, 1\]"):
         stats.holm([0.2, 1.5])
+
+
+def holm_is_a_family_adjustment(p: np.ndarray, adjusted: np.ndarray) -> None:
+    """Checks that hold for Holm over the whole family `p` (not over subsets)."""
+    order = np.argsort(p, kind="stable")
+    assert (np.diff(adjusted[order]) >= 0).all()  # monotone in the order of the p-values
+    assert ((p <= adjusted) & (adjusted <= 1)).all()
+    assert adjusted[order[0]] == pytest.approx(min(1.0, len(p) * p[order[0]]))  # the smallest times the family size
+    assert adjusted[order[-1]] == pytest.approx(min(1.0, max(p.max(), adjusted[order[-2]])))
+
+
+def test_holm_is_monotone_and_clipped_on_random_p_values():
+    p = np.random.default_rng(10).uniform(0, 1, 50) ** 4
+    adjusted = stats.holm(p)
+    holm_is_a_family_adjustment(p, adjusted)
+    assert (adjusted == 1).any() and (adjusted < 0.05).any()
 
 
 def test_paired_tests_find_the_planted_differences_only():
@@ -147,7 +166,7 @@ def test_paired_tests_find_the_planted_differences_only():
     assert set(tests[tests.family == "vs-base"].strategy_b) == {"base"}
     trend = tests[tests.family == "k-trend"]
     assert set(zip(trend.k_a, trend.k_b)) == {(2, 1)} and (trend.p_holm > 0.05).all()
-    np.testing.assert_allclose(tests.p_holm, stats.holm(tests.p_value))
+    holm_is_a_family_adjustment(tests.p_value.to_numpy(), tests.p_holm.to_numpy())  # one family: every test
 
 
 def test_k_trend_compares_the_same_held_out_query_sets_at_both_k():

@@ -4,13 +4,15 @@ Work done once, in bounded memory: each language's candidates are read in shards
 `IndexSpec.shard_size` rows (from a memory-mapped array) and every question is scored against each
 shard once, in blocks of at most `BLOCK_SCORES` scores. A block serves every query set its shard is
 in (X->Y and X->all): its top-`depth` is merged into each set's running top-`depth` (so multi is the
-merge of the per-language lists), and for every relevant candidate the block's candidates scoring
-strictly higher are counted (summed over shards: rank = 1 + count). No query x pool matrix is formed.
+merge of the per-language lists), and for every relevant candidate the block's candidates ahead of
+it in the order below are counted (summed over shards: rank = 1 + count). No query x pool matrix is formed.
 
 Scores are float64 inner products rounded to float32, so they do not depend on shard or block sizes.
-Order: score descending, then candidate id descending, for the depth cut and within a list. Ties are
-common (identical embeddings, e.g. of texts an English tokenizer reads as runs of [UNK]); descending
-id is trec_eval's own tie order, so a run file lists candidates in the order every measure sees.
+Order: score descending, then candidate id descending, for the depth cut, within a list and for exact
+ranks. Ties are common (identical embeddings, e.g. of texts an English tokenizer reads as runs of [UNK]);
+descending id is trec_eval's own tie order (ir-measures re-sorts a run by score, then docno descending),
+and run files hold scores with enough digits to give back the float32 score, so a run file lists
+candidates in the order every measure sees and an exact rank is the candidate's place in that order.
 
 An approximate index (`IndexSpec.type` hnsw or ivf: FAISS HNSW-Flat or IVF-Flat over inner product)
 is built once per shard and searched by every query language; its merged lists become the runs, with
@@ -158,8 +160,9 @@ class _Running:
     unit: QuerySet
     members: np.ndarray  # for each question of the query language: its row here, or -1
     relevant_rows: np.ndarray
-    thresholds: np.ndarray  # scores of the relevant candidates, NaN in pads (never exceeded)
-    higher: np.ndarray
+    thresholds: np.ndarray  # scores of the relevant candidates, NaN in pads (never exceeded nor equalled)
+    tiebreaks: np.ndarray  # tiebreaks of the relevant candidates
+    ahead: np.ndarray  # candidates ahead of each relevant one so far
     exact: np.ndarray  # top-depth keys
     approximate: np.ndarray | None
 
@@ -193,7 +196,7 @@ def _check(tables: Tables, question_vectors: np.ndarray, candidate_vectors: np.n
         raise ValueError(f"depth must be at least 1, not {depth}")
 
 
-def _start(unit: QuerySet, tables: Tables, language_rows: np.ndarray, candidate_row: pd.Index,
+def _start(unit: QuerySet, tables: Tables, language_rows: np.ndarray, candidate_row: pd.Index, tiebreak: np.ndarray,
            question_vectors: np.ndarray, candidate_vectors: np.ndarray, depth: int, approximate: bool) -> _Running:
     qids = tables.questions.question_id.to_numpy()[unit.question_rows]
     asking = pd.Index(qids).get_indexer(unit.qrels.question_id)
@@ -218,15 +221,17 @@ def _start(unit: QuerySet, tables: Tables, language_rows: np.ndarray, candidate_
         members=pd.Index(unit.question_rows).get_indexer(language_rows),
         relevant_rows=relevant,
         thresholds=thresholds,
-        higher=np.zeros(relevant.shape, dtype=np.int64),
+        tiebreaks=tiebreak[np.maximum(relevant, 0)],
+        ahead=np.zeros(relevant.shape, dtype=np.int64),
         exact=np.full((len(qids), k), EMPTY, dtype=np.int64),
         approximate=np.full((len(qids), k), EMPTY, dtype=np.int64) if approximate else None,
     )
 
 
-def _add(state: _Running, block: np.ndarray, block_top: np.ndarray, found_keys: np.ndarray | None, chunk: slice) -> None:
-    """Fold a block (the query language's questions in `chunk` x one shard) and its top-depth keys into a
-    query set's state."""
+def _add(state: _Running, block: np.ndarray, tiebreak: np.ndarray, block_top: np.ndarray, found_keys: np.ndarray | None,
+         chunk: slice) -> None:
+    """Fold a block (the query language's questions in `chunk` x one shard, whose candidates have these
+    tiebreaks) and its top-depth keys into a query set's state."""
     members = state.members[chunk]
     taking = members >= 0
     if not taking.any():
@@ -240,7 +245,10 @@ def _add(state: _Running, block: np.ndarray, block_top: np.ndarray, found_keys: 
     if found_keys is not None:
         state.approximate[mine] = smallest(np.concatenate([state.approximate[mine], found_keys], axis=1), k)
     for j in range(state.thresholds.shape[1]):
-        state.higher[mine, j] += np.count_nonzero(block > state.thresholds[mine, j, None], axis=1)
+        threshold = state.thresholds[mine, j, None]
+        state.ahead[mine, j] += np.count_nonzero(block > threshold, axis=1)
+        rows, cols = np.nonzero(block == threshold)  # ties: ahead when the tiebreak comes first
+        state.ahead[mine, j] += np.bincount(rows[tiebreak[cols] < state.tiebreaks[mine[rows], j]], minlength=len(mine))
 
 
 def rank(
@@ -267,7 +275,7 @@ def rank(
 
     with clock("prepare"):
         running = [
-            _start(u, tables, language_rows[u.query_lang], candidate_row, question_vectors, candidate_vectors, depth, approximate)
+            _start(u, tables, language_rows[u.query_lang], candidate_row, tiebreak, question_vectors, candidate_vectors, depth, approximate)
             for u in query_sets(tables, tuple(settings))
         ]
         queries = {lang: np.asarray(question_vectors[rows], dtype=np.float64) for lang, rows in language_rows.items()}
@@ -307,7 +315,7 @@ def rank(
                     with clock("select"):
                         block_top = top_keys(block, shard_tiebreak, depth)
                         for state in states:
-                            _add(state, block, block_top, found_keys, chunk)
+                            _add(state, block, shard_tiebreak, block_top, found_keys, chunk)
 
     def lists(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys = np.sort(keys, axis=1)
@@ -319,12 +327,16 @@ def rank(
     for state in running:
         exact_rows, exact_scores = lists(state.exact)
         rows, found_scores = lists(state.approximate) if approximate else (exact_rows, exact_scores)
-        results.append(Ranking(state.unit, rows, found_scores, exact_rows, state.relevant_rows, 1 + state.higher))
+        results.append(Ranking(state.unit, rows, found_scores, exact_rows, state.relevant_rows, 1 + state.ahead))
     return results
 
 
 def write_run(ranking: Ranking, tables: Tables, path: Path, tag: str) -> None:
-    """A TREC run: `qid Q0 candidate_id rank score tag`, best first, one line per listed candidate."""
+    """A TREC run: `qid Q0 candidate_id rank score tag`, best first, one line per listed candidate.
+
+    Scores have 9 significant digits, which give back the float32 score: distinct scores stay distinct and
+    in order, so measures that re-sort by score (ties by candidate id descending) keep the listed order.
+    """
     qids = tables.questions.question_id.to_numpy()[ranking.unit.question_rows]
     cids = tables.candidates.candidate_id.to_numpy()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -332,7 +344,7 @@ def write_run(ranking: Ranking, tables: Tables, path: Path, tag: str) -> None:
         for qid, rows, row_scores in zip(qids.tolist(), ranking.rows, ranking.scores):
             listed = rows >= 0  # Python values below: formatting NumPy scalars is 10x slower
             lines = enumerate(zip(cids[rows[listed]].tolist(), row_scores[listed].tolist()), 1)
-            out.writelines(f"{qid} Q0 {cid} {r} {s:.6f} {tag}\n" for r, (cid, s) in lines)
+            out.writelines(f"{qid} Q0 {cid} {r} {s:.9g} {tag}\n" for r, (cid, s) in lines)
 
 
 def relevant_ranks(ranking: Ranking, tables: Tables) -> pd.DataFrame:
