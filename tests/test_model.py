@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,12 +48,22 @@ def test_training_embeddings_do_not_depend_on_the_chunk_size(texts):
     assert one_pass.shape == (40, 384)
 
 
-def test_info_nce_prefers_matching_pairs():
-    q = torch.nn.functional.normalize(torch.randn(8, 16), dim=-1)
-    assert info_nce(q, q, 0.05) < info_nce(q, q.roll(1, 0), 0.05)
-    assert info_nce(q, q, 0.05).item() == pytest.approx(
-        torch.nn.functional.cross_entropy(q @ q.T / 0.05, torch.arange(8)).item()
-    )
+def test_info_nce_of_a_hand_computed_2x2_case():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
+    # logits q @ p.T / 0.5 = [[1.2, 0], [1.6, 2]]; the positives sit on the diagonal
+    expected = (math.log(1 + math.exp(-1.2)) + math.log(1 + math.exp(-0.4))) / 2
+    assert info_nce(q, p, 0.5).item() == pytest.approx(expected, rel=1e-6)
+    # swapped roles: logits [[1.2, 1.6], [0, 2]]
+    assert info_nce(p, q, 0.5).item() == pytest.approx((math.log(1 + math.exp(0.4)) + math.log(1 + math.exp(-2))) / 2, rel=1e-6)
+
+
+def test_info_nce_limits():
+    separated = torch.eye(6)
+    assert info_nce(separated, separated, 0.01).item() < 1e-6  # each positive is 100 logits ahead
+    assert info_nce(separated, separated.roll(1, 0), 0.01).item() == pytest.approx(100, rel=1e-4)  # every positive 100 behind
+    same = torch.nn.functional.normalize(torch.ones(6, 4), dim=-1)
+    assert info_nce(same, same, 0.05).item() == pytest.approx(math.log(6), rel=1e-6)  # no way to tell the 6 apart
 
 
 def test_training_saves_a_sentence_transformers_model(tmp_path, mlqa_pairs, texts):
