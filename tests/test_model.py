@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -83,6 +84,21 @@ def test_training_saves_a_sentence_transformers_model(tmp_path, mlqa_pairs, text
     assert not (tmp_path / "model.partial").exists()
 
 
+def test_logged_learning_rate_is_the_one_each_step_used_and_training_json_records_the_mix(tmp_path, mlqa_pairs):
+    from transformers import get_linear_schedule_with_warmup
+
+    batches = make_batches(mlqa_pairs, ["de", "en"], 0.25, 32, 4, 0)  # 8 steps, round(0.25 * 8) = 2 X-X-mono
+    losses = train(bi.load(NAME, CPU, max_seq_length=32), mlqa_pairs, batches, tmp_path / "model", learning_rate=1e-4,
+                   weight_decay=0.0, warmup_ratio=0.25, temperature=0.05, progress=False)
+    factor = get_linear_schedule_with_warmup(torch.optim.SGD([torch.zeros(1)], lr=1.0), 2, 8).lr_lambdas[0]
+    assert losses.learning_rate.tolist() == pytest.approx([1e-4 * factor(step) for step in range(8)])
+    assert losses.learning_rate.iloc[0] == 0.0 and losses.learning_rate.iloc[-1] == pytest.approx(1e-4 / 6)  # warmup starts at 0
+    info = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert info["steps"] == info["steps_run"] == 8 and info["batch_size"] == 4 and info["max_seq_length"] == 32
+    assert info["xx_mono_batches"] == 2 == (losses.batch_kind == "xx-mono").sum() and info["xx_mono_share"] == 0.25
+    assert info["learning_rate"] == 1e-4 and info["warmup_steps"] == 2
+
+
 def test_non_finite_loss_stops_with_a_clear_error(tmp_path, mlqa_pairs):
     batches = make_batches(mlqa_pairs, ["de", "en"], 0.0, 16, 8, 0)
     with pytest.raises(TrainingError, match=r"loss is (nan|inf) at step 0"):
@@ -164,6 +180,9 @@ def test_early_stopping_keeps_the_best_checkpoint(tmp_path, mlqa_pairs, texts):
     dev = pd.read_csv(tmp_path / "stopped" / "dev_loss.tsv", sep="\t")
     assert len(losses) == 3 < batches[batches.split == "train"].batch.nunique()  # stopped after 2 evaluations without a gain
     assert dev.step.tolist() == [1, 2, 3] and dev.kept.tolist() == [True, False, False] and dev.dev_loss.idxmin() == 0
+    info = json.loads((tmp_path / "stopped" / "training.json").read_text())
+    assert info["steps"] == 1 and info["steps_run"] == 3  # the saved weights saw the first batch only
+    assert info["xx_mono_batches"] == (losses.batch_kind.iloc[:1] == "xx-mono").sum()
     # the saved model is the step-1 checkpoint: one step of the same schedule gives the same weights
     first = batches[(batches.split == "train") & (batches.batch == 0)]
     train(bi.load(NAME, CPU, 64), pairs, first, tmp_path / "one-step", **settings)
