@@ -1,8 +1,9 @@
 import hashlib
 
+import numpy as np
 import pytest
 
-from xlretrieval.batching import make_batches
+from xlretrieval.batching import _Queue, batch_kinds, make_batches
 
 LANGS = ["de", "en", "es"]
 
@@ -39,10 +40,83 @@ def test_passage_is_the_answer_in_the_passage_language(mlqa_pairs):
     assert all((q, lang) in answer for q, lang in zip(b.question_id, b.question_lang))
 
 
-def test_hybrid_mixes_batch_kinds_near_alpha(mlqa_pairs):
-    b = make_batches(mlqa_pairs, LANGS, 0.3, 32 * 200, 32, 0)
-    share = (b.drop_duplicates("batch").kind == "xx-mono").mean()
-    assert 0.2 < share < 0.4
+def kinds(frame):
+    return frame.drop_duplicates("batch").kind.tolist()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.25, 0.3, 0.5, 0.75, 1.0])
+@pytest.mark.parametrize("n_batches", [1, 7, 48, 101])
+def test_hybrid_has_exactly_round_alpha_mono_batches(mlqa_pairs, alpha, n_batches):
+    b = make_batches(mlqa_pairs, LANGS, alpha, 8 * n_batches, 8, 3)
+    assert kinds(b).count("xx-mono") == round(alpha * n_batches) and len(kinds(b)) == n_batches
+    assert batch_kinds(alpha, n_batches, 3) == kinds(b)
+
+
+def test_alpha_end_points_give_one_kind():
+    assert set(batch_kinds(0.0, 48, 5)) == {"x-y"} and set(batch_kinds(1.0, 48, 5)) == {"xx-mono"}
+
+
+def test_batch_kinds_depend_on_seed_alpha_and_count_only(mlqa_pairs):
+    small, large = (make_batches(mlqa_pairs, langs, 0.5, 48 * 8, 8, 11) for langs in (["de", "en"], ["ar", "de", "en", "es", "hi"]))
+    assert kinds(small) == kinds(large) == batch_kinds(0.5, 48, 11)
+    assert not small.equals(large)
+    assert batch_kinds(0.5, 48, 11) != batch_kinds(0.5, 48, 12)
+    assert set(batch_kinds(0.5, 48, 11)) == {"x-y", "xx-mono"}
+
+
+def test_queue_refills_when_every_pending_item_is_excluded():
+    queue = _Queue(["a", "b"], {"a": "a", "b": "b"}, np.random.default_rng(0))
+    first = queue.take(set())
+    second = queue.take({first})  # the pass's last item
+    assert {first, second} == {"a", "b"}
+    assert queue.take({second}) == first  # pending was empty: a new pass
+    assert queue.take({second}) == first  # only `second` pending, and it is excluded: the next pass serves `first`
+    assert queue.take(set()) == second  # the held-back item comes first once admissible
+    assert queue.take({"a", "b"}) is None
+
+
+def test_x_y_batches_no_longer_run_out_of_parallel_ids(mlqa_pairs):
+    for seed in (19, 25, 34, 41, 52):  # 25, 34, 41, 52 raised "not enough distinct parallel ids" before
+        b = make_batches(mlqa_pairs, ["en", "es", "hi"], 0.0, 1536, 32, seed)
+        assert len(b) == 1536 and not b.duplicated(["batch", "question_id"]).any()
+
+
+@pytest.mark.parametrize("langs", [["en", "es", "hi"], ["es", "hi"], ["de", "en", "zh"]])
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_seed_sweep_keeps_the_batch_invariants(mlqa_pairs, langs, alpha):
+    for seed in range(60):
+        b = make_batches(mlqa_pairs, langs, alpha, 1536, 32, seed)
+        assert len(b) == 1536 and (b.groupby("batch").size() == 32).all()
+        assert not b.duplicated(["batch", "question_id"]).any()
+
+
+def test_coverage_stays_even_when_ids_are_scarce(mlqa_pairs):
+    pairs = mlqa_pairs[mlqa_pairs.lang.isin(["es", "hi"])]
+    crossable = pairs.question_id[pairs.question_id.duplicated(keep=False)].unique()
+    b = make_batches(mlqa_pairs, ["es", "hi"], 0.0, 20 * len(crossable), 32, 0)  # every id is needed ~20 times
+    for lang, rows in b.groupby("question_lang"):
+        counts = rows.question_id.value_counts().reindex(crossable, fill_value=0)
+        assert counts.max() - counts.min() <= 2, lang
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
+def test_questions_sharing_an_answer_sentence_never_meet(mlqa_pairs, alpha):
+    langs = ["ar", "de", "en", "es", "hi", "vi", "zh"]
+    texts = mlqa_pairs.groupby("question_id").answer.agg(set)  # a question's answer sentence in every language
+    shared = mlqa_pairs[mlqa_pairs.answer.duplicated(keep=False)]
+    sharing = set(shared.question_id)
+    assert shared.groupby("answer").question_id.nunique().gt(1).sum() >= 8  # MLQA-R's shared answer sentences
+    passage = dict(zip(mlqa_pairs.candidate_id, mlqa_pairs.answer))
+    met = 0
+    for seed in range(5):
+        b = make_batches(mlqa_pairs, langs, alpha, 1536, 32, seed).assign(text=lambda d: d.passage_id.map(passage))
+        assert not b.duplicated(["batch", "text"]).any()
+        for _, batch in b[b.question_id.isin(sharing)].groupby("batch"):
+            # no passage of the batch answers another of its questions, in any language
+            for qid in batch.question_id:
+                assert not texts[qid] & set(b.text[(b.batch == batch.batch.iloc[0]) & (b.question_id != qid)])
+            met += 1
+    assert met  # the sharing questions were drawn
 
 
 def test_same_seed_same_bytes_other_seed_differs(mlqa_pairs):

@@ -1,3 +1,6 @@
+import json
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,12 +49,22 @@ def test_training_embeddings_do_not_depend_on_the_chunk_size(texts):
     assert one_pass.shape == (40, 384)
 
 
-def test_info_nce_prefers_matching_pairs():
-    q = torch.nn.functional.normalize(torch.randn(8, 16), dim=-1)
-    assert info_nce(q, q, 0.05) < info_nce(q, q.roll(1, 0), 0.05)
-    assert info_nce(q, q, 0.05).item() == pytest.approx(
-        torch.nn.functional.cross_entropy(q @ q.T / 0.05, torch.arange(8)).item()
-    )
+def test_info_nce_of_a_hand_computed_2x2_case():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
+    # logits q @ p.T / 0.5 = [[1.2, 0], [1.6, 2]]; the positives sit on the diagonal
+    expected = (math.log(1 + math.exp(-1.2)) + math.log(1 + math.exp(-0.4))) / 2
+    assert info_nce(q, p, 0.5).item() == pytest.approx(expected, rel=1e-6)
+    # swapped roles: logits [[1.2, 1.6], [0, 2]]
+    assert info_nce(p, q, 0.5).item() == pytest.approx((math.log(1 + math.exp(0.4)) + math.log(1 + math.exp(-2))) / 2, rel=1e-6)
+
+
+def test_info_nce_limits():
+    separated = torch.eye(6)
+    assert info_nce(separated, separated, 0.01).item() < 1e-6  # each positive is 100 logits ahead
+    assert info_nce(separated, separated.roll(1, 0), 0.01).item() == pytest.approx(100, rel=1e-4)  # every positive 100 behind
+    same = torch.nn.functional.normalize(torch.ones(6, 4), dim=-1)
+    assert info_nce(same, same, 0.05).item() == pytest.approx(math.log(6), rel=1e-6)  # no way to tell the 6 apart
 
 
 def test_training_saves_a_sentence_transformers_model(tmp_path, mlqa_pairs, texts):
@@ -69,6 +82,21 @@ def test_training_saves_a_sentence_transformers_model(tmp_path, mlqa_pairs, text
     st = SentenceTransformer(str(tmp_path / "model"), device="cpu").encode(texts[:8])
     np.testing.assert_allclose(reloaded, st, atol=1e-5)
     assert not (tmp_path / "model.partial").exists()
+
+
+def test_logged_learning_rate_is_the_one_each_step_used_and_training_json_records_the_mix(tmp_path, mlqa_pairs):
+    from transformers import get_linear_schedule_with_warmup
+
+    batches = make_batches(mlqa_pairs, ["de", "en"], 0.25, 32, 4, 0)  # 8 steps, round(0.25 * 8) = 2 X-X-mono
+    losses = train(bi.load(NAME, CPU, max_seq_length=32), mlqa_pairs, batches, tmp_path / "model", learning_rate=1e-4,
+                   weight_decay=0.0, warmup_ratio=0.25, temperature=0.05, progress=False)
+    factor = get_linear_schedule_with_warmup(torch.optim.SGD([torch.zeros(1)], lr=1.0), 2, 8).lr_lambdas[0]
+    assert losses.learning_rate.tolist() == pytest.approx([1e-4 * factor(step) for step in range(8)])
+    assert losses.learning_rate.iloc[0] == 0.0 and losses.learning_rate.iloc[-1] == pytest.approx(1e-4 / 6)  # warmup starts at 0
+    info = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert info["steps"] == info["steps_run"] == 8 and info["batch_size"] == 4 and info["max_seq_length"] == 32
+    assert info["xx_mono_batches"] == 2 == (losses.batch_kind == "xx-mono").sum() and info["xx_mono_share"] == 0.25
+    assert info["learning_rate"] == 1e-4 and info["warmup_steps"] == 2
 
 
 def test_non_finite_loss_stops_with_a_clear_error(tmp_path, mlqa_pairs):
@@ -152,6 +180,9 @@ def test_early_stopping_keeps_the_best_checkpoint(tmp_path, mlqa_pairs, texts):
     dev = pd.read_csv(tmp_path / "stopped" / "dev_loss.tsv", sep="\t")
     assert len(losses) == 3 < batches[batches.split == "train"].batch.nunique()  # stopped after 2 evaluations without a gain
     assert dev.step.tolist() == [1, 2, 3] and dev.kept.tolist() == [True, False, False] and dev.dev_loss.idxmin() == 0
+    info = json.loads((tmp_path / "stopped" / "training.json").read_text())
+    assert info["steps"] == 1 and info["steps_run"] == 3  # the saved weights saw the first batch only
+    assert info["xx_mono_batches"] == (losses.batch_kind.iloc[:1] == "xx-mono").sum()
     # the saved model is the step-1 checkpoint: one step of the same schedule gives the same weights
     first = batches[(batches.split == "train") & (batches.batch == 0)]
     train(bi.load(NAME, CPU, 64), pairs, first, tmp_path / "one-step", **settings)

@@ -1,5 +1,8 @@
 """The tiny study end to end through Snakemake, then a dry run that must find nothing to do."""
 
+import hashlib
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,6 +88,11 @@ def test_trained_models_are_distinct_and_logged(tiny_study):
     assert len(loss) == 8 and set(loss.batch_kind) == {"x-y"}
     batches = pd.read_csv(tiny_study / "results" / "batches" / "xx-mono" / "k2" / "draw0" / "seed0.tsv", sep="\t")
     assert len(batches) == 64 and (batches.question_lang == batches.passage_lang).all()
+    tags = [f"{strategy}/k2/draw0/seed0" for strategy in ("xx-mono", "x-y", "hybrid-a0.5")]
+    weights = {hashlib.sha256((models / tag / "model.safetensors").read_bytes()).hexdigest() for tag in tags}
+    assert len(weights) == len(tags)  # each strategy trained weights of its own
+    shares = [json.loads((models / tag / "training.json").read_text())["xx_mono_share"] for tag in tags]
+    assert shares == [1.0, 0.0, 0.5]  # exactly round(alpha * 8) X-X-mono steps
 
 
 def test_complete_run_leaves_nothing_to_do(tiny_study):

@@ -1,9 +1,14 @@
 """X-X-mono, X-Y and hybrid batch samplers over parallel (question, answer sentence) pairs.
 
-A batch is `batch_size` pairs (question in X, answer sentence in Y) with distinct parallel ids, so no
-in-batch negative is a translation of the positive. X-X-mono batches share one language (X = Y);
-X-Y batches cross languages in every pair (X != Y); hybrid draws X-X-mono with probability alpha.
-Ids are drawn from per-language shuffled queues refilled when exhausted, so data is covered evenly.
+A batch is `batch_size` pairs (question in X, answer sentence in Y) whose questions are pairwise
+unrelated, so no in-batch negative answers another question of the batch: their parallel ids differ,
+and so do their answer-groups (questions whose answers share a sentence text in any training
+language, e.g. one translated sentence rendering two source sentences, are one group).
+X-X-mono batches share one language (X = Y); X-Y batches cross languages in every pair (X != Y).
+A hybrid run of n batches has exactly round(alpha * n) X-X-mono batches at positions chosen by a
+shuffle seeded by the seed alone, so the sequence of batch kinds depends on (seed, alpha, n) only,
+not on the languages: runs at different k share it. Ids are drawn from per-language shuffled queues
+refilled when exhausted, so data is covered evenly.
 """
 
 from __future__ import annotations
@@ -17,20 +22,45 @@ BATCH_COLUMNS = ["batch", "kind", "question_id", "question_lang", "passage_id", 
 
 
 class _Queue:
-    """Endless seeded stream over a list: a fresh shuffle each pass."""
+    """Endless seeded stream over a list: a fresh shuffle each pass. An item whose key is excluded stays
+    pending and is served at the next chance; when all pending items are excluded, the next pass is queued."""
 
-    def __init__(self, items: list[str], rng: np.random.Generator):
-        self.items, self.rng, self.pending = sorted(items), rng, []
+    def __init__(self, items: list[str], key: dict[str, str], rng: np.random.Generator):
+        self.items, self.key, self.rng, self.pending = sorted(items), key, rng, []
 
-    def take(self, exclude: set[str]) -> str:
-        for _ in range(2 * len(self.items) + 1):
-            if not self.pending:
-                self.pending = [self.items[i] for i in self.rng.permutation(len(self.items))]
-            item = self.pending.pop()
-            if item not in exclude:
-                return item
-            self.pending.insert(0, item)
-        raise ValueError("not enough distinct parallel ids for one batch")
+    def take(self, exclude: set[str]) -> str | None:
+        """The next item whose key is not in `exclude`; None when every item's key is."""
+        while True:
+            for i in reversed(range(len(self.pending))):
+                if self.key[self.pending[i]] not in exclude:
+                    return self.pending.pop(i)
+            if all(self.key[item] in exclude for item in self.items):
+                return None
+            self.pending[:0] = [self.items[i] for i in self.rng.permutation(len(self.items))]
+
+
+def answer_groups(pairs: pd.DataFrame) -> dict[str, str]:
+    """Question id -> its group: the smallest id among the questions linked to it by shared answer texts."""
+    parent = {qid: qid for qid in pairs.question_id}
+
+    def root(qid: str) -> str:
+        while parent[qid] != qid:
+            qid = parent[qid]
+        return qid
+
+    shared = pairs[pairs.answer.duplicated(keep=False)]
+    for ids in shared.groupby("answer").question_id.unique():
+        roots = sorted({root(qid) for qid in ids})
+        for other in roots[1:]:
+            parent[other] = roots[0]
+    return {qid: root(qid) for qid in parent}
+
+
+def batch_kinds(alpha: float, n_batches: int, seed: int) -> list[str]:
+    """Exactly round(alpha * n_batches) "xx-mono" kinds, the rest "x-y", in an order seeded by `seed` alone."""
+    n_mono = round(alpha * n_batches)
+    order = np.random.default_rng([seed, 1]).permutation(n_batches)
+    return ["xx-mono" if position < n_mono else "x-y" for position in order]
 
 
 def make_batches(
@@ -43,8 +73,8 @@ def make_batches(
 ) -> pd.DataFrame:
     """Sample `n_pairs // batch_size` batches over `languages`.
 
-    `pairs` has one row per (question_id, lang) with the answer's `candidate_id`; alpha is the
-    probability of an X-X-mono batch (1.0: X-X-mono only, 0.0: X-Y only).
+    `pairs` has one row per (question_id, lang) with the answer's `candidate_id` and text `answer`; alpha
+    is the share of X-X-mono batches (1.0: X-X-mono only, 0.0: X-Y only), see `batch_kinds`.
     """
     if len(languages) < 2 and alpha < 1:
         raise ValueError("X-Y batches need at least two languages")
@@ -53,38 +83,45 @@ def make_batches(
     if missing:
         raise ValueError(f"no training pairs in language(s) {', '.join(missing)}")
     answer = dict(zip(zip(pairs.question_id, pairs.lang), pairs.candidate_id))
+    group = answer_groups(pairs)
     langs_of: dict[str, list[str]] = defaultdict(list)
     for qid, lang in zip(pairs.question_id, pairs.lang):
         langs_of[qid].append(lang)
     rng = np.random.default_rng(seed)
     langs = sorted(languages)
-    mono = {lang: _Queue(pairs.question_id[pairs.lang == lang].tolist(), rng) for lang in langs}
+    mono = {lang: _Queue(pairs.question_id[pairs.lang == lang].tolist(), group, rng) for lang in langs}
     crossable = {lang: [q for q in pairs.question_id[pairs.lang == lang] if len(langs_of[q]) > 1] for lang in langs}
-    cross = {lang: _Queue(ids, rng) for lang, ids in crossable.items() if ids}
+    cross = {lang: _Queue(ids, group, rng) for lang, ids in crossable.items() if ids}
     if alpha < 1 and not cross:
         raise ValueError("no parallel id exists in two training languages: X-Y batches are impossible")
     for lang, queue in mono.items():
-        if len(queue.items) < batch_size:
-            raise ValueError(f"{lang} has {len(queue.items)} training pairs, fewer than one batch of {batch_size}")
+        n_groups = len({group[qid] for qid in queue.items})
+        if n_groups < batch_size:
+            raise ValueError(f"{lang} has {n_groups} unrelated training questions, fewer than one batch of {batch_size}")
 
     rows = []
-    for b in range(n_pairs // batch_size):
+    for b, kind in enumerate(batch_kinds(alpha, n_pairs // batch_size, seed)):
         used: set[str] = set()
-        if rng.random() < alpha:
+        if kind == "xx-mono":
             lang = langs[rng.integers(len(langs))]
             for _ in range(batch_size):
                 qid = mono[lang].take(used)
-                used.add(qid)
-                rows.append((b, "xx-mono", qid, lang, answer[qid, lang], lang))
+                if qid is None:
+                    raise ValueError(f"not enough unrelated {lang} questions for one batch of {batch_size}")
+                used.add(group[qid])
+                rows.append((b, kind, qid, lang, answer[qid, lang], lang))
         else:
-            x_langs = sorted(cross)
             for _ in range(batch_size):
-                x = x_langs[rng.integers(len(x_langs))]
-                qid = cross[x].take(used)
-                used.add(qid)
+                x_langs, qid = sorted(cross), None
+                while qid is None:
+                    if not x_langs:
+                        raise ValueError(f"not enough unrelated parallel questions for one X-Y batch of {batch_size}")
+                    x = x_langs.pop(rng.integers(len(x_langs)))
+                    qid = cross[x].take(used)
+                used.add(group[qid])
                 others = sorted(lang for lang in langs_of[qid] if lang != x)
                 y = others[rng.integers(len(others))]
-                rows.append((b, "x-y", qid, x, answer[qid, y], y))
+                rows.append((b, kind, qid, x, answer[qid, y], y))
     return pd.DataFrame(rows, columns=BATCH_COLUMNS)
 
 

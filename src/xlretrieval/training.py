@@ -3,6 +3,7 @@ early stopping on the loss of held-out dev batches (the best checkpoint is the o
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -47,7 +48,9 @@ def train(
     patience: int = 5,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Fine-tune `model` on `batches` (in file order) and save it to `output` with `loss.tsv`.
+    """Fine-tune `model` on `batches` (in file order) and save it to `output` with `loss.tsv` (each step's loss
+    and the learning rate it used) and `training.json` (the steps behind the saved weights, how many of them
+    were X-X-mono batches, the batch size, max_seq_length and the optimiser settings).
 
     `pairs` supplies texts: question by (question_id, lang), passage by candidate_id. Batches whose
     `split` is "dev" are not trained on: every `every` steps their mean loss is measured, the best
@@ -73,7 +76,8 @@ def train(
     dev_texts = [texts(b, group) for b, group in batches[is_dev].groupby("batch", sort=True)]
     steps = len(groups)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    schedule = get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * steps), steps)
+    warmup_steps = math.ceil(warmup_ratio * steps)
+    schedule = get_linear_schedule_with_warmup(optimizer, warmup_steps, steps)
     model.train()
     log, dev_log, best, stale = [], [], None, 0
     bar = tqdm(groups, disable=not progress, desc="train", unit="step")
@@ -85,10 +89,10 @@ def train(
                 "or raise training.temperature"
             )
         loss.backward()
+        log.append((step, loss.item(), optimizer.param_groups[0]["lr"], group.kind.iloc[0]))
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        log.append((step, loss.item(), schedule.get_last_lr()[0], group.kind.iloc[0]))
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if dev_texts and ((step + 1) % every == 0 or step + 1 == steps):
             dev_log.append((step + 1, dev_loss(model, dev_texts, temperature)))
@@ -102,7 +106,13 @@ def train(
         model.load_state_dict(best[2])
     losses = pd.DataFrame(log, columns=["step", "loss", "learning_rate", "batch_kind"])
     dev = pd.DataFrame(dev_log, columns=["step", "dev_loss"]).assign(kept=lambda d: d.step == (best[0] if best else -1))
-    save(model, losses, dev if dev_texts else None, Path(output))
+    kept = losses[losses.step < best[0]] if best else losses  # the steps behind the saved weights
+    xx_mono = int((kept.batch_kind == "xx-mono").sum())
+    info = {"steps": len(kept), "steps_run": len(losses), "xx_mono_batches": xx_mono,
+            "xx_mono_share": xx_mono / max(len(kept), 1), "batch_size": max(map(len, groups), default=0),
+            "max_seq_length": model.max_seq_length, "learning_rate": learning_rate, "weight_decay": weight_decay,
+            "warmup_ratio": warmup_ratio, "warmup_steps": warmup_steps, "temperature": temperature, "seed": seed}
+    save(model, losses, dev if dev_texts else None, Path(output), info)
     return losses
 
 
@@ -115,11 +125,13 @@ def dev_loss(model: BiEncoder, dev_texts: list[tuple[list[str], list[str]]], tem
     return value
 
 
-def save(model, losses: pd.DataFrame, dev: pd.DataFrame | None, output: Path) -> None:
+def save(model, losses: pd.DataFrame, dev: pd.DataFrame | None, output: Path, info: dict) -> None:
+    """Write the model, its logs and `training.json` (`info`) to a `.partial` folder, then move it to `output`."""
     partial = output.with_name(output.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save(partial)
     losses.to_csv(partial / "loss.tsv", sep="\t", index=False, float_format="%.6g")
+    (partial / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     if dev is not None:
         dev.to_csv(partial / "dev_loss.tsv", sep="\t", index=False, float_format="%.6g")
     shutil.rmtree(output, ignore_errors=True)

@@ -17,4 +17,5 @@ losses = training.train(
     query_prefix=p.query_prefix, passage_prefix=p.passage_prefix, seed=int(snakemake.wildcards.seed),
     **p.early_stopping,
 )
-log.info("device %s, %d steps, mean loss first/last 10 steps: %.3f / %.3f", device, len(losses), *training.mean_loss(losses))
+log.info("device %s, %d steps (%d X-X-mono), mean loss first/last 10 steps: %.3f / %.3f", device, len(losses),
+         (losses.batch_kind == "xx-mono").sum(), *training.mean_loss(losses))
