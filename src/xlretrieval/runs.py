@@ -23,7 +23,7 @@ def strategy_slugs(strategies: list[str], alphas: list[float]) -> list[str]:
 
 
 def parse_strategy(slug: str) -> tuple[str, float]:
-    """(strategy, alpha): alpha is the probability of an X-X-mono batch (1 for xx-mono, 0 for x-y)."""
+    """(strategy, alpha): alpha is the share of X-X-mono batches (1 for xx-mono, 0 for x-y)."""
     if slug == "xx-mono":
         return "xx-mono", 1.0
     if slug == "x-y":
