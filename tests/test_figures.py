@@ -9,7 +9,7 @@ import pytest
 
 from xlretrieval import figures, stats
 from xlretrieval.metrics import summarise
-from xlretrieval.tables import collect, language_table, loss_table, paper_table, paired_test_table, write_table
+from xlretrieval.tables import collect, headline_table, language_table, loss_table, paper_table, paired_test_table, write_table
 
 from synthetic import ROLES, synthetic_study
 
@@ -161,6 +161,16 @@ def test_language_table_and_test_table(study):
     assert "hybrid-a0.5 vs xx-mono, k=1" in readable.index and "x-y, k=2 vs k=1" in readable.index
     assert "hybrid-a0.5 vs base, k=2" in readable.index
     assert list(readable.columns) == ["setting", "languages", "query sets", "difference [95% CI]", "d_z", "p", "p (Holm)"]
+
+
+def test_headline_table_shows_held_out_gains_by_k(study):
+    table = headline_table(study.intervals, "xquad-r", "RR", MAIN)
+    assert list(table.columns) == ["base", "k=1", "k=2"]
+    assert table.index[0] == ("mono", "xx-mono") and len(table) == 9  # 3 settings x 3 strategies
+    cell = table.loc[("cross", "hybrid-a0.5"), "k=2"]
+    gain = study.intervals.query("quantity == 'gain' and lang_group == 'held-out' and query_lang == 'all' and metric == 'RR' "
+                                 "and setting == 'cross' and strategy == 'hybrid-a0.5' and k == 2")
+    assert cell.startswith(f"{gain.estimate.item():+.3f} [{gain.ci_low.item():+.3f}, ")
 
 
 def test_a_strategy_looks_the_same_whatever_else_is_drawn():

@@ -65,7 +65,7 @@ def test_tiny_study_produces_intervals_tests_and_every_figure(tiny_study):
 def test_report_holds_every_figure_and_table(tiny_study):
     snakemake(tiny_study, "--report", "report.html")
     report = (tiny_study / "report.html").read_text()
-    tables = ["table1_xquad-r.html", "per_language_xquad-r.html", "paired_tests.html", "intervals.tsv"]
+    tables = ["table1_xquad-r.html", "per_language_xquad-r.html", "headline_xquad-r.html", "paired_tests.html", "intervals.tsv"]
     for name in [f"{f}.png" for f in FIGURES] + ["training_loss.png", *tables]:
         assert name in report, name
     assert "Zero-shot cross-lingual retrieval vs the number of target languages k" in report
@@ -93,6 +93,14 @@ def test_trained_models_are_distinct_and_logged(tiny_study):
     assert len(weights) == len(tags)  # each strategy trained weights of its own
     shares = [json.loads((models / tag / "training.json").read_text())["xx_mono_share"] for tag in tags]
     assert shares == [1.0, 0.0, 0.5]  # exactly round(alpha * 8) X-X-mono steps
+    assert {json.loads((models / tag / "training.json").read_text())["max_seq_length"] for tag in tags} == {128}
+
+
+def test_every_model_is_encoded_under_the_same_truncation(tiny_study):
+    embeddings = tiny_study / "results" / "embeddings"
+    settings = [json.loads(path.read_text()) for path in sorted(embeddings.rglob("encoding.json"))]
+    assert len(settings) == 13  # the base model and 12 fine-tuned models, saved with training's 128 tokens
+    assert {s["max_seq_length"] for s in settings} == {512} and {s["precision"] for s in settings} == {"fp32"}
 
 
 def test_complete_run_leaves_nothing_to_do(tiny_study):
@@ -144,7 +152,7 @@ def job_counts(result) -> dict[str, int]:
     return jobs
 
 
-TABLES = {"aggregate": 1, "intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1}
+TABLES = {"aggregate": 1, "intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1, "headline_table": 1}
 FROM_METRICS = {**TABLES, "figure": 1, "groups_figure": 1, "language_pairs_figure": 1, "rank_distance_figure": 1,
                 "held_out_figure": 1, "alpha_figure": 1, "costs": 1}
 FROM_RUNS = {**FROM_METRICS, "top_languages": 1, "top_languages_figure": 1}
@@ -160,7 +168,8 @@ FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
         ({"evaluation": {"index": {"type": "hnsw"}}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
         ({"training": {"learning_rate": 5.0e-5}}, {"train": 12, "embed": 12, "search": 12, "evaluate": 12, **FROM_MODELS}),
         ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **FROM_MODELS}),
-        ({"stats": {"resamples": 500}}, {"intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1, "figure": 1,
+        ({"stats": {"resamples": 500}}, {"intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1,
+                                         "headline_table": 1, "figure": 1,
                                          "groups_figure": 1, "rank_distance_figure": 1, "held_out_figure": 1, "alpha_figure": 1}),
         # without multi: no rank-distance or top-language figures, nor the table behind the latter
         ({"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}},
@@ -194,3 +203,17 @@ def test_editing_package_code_reruns_the_rules_that_run_it(tiny_study, edit, exp
         assert planned_jobs(tiny_study) == expected
     finally:
         module.write_text(original)
+
+
+def test_pilot_plots_held_out_gain_against_training_steps(tiny_study):
+    overrides = {"pilot": {"steps": [2, 4], "learning_rates": [1.0e-4]}}
+    snakemake(tiny_study, "pilot", overrides=overrides)
+    pilot = tiny_study / "results" / "pilot"
+    curve = pd.read_csv(pilot / "learning_curve.tsv", sep="\t")
+    assert set(zip(curve.k, curve.steps)) == {(1, 2), (1, 4), (2, 2), (2, 4)} and set(curve.setting) == {"mono", "cross"}
+    assert ((curve.ci_low <= curve.gain) & (curve.gain <= curve.ci_high)).all()
+    np.testing.assert_allclose(curve.gain, curve.value - curve.base, atol=1e-9)
+    assert set(curve.n_query_sets[curve.setting == "cross"]) == {2}  # el-en and en-el: el is the held-out language
+    assert (pilot / "learning_curve.png").stat().st_size > 10_000
+    result = snakemake(tiny_study, "-n", "pilot", overrides=overrides)
+    assert "Nothing to be done" in result.stdout + result.stderr

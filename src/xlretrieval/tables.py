@@ -186,6 +186,24 @@ def language_table(
     return table
 
 
+def headline_table(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str], group: str = "held-out") -> pd.DataFrame:
+    """The study's answer: `metric` gain over the base model on a fixed language group (rows: setting and strategy,
+    columns: k), each cell "gain [ci_low, ci_high]", with the base model's own value per setting for scale."""
+    cells = intervals[(intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.lang_group == group)
+                      & (intervals.query_lang == "all")]
+    gains = cells[(cells.quantity == "gain") & cells.strategy.isin(strategies)]
+    if gains.empty:
+        raise ValueError(f"no {group} gains of '{metric}' on '{benchmark}'")
+    text = [f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]" for e, lo, hi in zip(gains.estimate, gains.ci_low, gains.ci_high)]
+    table = gains.assign(cell=text).pivot(index=["setting", "strategy"], columns="k", values="cell").fillna("")
+    order = [(s, strategy) for s in SETTING_NAMES for strategy in sorted(set(gains.strategy), key=strategy_rank)]
+    table = table.loc[[key for key in order if key in table.index]]
+    table.columns = [f"k={k}" for k in table.columns]
+    base = cells[(cells.quantity == "value") & (cells.strategy == BASE)].groupby("setting").estimate.first()
+    table.insert(0, "base", [f"{base[s]:.3f}" for s, _ in table.index])
+    return table
+
+
 def paired_test_table(tests: pd.DataFrame, level: float) -> pd.DataFrame:
     """`stats.paired_tests` rows for reading: comparison, setting, languages, difference with its
     `level` interval, effect size d_z, p and Holm-adjusted p."""

@@ -152,6 +152,8 @@ def study_products():
         *expand(f"{RESULTS}/tables/paired_tests.{{ext}}", ext=["tsv", "md", "tex", "html"]),
         *expand(f"{RESULTS}/tables/{{table}}_{{benchmark}}.{{ext}}", table=["table1", "per_language"], benchmark=benchmarks,
                 ext=["md", "tex", "html"]),
+        *[f"{RESULTS}/tables/headline_{benchmark}.{ext}" for benchmark in benchmarks if STUDY.held_out(benchmark)
+          for ext in ("md", "tex", "html")],
         *[f"{RESULTS}/figures/{benchmark}/{figure}.{ext}" for benchmark in benchmarks for figure in benchmark_figures(benchmark)
           for ext in ("png", "pdf")],
         *expand(f"{RESULTS}/figures/training_loss.{{ext}}", ext=["png", "pdf"]),

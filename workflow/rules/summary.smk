@@ -49,6 +49,32 @@ rule paper_table:
         "../scripts/paper_table.py"
 
 
+rule headline_table:
+    input:
+        intervals=f"{RESULTS}/tables/intervals.tsv",
+    output:
+        markdown=f"{RESULTS}/tables/headline_{{benchmark}}.md",
+        latex=f"{RESULTS}/tables/headline_{{benchmark}}.tex",
+        html=report(f"{RESULTS}/tables/headline_{{benchmark}}.html", caption="../report/headline.rst", category="Tables",
+                    subcategory="{benchmark}", labels={"table": "held-out gain over base"}),
+    params:
+        code=package_code("headline_table"),
+        strategies=STUDY.strategies(),
+        metric=config["figure"]["metric"],
+        level=STATS["level"],
+    log:
+        f"{RESULTS}/logs/headline_table/{{benchmark}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/headline_table/{{benchmark}}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/headline_table.py"
+
+
 rule language_table:
     input:
         metrics=rules.aggregate.output.metrics,
