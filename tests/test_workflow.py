@@ -118,7 +118,7 @@ def test_invalid_config_is_one_clear_error(tmp_path):
 
 def test_article_split_protocol_keeps_training_and_evaluation_apart(tmp_path):
     workdir = copy_project(tmp_path)
-    snakemake(workdir, "--until", "training_pairs", config="config/xquad-split.yaml")
+    snakemake(workdir, "--until", "training_pairs", "evaluation_set", config="config/xquad-split.yaml")
     results = workdir / "results"
     pairs = pd.read_parquet(results / "training" / "xquad-r" / "pairs.parquet")
     held_out = pd.read_parquet(results / "evalsets" / "xquad-r" / "questions.parquet")
