@@ -136,6 +136,7 @@ def test_strategies_can_be_trained_at_fewer_k():
 
 
 def test_pilot_points_cover_budgets_and_learning_rates_at_the_extreme_k():
-    study = Study(validate({"pilot": {"steps": [10, 20], "learning_rates": [3e-5]}}, SCHEMA))
-    assert study.pilot_models() == ["hybrid-a0.5/k1/lr3e-05/steps10", "hybrid-a0.5/k1/lr3e-05/steps20",
-                                    "hybrid-a0.5/k6/lr3e-05/steps10", "hybrid-a0.5/k6/lr3e-05/steps20"]
+    budgets = [{"learning_rate": 3e-5, "steps": [10, 20]}, {"learning_rate": 1e-4, "steps": [10]}]
+    study = Study(validate({"pilot": {"budgets": budgets}}, SCHEMA))
+    assert study.pilot_models() == ["hybrid-a0.5/k1/lr3e-05/steps10", "hybrid-a0.5/k1/lr3e-05/steps20", "hybrid-a0.5/k1/lr0.0001/steps10",
+                                    "hybrid-a0.5/k6/lr3e-05/steps10", "hybrid-a0.5/k6/lr3e-05/steps20", "hybrid-a0.5/k6/lr0.0001/steps10"]

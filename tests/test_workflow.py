@@ -206,7 +206,7 @@ def test_editing_package_code_reruns_the_rules_that_run_it(tiny_study, edit, exp
 
 
 def test_pilot_plots_held_out_gain_against_training_steps(tiny_study):
-    overrides = {"pilot": {"steps": [2, 4], "learning_rates": [1.0e-4]}}
+    overrides = {"pilot": {"budgets": [{"learning_rate": 1.0e-4, "steps": [2, 4]}]}}
     snakemake(tiny_study, "pilot", overrides=overrides)
     pilot = tiny_study / "results" / "pilot"
     curve = pd.read_csv(pilot / "learning_curve.tsv", sep="\t")

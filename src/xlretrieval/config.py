@@ -242,11 +242,11 @@ class Study:
 
     def pilot_models(self) -> list[str]:
         """Pilot points `{strategy}/k{k}/lr{lr}/steps{steps}`: hybrid (the first alpha) at the smallest and largest
-        k, every step budget and learning rate of `pilot`."""
+        k, every step budget of every learning rate in `pilot.budgets`."""
         strategy = strategy_slugs(["hybrid"], self.training["alpha"][:1])[0]
         ks = sorted({min(self.training["k"]), max(self.training["k"])})
-        pilot = self.config["pilot"]
-        return [f"{strategy}/k{k}/lr{lr:g}/steps{steps}" for k in ks for lr in pilot["learning_rates"] for steps in pilot["steps"]]
+        return [f"{strategy}/k{k}/lr{budget['learning_rate']:g}/steps{steps}"
+                for k in ks for budget in self.config["pilot"]["budgets"] for steps in budget["steps"]]
 
     def sweep_k(self) -> int | None:
         """The k at which `training.alpha_sweep.alpha` trains extra hybrid models (None: no sweep)."""
