@@ -32,9 +32,8 @@ def test_defaults_fill_an_empty_config():
         ({"training": {"dataset": "mmarco", "target_pool": ["de", "sw"]}}, r"'training.target_pool': mmarco has no language sw"),
         ({"data": {"datasets": {"mmarco": {"licence": "x"}}}}, r"'data.datasets.mmarco': only LAReQA-format datasets"),
         ({"training": {"early_stopping": {"dev_fraction": 0.1, "dev_pairs": 8}}}, r"'training.early_stopping.dev_pairs': must be at least"),
-        ({"training": {"k_by_strategy": {"x-y": [3]}}}, r"'training.k_by_strategy.x-y': \[3\] not in training.k"),
-        ({"training": {"strategies": ["hybrid"], "k_by_strategy": {"x-y": [1]}}}, r"'training.k_by_strategy.x-y': not in training.strategies"),
-        ({"training": {"k_by_strategy": {"hybird": [1]}}}, r"'training.k_by_strategy'"),
+        ({"training": {"strategies": ["hybrid"], "every_k": ["x-y"]}}, r"'training.every_k': x-y not in training.strategies"),
+        ({"training": {"every_k": ["hybird"]}}, r"'training.every_k\[0\]': 'hybird' is not one of"),
         ({"evaluation": {"held_out": {"xquad-r": ["el", "de"]}}}, r"'evaluation.held_out.xquad-r': de can be trained on"),
         ({"evaluation": {"held_out": {"xquad-r": ["xx"]}}}, r"'evaluation.held_out.xquad-r': xx not evaluated on xquad-r"),
         ({"evaluation": {"held_out": {"mlqa-r": ["el"]}}}, r"'evaluation.held_out.mlqa-r': not in evaluation.benchmarks"),
@@ -126,13 +125,14 @@ def test_held_out_languages_are_derived_from_the_config_and_overridable():
 
 
 def test_strategies_can_be_trained_at_fewer_k():
-    config = {"training": {"language_draws": [0, 1], "k_by_strategy": {"xx-mono": [1, 6], "x-y": [1, 6]}}}
+    config = {"training": {"language_draws": [0, 1], "every_k": ["hybrid"]}}
     study = Study(validate(config, SCHEMA))
     ks = {}
     for m in study.models():
         ks.setdefault(m.strategy, set()).add(m.k)
     assert ks == {"xx-mono": {1, 6}, "x-y": {1, 6}, "hybrid-a0.5": {1, 2, 4, 6}}
     assert len(study.models()) == 3 + 3 + 7  # k=6 is one draw
+    assert len(Study(validate({"training": {"language_draws": [0, 1]}}, SCHEMA)).models()) == 3 * 7
 
 
 def test_pilot_points_cover_budgets_and_learning_rates_at_the_extreme_k():

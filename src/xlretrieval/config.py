@@ -121,12 +121,9 @@ class Study:
             unknown = sorted(set(langs) - set(self.source(name).languages))
             if unknown:
                 raise ConfigError(f"config key 'evaluation.languages.{name}': unknown language {', '.join(unknown)}")
-        for strategy, ks in t["k_by_strategy"].items():
-            if strategy not in t["strategies"]:
-                raise ConfigError(f"config key 'training.k_by_strategy.{strategy}': not in training.strategies")
-            unknown = sorted(set(ks) - set(t["k"]))
-            if unknown:
-                raise ConfigError(f"config key 'training.k_by_strategy.{strategy}': {unknown} not in training.k {t['k']}")
+        unknown = sorted(set(t["every_k"] or []) - set(t["strategies"]))
+        if unknown:
+            raise ConfigError(f"config key 'training.every_k': {', '.join(unknown)} not in training.strategies")
         for name, langs in e["held_out"].items():
             if name not in e["benchmarks"]:
                 raise ConfigError(f"config key 'evaluation.held_out.{name}': not in evaluation.benchmarks")
@@ -237,8 +234,10 @@ class Study:
                     yield k, d, languages
 
     def strategy_ks(self, slug: str) -> list[int]:
-        """The k a strategy (slug) is trained at: `training.k_by_strategy`, else every k."""
-        return sorted(self.training["k_by_strategy"].get(parse_strategy(slug)[0], self.training["k"]))
+        """The k a strategy (slug) is trained at: every k if `training.every_k` names it (or is null), else the
+        smallest and largest."""
+        ks, every = sorted(self.training["k"]), self.training["every_k"]
+        return ks if every is None or parse_strategy(slug)[0] in every else sorted({ks[0], ks[-1]})
 
     def pilot_models(self) -> list[str]:
         """Pilot points `{strategy}/k{k}/lr{lr}/steps{steps}`: hybrid (the first alpha) at the smallest and largest
