@@ -311,13 +311,14 @@ def alpha_figure(intervals: pd.DataFrame, losses: pd.DataFrame, benchmark: str, 
 
 def learning_curve_figure(curve: pd.DataFrame, size=(10, 4)) -> plt.Figure:
     """The pilot: held-out MRR gain over the base model vs training steps, a panel per setting, a line per
-    (k, learning rate), with bands for the paired intervals."""
+    (k, learning rate): a colour per k, a marker and line style per learning rate; bands: the paired intervals."""
     settings = [s for s in ("mono", "cross") if s in set(curve.setting)]
     figure, axes = plt.subplots(1, len(settings), figsize=size, squeeze=False, sharex=True)
     colours = sns.color_palette("colorblind", 10)
-    lines = curve[["k", "learning_rate"]].drop_duplicates().sort_values(["k", "learning_rate"]).itertuples(index=False)
-    styles = {(k, lr): {"color": colours[i % 10], "marker": "os^Dv"[i % 5], "linestyle": "-" if i % 2 == 0 else "--"}
-              for i, (k, lr) in enumerate(lines)}
+    ks, rates = sorted(curve.k.unique()), sorted(curve.learning_rate.unique(), reverse=True)
+    styles = {(k, lr): {"color": colours[[0, 3, 2, 4][ks.index(k) % 4]], "marker": "os^D"[rates.index(lr) % 4],
+                        "linestyle": ["-", "--", ":", "-."][rates.index(lr) % 4]}
+              for k in ks for lr in rates if ((curve.k == k) & (curve.learning_rate == lr)).any()}
     for ax, setting in zip(axes[0], settings):
         for (k, lr), style in styles.items():
             line = curve[(curve.setting == setting) & (curve.k == k) & (curve.learning_rate == lr)].sort_values("steps")
