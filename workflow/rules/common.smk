@@ -158,3 +158,36 @@ def study_products():
           for ext in ("png", "pdf")],
         *expand(f"{RESULTS}/figures/training_loss.{{ext}}", ext=["png", "pdf"]),
     ]
+
+
+def pilot_benchmark():
+    """The first evaluation benchmark with a cross setting (held-out cross is what the budget must resolve)."""
+    return next((b for b in EVALUATION["benchmarks"] if "cross" in STUDY.settings(b)), EVALUATION["benchmarks"][0])
+
+
+def pilot_params(steps, k, lr, alpha):
+    benchmark = pilot_benchmark()
+    return {
+        "model_name": config["model"]["name"],
+        "device": config["model"]["device"],
+        "pooling": config["model"]["pooling"],
+        "languages": STUDY.training_languages(k, 0),
+        "evaluated": sorted({TRAINING["source_language"], *STUDY.held_out(benchmark)} & set(STUDY.evaluation_languages(benchmark))),
+        "settings": [s for s in ("mono", "cross") if s in STUDY.settings(benchmark)],
+        "alpha": alpha,
+        "steps": steps,
+        "batch_size": TRAINING["batch_size"],
+        "seed": TRAINING["seeds"][0],
+        "training_options": {
+            "learning_rate": lr,
+            "weight_decay": TRAINING["weight_decay"],
+            "warmup_ratio": TRAINING["warmup_ratio"],
+            "temperature": TRAINING["temperature"],
+            "query_prefix": TRAINING["query_prefix"],
+            "passage_prefix": TRAINING["passage_prefix"],
+        },
+        "max_seq_length": TRAINING["max_seq_length"],
+        "encoding_max_seq_length": EVALUATION["max_seq_length"],
+        "depth": EVALUATION["depth"],
+        "encoding_batch_size": EVALUATION["batch_size"],
+    }
