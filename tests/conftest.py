@@ -49,7 +49,7 @@ def snakemake(workdir, *args, config="config/tiny.yaml", overrides=None, check=T
     override_file = workdir / "overrides.yaml"
     override_file.write_text(yaml.safe_dump({"data": {"mirror": str(SHARED)}, **(overrides or {})}))
     configs = [config] if isinstance(config, str) else list(config)
-    command = [sys.executable, "-m", "snakemake", *execution, "--configfile", *configs, override_file.name, *args]
+    command = [sys.executable, "-m", "snakemake", *execution, *args, "--configfile", *configs, override_file.name]  # --configfile takes the rest
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

@@ -162,7 +162,7 @@ FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        ({"figure": {"width": 5}}, {"figure": 1}),
+        ({"figure": {"width": 5}}, {"figure": 1, "groups_figure": 1}),
         ({"evaluation": {"measures": ["RR", "AP", "R@1"]}}, {"evaluate": 13, **FROM_METRICS}),
         ({"evaluation": {"depth": 30}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
         ({"evaluation": {"index": {"type": "hnsw"}}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
@@ -188,7 +188,7 @@ def test_a_change_reruns_exactly_what_depends_on_it(tiny_study, overrides, expec
     [
         (lambda code: code + "\n\n# a comment\n", {}),
         (lambda code: code.replace('"""X-X-mono, X-Y and hybrid', '"""Samplers: X-X-mono, X-Y and hybrid', 1), {}),
-        (lambda code: code.replace("for _ in range(2 * len(self.items) + 1):", "for _ in range(3 * len(self.items) + 1):"),
+        (lambda code: code.replace("for i in reversed(range(len(self.pending))):", "for i in reversed(list(range(len(self.pending)))):"),
          {"batches": 12, "train": 12, "embed": 12, "search": 12, "evaluate": 12, **FROM_MODELS}),
     ],
     ids=["comment", "docstring", "code"],
