@@ -212,7 +212,7 @@ def test_pilot_plots_held_out_gain_against_training_steps(tiny_study):
     curve = pd.read_csv(pilot / "learning_curve.tsv", sep="\t")
     assert set(zip(curve.k, curve.steps)) == {(1, 2), (1, 4), (2, 2), (2, 4)} and set(curve.setting) == {"mono", "cross"}
     assert ((curve.ci_low <= curve.gain) & (curve.gain <= curve.ci_high)).all()
-    np.testing.assert_allclose(curve.gain, curve.value - curve.base, atol=1e-9)
+    np.testing.assert_allclose(curve.gain, curve.value - curve.base, atol=2e-6)  # the TSV keeps 6 digits
     assert set(curve.n_query_sets[curve.setting == "cross"]) == {2}  # el-en and en-el: el is the held-out language
     assert (pilot / "learning_curve.png").stat().st_size > 10_000
     result = snakemake(tiny_study, "-n", "pilot", overrides=overrides)
