@@ -165,7 +165,7 @@ class Study:
         return [lang for lang in self.evaluation_languages(benchmark) if lang not in trainable]
 
     def language_roles(self, benchmark: str) -> dict[str, str]:
-        """Role of each evaluated language of a benchmark (see `metrics.ROLES`): source, held-out, pool
+        """Role of each evaluated language of a benchmark (see `metrics.lang_group`): source, held-out, pool
         (trained at some k) or other (neither, when `evaluation.held_out` names fewer languages)."""
         held_out, pool = set(self.held_out(benchmark)), set(self.training["target_pool"])
         roles = {}

@@ -53,11 +53,10 @@ def max_rank_distance(ranks: pd.DataFrame) -> pd.DataFrame:
     return out[PER_QUERY_COLUMNS]
 
 
-ROLES = ("source", "held-out", "pool", "other")  # a language's role in the study (`config.Study.language_roles`)
-# Language groups of a query set in one run. held-out and source do not change with k (the headline
-# curves); trained and not-drawn split the target pool by the run's training languages; mixed pairs a
-# held-out language with a pool language; other is a language outside all of these.
-GROUPS = ("held-out", "source", "trained", "not-drawn", "mixed", "other")
+# Language groups of a query set in one run (`lang_group`), from the roles of its languages (source, held-out,
+# pool or other: `config.Study.language_roles`). held-out and source do not change with k (the headline curves);
+# trained and not-drawn split the target pool by the run's training languages; mixed pairs a held-out language
+# with a pool language; other is a language outside all of these.
 FIXED_GROUPS = ("held-out", "source")
 
 
@@ -70,7 +69,8 @@ def language_role(lang: str, roles: dict[str, str], trained: set[str]) -> str:
 
 
 def lang_group(setting: str, query_lang: str, passage_lang: str, trained: set[str], roles: dict[str, str]) -> str:
-    """The language group (`GROUPS`) of a query set in a run trained on `trained`.
+    """The language group (held-out, source, trained, not-drawn, mixed or other) of a query set in a run
+    trained on `trained`.
 
     mono and multi: the query language's role. cross: held-out when both languages are held out or one is
     the source language; trained when both were trained on; not-drawn when a pool language not drawn in

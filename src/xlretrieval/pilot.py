@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics, model, training
-from .batching import make_batches
+from .batching import training_batches
 from .data.splits import select_languages
 from .data.tables import Tables
 from .encoding import encode
@@ -45,20 +45,18 @@ def point(pairs: pd.DataFrame, tables: Tables, *, model_name: str, device: str, 
     """Fine-tune for `steps` batches over `languages` (none: the base model) and evaluate on `evaluated`."""
     encoder = model.load(model_name, model.choose_device(device), max_seq_length, pooling)
     if steps:
-        train_pairs = pairs[pairs.split == "train"] if "split" in pairs else pairs
-        batches = make_batches(train_pairs, languages, alpha, steps * batch_size, batch_size, seed)
+        batches = training_batches(pairs, languages, alpha, steps * batch_size, batch_size, seed)
         with tempfile.TemporaryDirectory() as folder:
-            training.train(encoder, train_pairs, batches, Path(folder) / "model", seed=seed, progress=False, **training_options)
+            training.train(encoder, pairs, batches, Path(folder) / "model", seed=seed, progress=False, **training_options)
     encoder.max_seq_length = encoding_max_seq_length
     prefixes = {key: training_options.get(key, "") for key in ("query_prefix", "passage_prefix")}
     return evaluate(encoder, tables, evaluated, settings, depth=depth, batch_size=encoding_batch_size, measures=["RR"], **prefixes)
 
 
-def held_out_units(per_query: pd.DataFrame, held_out: set[str]) -> dict[str, pd.DataFrame]:
-    """Per-query rows of held-out query sets by setting: mono on a held-out language; cross between two held-out
-    languages or a held-out language and the source (every other language of a pilot point)."""
-    involved = [{q, p} for q, p in zip(per_query.query_lang, per_query.passage_lang)]
-    held = np.array([bool(langs & held_out) for langs in involved])
+def held_out_units(per_query: pd.DataFrame, roles: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Per-query rows of the query sets in the held-out group (`metrics.lang_group`), by setting."""
+    held = np.array([metrics.lang_group(s, q, p, set(), roles) == "held-out"
+                     for s, q, p in zip(per_query.setting, per_query.query_lang, per_query.passage_lang)], dtype=bool)
     return {setting: per_query[held & (per_query.setting == setting).to_numpy()] for setting in ("mono", "cross")}
 
 
@@ -79,14 +77,15 @@ def gain(tuned: pd.DataFrame, base: pd.DataFrame, *, level: float, resamples: in
             "n_query_sets": int((sides == "tuned").sum()), "n_questions": int(matrix.present.any(axis=0).sum())}
 
 
-def learning_curve(points: dict[str, pd.DataFrame], base: pd.DataFrame, held_out: list[str], *, level: float = 0.95,
+def learning_curve(points: dict[str, pd.DataFrame], base: pd.DataFrame, roles: dict[str, str], *, level: float = 0.95,
                    resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """MRR gain over the base model on held-out languages per pilot point (`{strategy}/k{k}/lr{lr}/steps{steps}`)."""
-    base_units = held_out_units(base[base.metric == "RR"], set(held_out))
+    """MRR gain over the base model on held-out languages per pilot point (`{strategy}/k{k}/lr{lr}/steps{steps}`);
+    `roles` are the benchmark's language roles (`config.Study.language_roles`)."""
+    base_units = held_out_units(base[base.metric == "RR"], roles)
     rows = []
     for tag, per_query in points.items():
         strategy, k, lr, steps = tag.split("/")
-        for setting, units in held_out_units(per_query[per_query.metric == "RR"], set(held_out)).items():
+        for setting, units in held_out_units(per_query[per_query.metric == "RR"], roles).items():
             if units.empty:
                 continue
             rows.append({"strategy": strategy, "k": int(k[1:]), "learning_rate": float(lr[2:]), "steps": int(steps[5:]),

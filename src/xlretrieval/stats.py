@@ -35,7 +35,7 @@ from .runs import BASE, ModelSpec
 
 UNIT_KEYS = ["setting", "query_lang", "passage_lang", "metric"]
 ALL = "all"
-QUANTITIES = ("value", "gain")  # a cell's mean, or its paired difference to the base model on the same query sets
+# quantity: "value" (a cell's mean) or "gain" (its paired difference to the base model on the same query sets)
 INTERVAL_COLUMNS = [
     "benchmark", "metric", "quantity", "setting", "strategy", "k", "lang_group", "query_lang",
     "estimate", "ci_low", "ci_high", "level", "n_runs", "n_query_sets", "n_questions",

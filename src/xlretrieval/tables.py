@@ -28,7 +28,7 @@ METRIC_COLUMNS = [
 def labelled(frames: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame, roles: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Per-(model tag, benchmark) tables with setting, query_lang and passage_lang columns, stacked and
     labelled with model, benchmark, strategy, k, draw, seed and lang_group; `languages` maps (k, draw)
-    to training languages, `roles` gives each benchmark's language roles (`stats.role_maps`)."""
+    to training languages, `roles` gives each benchmark's language roles (`config.Study.language_roles`)."""
     trained = {(r.k, r.draw): set(r.languages.split(",")) for r in languages.itertuples()}
     out = []
     for (tag, benchmark), table in sorted(frames.items()):
@@ -186,6 +186,11 @@ def language_table(
     return table
 
 
+def signed_intervals(estimates, lows, highs) -> list[str]:
+    """'+0.018 [+0.011, +0.025]' cells: a difference with its interval."""
+    return [f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]" for e, lo, hi in zip(estimates, lows, highs)]
+
+
 def headline_table(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str], group: str = "held-out") -> pd.DataFrame:
     """The study's answer: `metric` gain over the base model on a fixed language group (rows: setting and strategy,
     columns: k), each cell "gain [ci_low, ci_high]", with the base model's own value per setting for scale."""
@@ -194,8 +199,8 @@ def headline_table(intervals: pd.DataFrame, benchmark: str, metric: str, strateg
     gains = cells[(cells.quantity == "gain") & cells.strategy.isin(strategies)]
     if gains.empty:
         raise ValueError(f"no {group} gains of '{metric}' on '{benchmark}'")
-    text = [f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]" for e, lo, hi in zip(gains.estimate, gains.ci_low, gains.ci_high)]
-    table = gains.assign(cell=text).pivot(index=["setting", "strategy"], columns="k", values="cell").fillna("")
+    table = gains.assign(cell=signed_intervals(gains.estimate, gains.ci_low, gains.ci_high))
+    table = table.pivot(index=["setting", "strategy"], columns="k", values="cell").fillna("")
     order = [(s, strategy) for s in SETTING_NAMES for strategy in sorted(set(gains.strategy), key=strategy_rank)]
     table = table.loc[[key for key in order if key in table.index]]
     table.columns = [f"k={k}" for k in table.columns]
@@ -217,7 +222,7 @@ def paired_test_table(tests: pd.DataFrame, level: float) -> pd.DataFrame:
         "setting": tests.setting,
         "languages": tests.lang_group,
         "query sets": tests.n_query_sets,
-        f"difference [{level:.0%} CI]": [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in zip(tests.difference, tests.ci_low, tests.ci_high)],
+        f"difference [{level:.0%} CI]": signed_intervals(tests.difference, tests.ci_low, tests.ci_high),
         "d_z": tests.effect_size.map(lambda v: f"{v:+.2f}"),
         "p": tests.p_value.map(lambda v: f"{v:.4f}"),
         "p (Holm)": tests.p_holm.map(lambda v: f"{v:.4f}"),

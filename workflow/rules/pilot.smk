@@ -48,7 +48,7 @@ rule pilot:
     params:
         code=package_code("pilot"),
         points=STUDY.pilot_models(),
-        held_out=STUDY.held_out(pilot_benchmark()),
+        roles=STUDY.language_roles(pilot_benchmark()),
         level=STATS["level"],
         resamples=STATS["resamples"],
         seed=STATS["seed"],
