@@ -8,6 +8,7 @@ import torch
 
 from xlretrieval import model as bi
 from xlretrieval.encoding import encode, encode_evalset, load_encoder
+from xlretrieval.precision import describe
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
 LONG = " ".join(["the prime number theorem describes the asymptotic distribution of primes"] * 15)  # 212 tokens
@@ -38,5 +39,5 @@ def test_encoding_is_recorded_beside_the_embeddings(tmp_path, tuned):
     info = encode_evalset(encoder, tuned, texts, outputs, batch_size=2)
     assert json.loads((tmp_path / "encoding.json").read_text()) == info
     assert info == {"model": tuned, "max_seq_length": 64, "pooling": "mean", "device": "cpu", "precision": "fp32",
-                    "batch_size": 2, "texts": {"questions": 2, "candidates": 3}, "truncated": {"questions": 1, "candidates": 2}}
+                    "hardware": describe(torch.device("cpu")), "batch_size": 2, "texts": {"questions": 2, "candidates": 3}, "truncated": {"questions": 1, "candidates": 2}}
     np.testing.assert_allclose(np.load(tmp_path / "candidates.npy"), encode(encoder, texts["candidates"]), atol=1e-6)

@@ -44,7 +44,7 @@ def test_training_embeddings_do_not_depend_on_the_chunk_size(texts):
     encoder = bi.load(NAME, CPU).eval()
     with torch.no_grad():
         one_pass = encoder.embed(texts[:40], chunk_size=40)
-        for chunk_size in (None, 3, bi.TRAINING_CHUNK["cuda"]):
+        for chunk_size in (None, 3, bi.TRAINING_CHUNK["cuda", "fp32"]):
             torch.testing.assert_close(encoder.embed(texts[:40], chunk_size=chunk_size), one_pass, atol=1e-5, rtol=0)
     assert one_pass.shape == (40, 384)
 
@@ -107,9 +107,15 @@ def test_non_finite_loss_stops_with_a_clear_error(tmp_path, mlqa_pairs):
     assert not (tmp_path / "m").exists()
 
 
-def test_cpu_never_autocasts_to_bf16():
-    with bi.autocast(CPU):
+def test_only_a_bf16_model_autocasts_and_its_embeddings_stay_fp32(texts):
+    encoder = bi.load(NAME, CPU)
+    with encoder.autocast():
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+    encoder.precision = "bf16"
+    with encoder.autocast():
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with torch.no_grad():
+        assert encoder.embed(texts[:3]).dtype == torch.float32
 
 
 def test_local_folder_and_packaged_hub_id_resolve_offline(tmp_path):

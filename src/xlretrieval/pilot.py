@@ -38,17 +38,18 @@ def evaluate(encoder: model.BiEncoder, tables: Tables, languages: list[str], set
         return metrics.per_query(tables, Path(runs), measures, tuple(settings))
 
 
-def point(pairs: pd.DataFrame, tables: Tables, *, model_name: str, device: str, pooling: str, languages: list[str],
+def point(pairs: pd.DataFrame, tables: Tables, *, model_name: str, device: str, precision: str, pooling: str, languages: list[str],
           evaluated: list[str], settings: list[str], alpha: float, steps: int, batch_size: int, seed: int,
           training_options: dict, max_seq_length: int, encoding_max_seq_length: int, depth: int,
           encoding_batch_size: int) -> pd.DataFrame:
     """Fine-tune for `steps` batches over `languages` (none: the base model) and evaluate on `evaluated`."""
-    encoder = model.load(model_name, model.choose_device(device), max_seq_length, pooling)
+    encoder = model.load(model_name, model.choose_device(device), max_seq_length, pooling, precision)
     if steps:
         batches = training_batches(pairs, languages, alpha, steps * batch_size, batch_size, seed)
         with tempfile.TemporaryDirectory() as folder:
             training.train(encoder, pairs, batches, Path(folder) / "model", seed=seed, progress=False, **training_options)
     encoder.max_seq_length = encoding_max_seq_length
+    encoder.for_inference()  # as `encoding.load_encoder` evaluates every model
     prefixes = {key: training_options.get(key, "") for key in ("query_prefix", "passage_prefix")}
     return evaluate(encoder, tables, evaluated, settings, depth=depth, batch_size=encoding_batch_size, measures=["RR"], **prefixes)
 

@@ -13,7 +13,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .model import BiEncoder, autocast
+from .model import BiEncoder
+from .precision import describe
 
 
 class TrainingError(RuntimeError):
@@ -27,7 +28,7 @@ def info_nce(queries: torch.Tensor, passages: torch.Tensor, temperature: float) 
 
 
 def batch_loss(model: BiEncoder, q_texts: list[str], p_texts: list[str], temperature: float) -> torch.Tensor:
-    with autocast(model.device):
+    with model.autocast():
         return info_nce(model.embed(q_texts).float(), model.embed(p_texts).float(), temperature)
 
 
@@ -110,7 +111,8 @@ def train(
     xx_mono = int((kept.batch_kind == "xx-mono").sum())
     info = {"steps": len(kept), "steps_run": len(losses), "xx_mono_batches": xx_mono,
             "xx_mono_share": xx_mono / max(len(kept), 1), "batch_size": max(map(len, groups), default=0),
-            "max_seq_length": model.max_seq_length, "learning_rate": learning_rate, "weight_decay": weight_decay,
+            "max_seq_length": model.max_seq_length, "precision": model.precision, "hardware": describe(model.device),
+            "learning_rate": learning_rate, "weight_decay": weight_decay,
             "warmup_ratio": warmup_ratio, "warmup_steps": warmup_steps, "temperature": temperature, "seed": seed}
     save(model, losses, dev if dev_texts else None, Path(output), info)
     return losses

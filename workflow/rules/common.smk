@@ -170,6 +170,7 @@ def pilot_params(steps, k, lr, alpha):
     return {
         "model_name": config["model"]["name"],
         "device": config["model"]["device"],
+        "precision": config["model"]["precision"],
         "pooling": config["model"]["pooling"],
         "languages": STUDY.training_languages(k, 0),
         "evaluated": sorted({TRAINING["source_language"], *STUDY.held_out(benchmark)} & set(STUDY.evaluation_languages(benchmark))),

@@ -11,6 +11,7 @@ rule embed:
         model=lambda w: config["model"]["name"] if w.model == BASE else f"{RESULTS}/models/{w.model}",
         pooling=config["model"]["pooling"],
         device=config["model"]["device"],
+        precision=config["model"]["precision"],  # resolved by the job on its machine
         max_seq_length=EVALUATION["max_seq_length"],  # every model alike, not the length its folder saved
         batch_size=EVALUATION["batch_size"],
         query_prefix=TRAINING["query_prefix"],

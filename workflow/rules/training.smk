@@ -34,6 +34,7 @@ rule train:
         model=config["model"]["name"],
         pooling=config["model"]["pooling"],
         device=config["model"]["device"],
+        precision=config["model"]["precision"],  # resolved by the job on its machine
         learning_rate=TRAINING["learning_rate"],
         weight_decay=TRAINING["weight_decay"],
         warmup_ratio=TRAINING["warmup_ratio"],
