@@ -1,9 +1,10 @@
 import pytest
 import yaml
 
-from conftest import ROOT, SCHEMA
 from xlretrieval.config import ConfigError, Study, validate
 from xlretrieval.runs import ModelSpec
+
+from conftest import ROOT, SCHEMA
 
 
 def test_defaults_fill_an_empty_config():

@@ -9,7 +9,7 @@ import pytest
 
 from xlretrieval import figures, stats
 from xlretrieval.metrics import summarise
-from xlretrieval.tables import collect, headline_table, language_table, loss_table, paper_table, paired_test_table, write_table
+from xlretrieval.tables import collect, headline_table, language_table, loss_table, paired_test_table, paper_table, write_table
 
 from synthetic import ROLES, synthetic_study
 

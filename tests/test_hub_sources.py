@@ -5,15 +5,15 @@ import json
 import tracemalloc
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from hub_fixtures import SHARED_PASSAGE, mmarco_passage, mmarco_query, write_miracl, write_mmarco
 from xlretrieval.data import miracl, mmarco
 from xlretrieval.data.hub import HubRepo
 from xlretrieval.data.readers import read
 from xlretrieval.data.sources import DataError
 from xlretrieval.data.splits import training_pairs
+
+from hub_fixtures import SHARED_PASSAGE, mmarco_passage, mmarco_query, write_miracl, write_mmarco
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from hub_fixtures import write_miracl, write_mmarco
 from conftest import copy_project, snakemake
+from hub_fixtures import write_miracl, write_mmarco
 from test_workflow import job_counts
 
 pytestmark = pytest.mark.workflow

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import SCHEMA, lareqa_file
 from xlretrieval import metrics
 from xlretrieval import model as bi
 from xlretrieval import search as sharded
@@ -18,6 +17,8 @@ from xlretrieval.data.tables import Tables
 from xlretrieval.encoding import encode
 from xlretrieval.querysets import query_sets
 from xlretrieval.search import IndexSpec, decode_keys, order_keys, rank, recall, search
+
+from conftest import SCHEMA, lareqa_file
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEPTH = 20

@@ -1,7 +1,12 @@
 import pytest
 
 from xlretrieval.data.splits import (
-    OverlapError, check_disjoint, evaluation_set, holdout_split, normalise_title, training_set,
+    OverlapError,
+    check_disjoint,
+    evaluation_set,
+    holdout_split,
+    normalise_title,
+    training_set,
 )
 
 
@@ -79,18 +84,20 @@ def test_guard_without_articles_matches_passages_not_empty_titles():
 
 @pytest.fixture(scope="module")
 def xquad_all():
-    from conftest import lareqa_file
     from xlretrieval.data.lareqa import read_dataset
     from xlretrieval.data.sources import SOURCES
+
+    from conftest import lareqa_file
 
     return read_dataset({lang: lareqa_file("xquad-r", lang) for lang in SOURCES["xquad-r"].languages})
 
 
 @pytest.mark.parametrize("training", [["ar", "de", "es", "hi", "vi", "zh"], ["de", "es", "zh"]], ids=["default", "tiny"])
 def test_guard_drops_the_same_ids_whatever_is_evaluated(mlqa, xquad_all, training):
-    from conftest import SCHEMA
     from xlretrieval.config import Study, validate
     from xlretrieval.data.splits import contaminated_questions, guarded_set, select_languages
+
+    from conftest import SCHEMA
 
     train = select_languages(mlqa, ["en", *training])
     dropped, evaluated = {}, {}
@@ -121,8 +128,9 @@ def test_guard_of_a_trained_benchmark_is_its_held_out_articles(xquad_all):
 
 
 def test_training_pairs_depend_on_every_language_of_the_benchmark(tmp_path):
-    from conftest import copy_project, snakemake
     from xlretrieval.data.sources import SOURCES
+
+    from conftest import copy_project, snakemake
 
     result = snakemake(copy_project(tmp_path), "-n", "--until", "training_pairs")  # the tiny study evaluates 4 languages
     plan = result.stdout + result.stderr

@@ -218,7 +218,7 @@ def loss_figure(losses: pd.DataFrame) -> plt.Figure:
     ks = sorted(losses.k.unique())
     figure, axes = plt.subplots(1, len(ks), figsize=(3.6 * len(ks), 3.4), squeeze=False, sharey=True)
     for ax, k in zip(axes[0], ks):
-        for (strategy, draw, seed), run in losses[losses.k == k].groupby(["strategy", "draw", "seed"]):
+        for (strategy, _draw, _seed), run in losses[losses.k == k].groupby(["strategy", "draw", "seed"]):
             style = styles[strategy]
             ax.plot(run.step, run.loss, color=style["color"], linewidth=0.6, alpha=0.2)
             smooth = run.loss.rolling(LOSS_WINDOW, min_periods=1).mean()

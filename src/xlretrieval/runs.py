@@ -45,7 +45,7 @@ class ModelSpec:
         return f"{self.strategy}/k{self.k}/draw{self.draw}/seed{self.seed}"
 
     @classmethod
-    def parse(cls, tag: str) -> "ModelSpec | None":
+    def parse(cls, tag: str) -> ModelSpec | None:
         """The spec of a fine-tuned model's tag; None for the base model."""
         if tag == BASE:
             return None

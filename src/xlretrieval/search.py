@@ -23,10 +23,11 @@ score anyway, it changes what the runs hold, not the cost; `benchmarks/scale.py`
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import faiss
 import numpy as np
@@ -60,7 +61,7 @@ class IndexSpec:
             raise ValueError(f"index shard_size must be positive, not {self.shard_size}")
 
     @classmethod
-    def from_config(cls, index: dict[str, Any]) -> "IndexSpec":
+    def from_config(cls, index: dict[str, Any]) -> IndexSpec:
         """From `evaluation.index` of the config (see the schema)."""
         hnsw, ivf = index.get("hnsw", {}), index.get("ivf", {})
         given = {

@@ -21,10 +21,9 @@ whole family; the effect's interval is a paired bootstrap over questions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .runs import BASE, ModelSpec
 from .metrics import RANK_DISTANCE, lang_group
+from .runs import BASE, ModelSpec
 
 STRATEGY_ORDER = ["xx-mono", "x-y", "hybrid", BASE]
 

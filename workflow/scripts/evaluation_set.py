@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from xlretrieval.data.tables import Tables
 from xlretrieval.data.splits import evaluation_set
+from xlretrieval.data.tables import Tables
 from xlretrieval.logs import to_file
 from xlretrieval.querysets import write_qrels
 

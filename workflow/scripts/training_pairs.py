@@ -1,7 +1,7 @@
 from pathlib import Path
 
+from xlretrieval.data.splits import guarded_set, hold_out_dev, training_pairs, training_set
 from xlretrieval.data.tables import Tables
-from xlretrieval.data.splits import guarded_set, hold_out_dev, training_set, training_pairs
 from xlretrieval.logs import to_file
 
 log = to_file(snakemake.log[0])

@@ -18,8 +18,9 @@ import gzip
 import json
 import math
 from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
