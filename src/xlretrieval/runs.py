@@ -29,7 +29,7 @@ def parse_strategy(slug: str) -> tuple[str, float]:
     if slug == "x-y":
         return "x-y", 0.0
     if slug.startswith("hybrid-a"):
-        return "hybrid", float(slug[len("hybrid-a"):])
+        return "hybrid", float(slug[len("hybrid-a") :])
     raise ValueError(f"unknown strategy '{slug}'")
 
 

@@ -29,6 +29,4 @@ class Tables:
 
     @classmethod
     def concat(cls, parts: list[Tables]) -> Tables:
-        return cls(
-            *(pd.concat([getattr(p, name) for p in parts], ignore_index=True) for name in ("questions", "candidates", "qrels"))
-        )
+        return cls(*(pd.concat([getattr(p, name) for p in parts], ignore_index=True) for name in ("questions", "candidates", "qrels")))
