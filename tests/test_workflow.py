@@ -2,12 +2,13 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import copy_project, snakemake
+from conftest import ROOT, copy_project, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -149,6 +150,50 @@ def job_counts(result) -> dict[str, int]:
         jobs[parts[0]] = int(parts[1])
     jobs.pop("all", None)
     return jobs
+
+
+def shipped_configs() -> list[list[str]]:
+    """Every shipped config as the --configfile list that runs it: config.yaml (the default study), each
+    config/NAME.yaml over it, and an overlay config/NAME-VARIANT.yaml after config/NAME.yaml (paper-e5 after paper)."""
+    configs = [["config.yaml"]]
+    for path in sorted((ROOT / "config").glob("*.yaml")):
+        base = path.with_name(f"{path.stem.split('-')[0]}.yaml")
+        configs.append([f"config/{base.name}", f"config/{path.name}"] if base != path and base.is_file() else [f"config/{path.name}"])
+    return configs
+
+
+@pytest.mark.parametrize("configs", shipped_configs(), ids=lambda configs: "+".join(Path(c).stem for c in configs))
+def test_every_shipped_config_plans_its_study(tmp_path, configs):
+    jobs = planned_jobs(copy_project(tmp_path), config=configs)
+    assert jobs["train"] > 0 and jobs["aggregate"] == 1
+
+
+MODULE_SNAKEFILE = """
+configfile: "{root}/config.yaml"
+
+
+module xlretrieval:
+    snakefile:
+        "{root}/Snakefile"
+    config:
+        config
+
+
+use rule * from xlretrieval
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="common.smk finds src/ and the rules' scripts under workflow.basedir, which in a module is the calling workflow's folder",
+)
+def test_the_workflow_deploys_as_a_module(tmp_path):
+    """A workflow in a folder of its own that uses this one as a module (docs/module.md) plans the same jobs."""
+    deployed, standalone = tmp_path / "deployed", tmp_path / "standalone"
+    deployed.mkdir()
+    standalone.mkdir()
+    (deployed / "Snakefile").write_text(MODULE_SNAKEFILE.format(root=ROOT))
+    assert planned_jobs(deployed, config=[]) == planned_jobs(copy_project(standalone), config="config.yaml")
 
 
 TABLES = {"aggregate": 1, "intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1, "headline_table": 1}
