@@ -59,19 +59,7 @@ def collect(summaries: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFr
     return labelled(summaries, languages, roles)[METRIC_COLUMNS]
 
 
-TOP_LANGUAGE_COLUMNS = [
-    "model",
-    "strategy",
-    "k",
-    "draw",
-    "seed",
-    "benchmark",
-    "query_lang",
-    "lang_group",
-    "candidate_lang",
-    "share",
-    "n_queries",
-]
+TOP_LANGUAGE_COLUMNS = ["model", "strategy", "k", "draw", "seed", "benchmark", "query_lang", "lang_group", "candidate_lang", "share", "n_queries"]
 
 
 def top_language_table(shares: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame, roles: dict[str, dict[str, str]]) -> pd.DataFrame:
