@@ -22,6 +22,11 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/pilot.smk"
 
 
+# common.smk puts src/ on PYTHONPATH for the rules' scripts; declared, so that executors pass it on to remote jobs.
+envvars:
+    "PYTHONPATH",
+
+
 rule all:
     input:
         study_products(),

@@ -30,9 +30,24 @@ from xlretrieval.training import info_nce
 
 # MIRACL v1.0 corpus sizes (passages, from MIRACL's README; de and yo from the corpus card) and dev queries.
 MIRACL_PASSAGES = {
-    "ar": 2_061_414, "bn": 297_265, "de": 15_866_222, "en": 32_893_221, "es": 10_373_953, "fa": 2_207_172, "fi": 1_883_509,
-    "fr": 14_636_953, "hi": 506_264, "id": 1_446_315, "ja": 6_953_614, "ko": 1_486_752, "ru": 9_543_918, "sw": 131_924,
-    "te": 518_079, "th": 542_166, "yo": 49_043, "zh": 4_934_368,
+    "ar": 2_061_414,
+    "bn": 297_265,
+    "de": 15_866_222,
+    "en": 32_893_221,
+    "es": 10_373_953,
+    "fa": 2_207_172,
+    "fi": 1_883_509,
+    "fr": 14_636_953,
+    "hi": 506_264,
+    "id": 1_446_315,
+    "ja": 6_953_614,
+    "ko": 1_486_752,
+    "ru": 9_543_918,
+    "sw": 131_924,
+    "te": 518_079,
+    "th": 542_166,
+    "yo": 49_043,
+    "zh": 4_934_368,
 }
 MIRACL_QUERIES = 13_495  # dev queries over the 18 languages
 MIRACL_JUDGED = 130_000  # judged passages over the 18 languages, approximately (about 10 per query)
@@ -115,26 +130,45 @@ def main() -> None:
     gpu = args.peak_tflops * 1e12 * args.mfu
     cap = args.miracl_others or None
     miracl_passages = sum(n if cap is None else min(n, cap) for n in MIRACL_PASSAGES.values()) + (MIRACL_JUDGED if cap else 0)
-    eval_flops = encoding_flops(config, {
-        TOKENS["miracl_passage"]: miracl_passages, TOKENS["query"]: MIRACL_QUERIES + XQUAD_R["questions"] + MLQA_R["questions"],
-        TOKENS["sentence"]: XQUAD_R["sentences"] + MLQA_R["sentences"],
-    })
+    eval_flops = encoding_flops(
+        config,
+        {
+            TOKENS["miracl_passage"]: miracl_passages,
+            TOKENS["query"]: MIRACL_QUERIES + XQUAD_R["questions"] + MLQA_R["questions"],
+            TOKENS["sentence"]: XQUAD_R["sentences"] + MLQA_R["sentences"],
+        },
+    )
     dev_share = 20 / 3 / 250  # 20 forward-only dev batches every 250 steps
     chunks = 2 * -(-args.batch // TRAINING_CHUNK["cuda"])
     gpu_step = max(step_flops(config, args.batch) / gpu, chunks * args.dispatch_ms / 1000)
     train_s = args.max_steps * gpu_step * (1 + dev_share)
     eval_s = eval_flops / gpu
     rows = [
-        ("CPU training step, measured", f"{m['step_s']:.2f} s for {args.cpu_batch} pairs ({cpu_step_flops / m['step_s'] / 1e9:.0f} GFLOP/s achieved)"),
-        ("CPU encoding, measured", f"{m['encode_batch_s']:.2f} s for {args.encode_batch} passages ({cpu_encode_flops / m['encode_batch_s'] / 1e9:.0f} GFLOP/s)"),
+        (
+            "CPU training step, measured",
+            f"{m['step_s']:.2f} s for {args.cpu_batch} pairs ({cpu_step_flops / m['step_s'] / 1e9:.0f} GFLOP/s achieved)",
+        ),
+        (
+            "CPU encoding, measured",
+            f"{m['encode_batch_s']:.2f} s for {args.encode_batch} passages ({cpu_encode_flops / m['encode_batch_s'] / 1e9:.0f} GFLOP/s)",
+        ),
         ("FLOPs per training step (batch 100)", f"{step_flops(config, args.batch) / 1e12:.2f} TFLOP"),
-        ("GPU step time at the assumed MFU", f"{step_flops(config, args.batch) / gpu * 1000:.0f} ms ({args.mfu:.0%} of {args.peak_tflops:.0f} TFLOP/s)"),
+        (
+            "GPU step time at the assumed MFU",
+            f"{step_flops(config, args.batch) / gpu * 1000:.0f} ms ({args.mfu:.0%} of {args.peak_tflops:.0f} TFLOP/s)",
+        ),
         ("GPU step time, kernel dispatch bound", f"{chunks * args.dispatch_ms:.0f} ms ({chunks} chunks of up to {TRAINING_CHUNK['cuda']} sequences)"),
         ("training, one model, no early stop", f"{train_s / 3600:.2f} GPU h ({args.max_steps} steps of {gpu_step * 1000:.0f} ms, dev loss included)"),
-        ("MIRACL passages encoded per model", f"{miracl_passages / 1e6:.1f}M ({'whole corpora' if cap is None else f'judged + {cap:,} per language'})"),
+        (
+            "MIRACL passages encoded per model",
+            f"{miracl_passages / 1e6:.1f}M ({'whole corpora' if cap is None else f'judged + {cap:,} per language'})",
+        ),
         ("evaluation, one model (3 benchmarks)", f"{eval_s / 3600:.2f} GPU h"),
         ("one model family (train + evaluate)", f"{((args.models - 1) * train_s + args.models * eval_s) / 3600:.1f} GPU h for {args.models} models"),
-        ("CPU time of the same work (this machine)", f"{(args.models - 1) * args.max_steps * m['step_s'] * args.batch / args.cpu_batch / 86400:.0f} days of training alone"),
+        (
+            "CPU time of the same work (this machine)",
+            f"{(args.models - 1) * args.max_steps * m['step_s'] * args.batch / args.cpu_batch / 86400:.0f} days of training alone",
+        ),
     ]
     print(pd.DataFrame(rows, columns=["quantity", "estimate"]).to_string(index=False))
 

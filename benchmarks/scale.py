@@ -54,10 +54,14 @@ def write_pool(folder: Path, candidates: int, questions: int, languages: int, di
     del vectors
     Tables(
         pd.DataFrame({"question_id": ids * languages, "lang": np.repeat(langs, len(ids))}),
-        pd.DataFrame({"candidate_id": [f"{lang}/{i:07d}" for lang in langs for i in range(per_lang)],
-                      "lang": np.repeat(langs, per_lang)}),
-        pd.DataFrame({"question_id": ids * languages, "lang": np.repeat(langs, len(ids)),
-                      "candidate_id": [f"{langs[a // per_lang]}/{a % per_lang:07d}" for a in answers.ravel()]}),
+        pd.DataFrame({"candidate_id": [f"{lang}/{i:07d}" for lang in langs for i in range(per_lang)], "lang": np.repeat(langs, per_lang)}),
+        pd.DataFrame(
+            {
+                "question_id": ids * languages,
+                "lang": np.repeat(langs, len(ids)),
+                "candidate_id": [f"{langs[a // per_lang]}/{a % per_lang:07d}" for a in answers.ravel()],
+            }
+        ),
     ).write(folder / "tables")
 
 
@@ -114,8 +118,12 @@ def main() -> None:
         start = time.perf_counter()
         write_pool(folder, args.candidates, args.questions, args.languages, args.dimension)
         size = (folder / "candidates.npy").stat().st_size / GIB
-        print(f"wrote {args.candidates} x {args.dimension} candidate vectors in {args.languages} languages ({size:.2f} GiB) in {time.perf_counter() - start:.0f} s; "
-              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"wrote {args.candidates} x {args.dimension} candidate vectors in {args.languages} languages ({size:.2f} GiB) "
+            f"in {time.perf_counter() - start:.0f} s; "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         rows = []
         for kind in args.indexes:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh:

@@ -60,8 +60,17 @@ def main() -> None:
     cells = stats.intervals(matrix, runs, "xquad-r", level=options["level"], resamples=options["resamples"], seed=options["seed"])
     intervals_s = time.perf_counter() - start
     start = time.perf_counter()
-    tests = stats.paired_tests(matrix, runs, "xquad-r", options["metric"], study.strategies(), level=options["level"],
-                               resamples=options["resamples"], permutations=options["permutations"], seed=options["seed"])
+    tests = stats.paired_tests(
+        matrix,
+        runs,
+        "xquad-r",
+        options["metric"],
+        study.strategies(),
+        level=options["level"],
+        resamples=options["resamples"],
+        permutations=options["permutations"],
+        seed=options["seed"],
+    )
     tests_s = time.perf_counter() - start
     print(f"{len(tags)} models x {matrix.values.shape[0] // len(tags)} units x {args.questions} questions")
     print(f"matrix (incl. making the synthetic tables): {built:.1f} s")

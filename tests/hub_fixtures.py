@@ -68,8 +68,13 @@ def write_miracl(root: Path, languages: list[str], queries: int = 8, passages: i
         corpus = root / "miracl" / "miracl-corpus" / f"miracl-corpus-v1.0-{lang}"
         corpus.mkdir(parents=True, exist_ok=True)
         rows = [
-            {"docid": f"{i // 2}#{i % 2}", "title": f"{TOPICS[(i // 2) % len(TOPICS)].title()} {i // 2}",
-             "text": SHARED_PASSAGE if (lang, i) == ("de", 0) else f"[{lang}] article {i // 2}, passage {i % 2}, on the {TOPICS[(i // 2) % len(TOPICS)]}."}
+            {
+                "docid": f"{i // 2}#{i % 2}",
+                "title": f"{TOPICS[(i // 2) % len(TOPICS)].title()} {i // 2}",
+                "text": SHARED_PASSAGE
+                if (lang, i) == ("de", 0)
+                else f"[{lang}] article {i // 2}, passage {i % 2}, on the {TOPICS[(i // 2) % len(TOPICS)]}.",
+            }
             for i in range(passages)
         ]
         for shard in range(shards):

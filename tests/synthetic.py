@@ -12,11 +12,13 @@ DRAWS = [(1, 0, ["en", "zh"]), (1, 1, ["de", "en"]), (2, 0, ["de", "en", "zh"])]
 
 def per_query_frame(values: dict[tuple[str, str, str, str], np.ndarray]) -> pd.DataFrame:
     """A per-query table from {(setting, query_lang, passage_lang, metric): values over questions q0, q1, ...}."""
-    return pd.concat([
-        pd.DataFrame({"setting": s, "query_lang": q, "passage_lang": p, "question_id": [f"q{i}" for i in range(len(v))],
-                      "metric": m, "value": v})
-        for (s, q, p, m), v in values.items()
-    ], ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame({"setting": s, "query_lang": q, "passage_lang": p, "question_id": [f"q{i}" for i in range(len(v))], "metric": m, "value": v})
+            for (s, q, p, m), v in values.items()
+        ],
+        ignore_index=True,
+    )
 
 
 def query_sets(settings=("mono", "cross")) -> list[tuple[str, str, str]]:

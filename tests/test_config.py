@@ -1,9 +1,10 @@
 import pytest
 import yaml
 
-from conftest import ROOT, SCHEMA
 from xlretrieval.config import ConfigError, Study, validate
 from xlretrieval.runs import ModelSpec
+
+from conftest import ROOT, SCHEMA
 
 
 def test_defaults_fill_an_empty_config():
@@ -27,8 +28,10 @@ def test_defaults_fill_an_empty_config():
         ({"stats": {"level": 95}}, r"'stats.level': 95 is greater than or equal to the maximum of 1"),
         ({"training": {"dataset": "miracl"}}, r"'training.dataset': miracl is an evaluation benchmark only"),
         ({"evaluation": {"benchmarks": ["mmarco"]}}, r"'evaluation.benchmarks': mmarco is a training source only"),
-        ({"evaluation": {"benchmarks": ["miracl"], "settings": {"miracl": ["mono", "cross"]}}},
-         r"'evaluation.settings.miracl': miracl supports only mono .* not cross"),
+        (
+            {"evaluation": {"benchmarks": ["miracl"], "settings": {"miracl": ["mono", "cross"]}}},
+            r"'evaluation.settings.miracl': miracl supports only mono .* not cross",
+        ),
         ({"training": {"dataset": "mmarco", "target_pool": ["de", "sw"]}}, r"'training.target_pool': mmarco has no language sw"),
         ({"data": {"datasets": {"mmarco": {"licence": "x"}}}}, r"'data.datasets.mmarco': only LAReQA-format datasets"),
         ({"training": {"early_stopping": {"dev_fraction": 0.1, "dev_pairs": 8}}}, r"'training.early_stopping.dev_pairs': must be at least"),
@@ -109,7 +112,9 @@ def test_paper_study_reads_hub_sources_and_splits_languages_by_training():
     trained = set(study.training_languages(4, 0))
     assert len(trained) == 5 and trained <= set(study.source("mmarco").languages)
     zero_shot = set(study.evaluation_languages("miracl")) - trained
-    assert {"bn", "fa", "fi", "ko", "sw", "te", "th", "yo"} <= zero_shot and len(zero_shot) == 18 - len(trained & set(study.evaluation_languages("miracl")))
+    assert {"bn", "fa", "fi", "ko", "sw", "te", "th", "yo"} <= zero_shot and len(zero_shot) == 18 - len(
+        trained & set(study.evaluation_languages("miracl"))
+    )
     assert {m.k for m in study.models()} == {1, 2, 4, 8, 12} and len(study.models()) == 17
 
 
@@ -138,5 +143,11 @@ def test_strategies_can_be_trained_at_fewer_k():
 def test_pilot_points_cover_budgets_and_learning_rates_at_the_extreme_k():
     budgets = [{"learning_rate": 3e-5, "steps": [10, 20]}, {"learning_rate": 1e-4, "steps": [10]}]
     study = Study(validate({"pilot": {"budgets": budgets}}, SCHEMA))
-    assert study.pilot_models() == ["hybrid-a0.5/k1/lr3e-05/steps10", "hybrid-a0.5/k1/lr3e-05/steps20", "hybrid-a0.5/k1/lr0.0001/steps10",
-                                    "hybrid-a0.5/k6/lr3e-05/steps10", "hybrid-a0.5/k6/lr3e-05/steps20", "hybrid-a0.5/k6/lr0.0001/steps10"]
+    assert study.pilot_models() == [
+        "hybrid-a0.5/k1/lr3e-05/steps10",
+        "hybrid-a0.5/k1/lr3e-05/steps20",
+        "hybrid-a0.5/k1/lr0.0001/steps10",
+        "hybrid-a0.5/k6/lr3e-05/steps10",
+        "hybrid-a0.5/k6/lr3e-05/steps20",
+        "hybrid-a0.5/k6/lr0.0001/steps10",
+    ]

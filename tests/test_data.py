@@ -2,9 +2,10 @@ import shutil
 
 import pytest
 
-from conftest import SHARED, lareqa_file
 from xlretrieval.data.lareqa import answer_sentence, read_language
 from xlretrieval.data.sources import SOURCES, DataError, fetch
+
+from conftest import SHARED, lareqa_file
 
 
 def test_xquad_reader_yields_parallel_tables(xquad):

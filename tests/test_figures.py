@@ -9,7 +9,7 @@ import pytest
 
 from xlretrieval import figures, stats
 from xlretrieval.metrics import summarise
-from xlretrieval.tables import collect, headline_table, language_table, loss_table, paper_table, paired_test_table, write_table
+from xlretrieval.tables import collect, headline_table, language_table, loss_table, paired_test_table, paper_table, write_table
 
 from synthetic import ROLES, synthetic_study
 
@@ -20,8 +20,12 @@ MAIN = ["xx-mono", "x-y", "hybrid-a0.5"]
 def study():
     """base, xx-mono, x-y, hybrid-a0.5 at k 1 (two draws) and 2, hybrid-a0.25 at k 2 only; el never trained."""
     models, languages = synthetic_study(
-        np.random.default_rng(0), n_questions=40, shifts={"base": -0.1, "xx-mono": 0.0, "x-y": 0.05, "hybrid-a0.5": 0.1},
-        metrics=("RR", "AP", "R@1", "rank_distance"), settings=("mono", "cross", "multi"), sweep=("hybrid-a0.25",),
+        np.random.default_rng(0),
+        n_questions=40,
+        shifts={"base": -0.1, "xx-mono": 0.0, "x-y": 0.05, "hybrid-a0.5": 0.1},
+        metrics=("RR", "AP", "R@1", "rank_distance"),
+        settings=("mono", "cross", "multi"),
+        sweep=("hybrid-a0.25",),
     )
     runs = stats.runs_table(list(models), languages)
     matrix = stats.question_matrix(models.items())
@@ -30,11 +34,26 @@ def study():
         metrics=collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages, ROLES),
         intervals=stats.intervals(matrix, runs, "xquad-r", ROLES["xquad-r"], resamples=200),
         tests=stats.paired_tests(matrix, runs, "xquad-r", ROLES["xquad-r"], "RR", MAIN, resamples=200, permutations=500),
-        losses=loss_table({tag: pd.DataFrame({"step": range(4), "loss": 1.0, "learning_rate": 1e-4,
-                                              "batch_kind": ["xx-mono", "x-y", "x-y", "x-y"] if tag.startswith("hybrid-a0.25") else
-                                              ["xx-mono", "xx-mono", "x-y", "x-y"] if tag.startswith("hybrid") else
-                                              ["xx-mono"] * 4 if tag.startswith("xx-mono") else ["x-y"] * 4})
-                           for tag in models if tag != "base"}),
+        losses=loss_table(
+            {
+                tag: pd.DataFrame(
+                    {
+                        "step": range(4),
+                        "loss": 1.0,
+                        "learning_rate": 1e-4,
+                        "batch_kind": ["xx-mono", "x-y", "x-y", "x-y"]
+                        if tag.startswith("hybrid-a0.25")
+                        else ["xx-mono", "xx-mono", "x-y", "x-y"]
+                        if tag.startswith("hybrid")
+                        else ["xx-mono"] * 4
+                        if tag.startswith("xx-mono")
+                        else ["x-y"] * 4,
+                    }
+                )
+                for tag in models
+                if tag != "base"
+            }
+        ),
     )
 
 
@@ -61,8 +80,13 @@ def test_scaling_figure_shows_gains_over_base_on_fixed_language_groups(study, tm
     assert legend_labels(figure) == ["xx-mono", "x-y", "hybrid-a0.5"]  # gains: no base line; the sweep-only hybrid is left out
     assert len(shown[0].collections) == 3  # one band per strategy
     assert list(shown[0].get_xticks()) == [1, 2]
-    gains = study.intervals[(study.intervals.quantity == "gain") & (study.intervals.lang_group == "held-out") & (study.intervals.metric == "RR")
-                            & (study.intervals.setting == "mono") & (study.intervals.query_lang == "all")]
+    gains = study.intervals[
+        (study.intervals.quantity == "gain")
+        & (study.intervals.lang_group == "held-out")
+        & (study.intervals.metric == "RR")
+        & (study.intervals.setting == "mono")
+        & (study.intervals.query_lang == "all")
+    ]
     hybrid = gains[gains.strategy == "hybrid-a0.5"].sort_values("k").estimate.to_numpy()
     np.testing.assert_allclose(shown[0].lines[2].get_ydata(), hybrid)
     saved(figure, tmp_path, "scaling")
@@ -108,26 +132,37 @@ def test_alpha_figure_spans_x_y_to_x_x_mono(study, tmp_path):
     realised = figures.realised_alpha(study.losses.assign(batch_kind="x-y"))
     assert (realised == 0).all()
     with pytest.raises(ValueError, match="fewer than two alphas at k=1"):
-        figures.alpha_figure(study.intervals[study.intervals.strategy != "x-y"].query("strategy != 'xx-mono'"), study.losses,
-                             "xquad-r", "RR", 1)
+        figures.alpha_figure(study.intervals[study.intervals.strategy != "x-y"].query("strategy != 'xx-mono'"), study.losses, "xquad-r", "RR", 1)
 
 
 def test_loss_and_top_language_figures(tmp_path):
     steps = np.arange(8)
-    losses = loss_table({
-        tag: pd.DataFrame({"step": steps, "loss": 2.0 - 0.1 * steps + i * 0.2, "learning_rate": 1e-4, "batch_kind": "x-y"})
-        for i, tag in enumerate(["x-y/k1/draw0/seed0", "x-y/k1/draw1/seed0", "xx-mono/k2/draw0/seed0"])
-    })
+    losses = loss_table(
+        {
+            tag: pd.DataFrame({"step": steps, "loss": 2.0 - 0.1 * steps + i * 0.2, "learning_rate": 1e-4, "batch_kind": "x-y"})
+            for i, tag in enumerate(["x-y/k1/draw0/seed0", "x-y/k1/draw1/seed0", "xx-mono/k2/draw0/seed0"])
+        }
+    )
     figure = figures.loss_figure(losses)
     assert [ax.get_title() for ax in figure.axes] == ["k=1", "k=2"]
     assert [len(ax.lines) for ax in figure.axes] == [4, 2]  # each run: every step (faint) and a running mean
     assert figure.axes[0].get_ylabel().startswith("InfoNCE loss")
     saved(figure, tmp_path, "loss")
-    shares = pd.DataFrame({
-        "model": "x", "strategy": ["base"] * 2 + ["x-y"] * 2, "k": [0, 0, 1, 1], "draw": [-1, -1, 0, 0], "seed": 0,
-        "benchmark": "xquad-r", "query_lang": "de", "lang_group": "trained", "candidate_lang": ["de", "en"] * 2,
-        "share": [0.8, 0.2, 0.5, 0.5], "n_queries": 10,
-    })
+    shares = pd.DataFrame(
+        {
+            "model": "x",
+            "strategy": ["base"] * 2 + ["x-y"] * 2,
+            "k": [0, 0, 1, 1],
+            "draw": [-1, -1, 0, 0],
+            "seed": 0,
+            "benchmark": "xquad-r",
+            "query_lang": "de",
+            "lang_group": "trained",
+            "candidate_lang": ["de", "en"] * 2,
+            "share": [0.8, 0.2, 0.5, 0.5],
+            "n_queries": 10,
+        }
+    )
     figure = figures.top_language_figure(shares, "xquad-r", MAIN)
     own, by_language = figure.axes[:2]
     assert [t.get_text() for t in own.get_yticklabels()] == ["x-y, k=1", "base"]
@@ -168,8 +203,10 @@ def test_headline_table_shows_held_out_gains_by_k(study):
     assert list(table.columns) == ["base", "k=1", "k=2"]
     assert table.index[0] == ("mono", "xx-mono") and len(table) == 9  # 3 settings x 3 strategies
     cell = table.loc[("cross", "hybrid-a0.5"), "k=2"]
-    gain = study.intervals.query("quantity == 'gain' and lang_group == 'held-out' and query_lang == 'all' and metric == 'RR' "
-                                 "and setting == 'cross' and strategy == 'hybrid-a0.5' and k == 2")
+    gain = study.intervals.query(
+        "quantity == 'gain' and lang_group == 'held-out' and query_lang == 'all' and metric == 'RR' "
+        "and setting == 'cross' and strategy == 'hybrid-a0.5' and k == 2"
+    )
     assert cell.startswith(f"{gain.estimate.item():+.3f} [{gain.ci_low.item():+.3f}, ")
 
 

@@ -5,15 +5,15 @@ import json
 import tracemalloc
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from hub_fixtures import SHARED_PASSAGE, mmarco_passage, mmarco_query, write_miracl, write_mmarco
 from xlretrieval.data import miracl, mmarco
 from xlretrieval.data.hub import HubRepo
 from xlretrieval.data.readers import read
 from xlretrieval.data.sources import DataError
 from xlretrieval.data.splits import training_pairs
+
+from hub_fixtures import SHARED_PASSAGE, mmarco_passage, mmarco_query, write_miracl, write_mmarco
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +25,23 @@ def hub(tmp_path_factory):
 
 
 def mmarco_options(hub, **changes):
-    return {"repo": "unicamp-dl/mmarco", "hub_mirror": str(hub), "revisions": {}, "queries": 20, "seed": 0,
-            "max_passage_chars": None, **changes}
+    return {"repo": "unicamp-dl/mmarco", "hub_mirror": str(hub), "revisions": {}, "queries": 20, "seed": 0, "max_passage_chars": None, **changes}
 
 
 def miracl_options(hub, **changes):
-    return {"topics_repo": "miracl/miracl", "corpus_repo": "miracl/miracl-corpus", "hub_mirror": str(hub), "revisions": {},
-            "others": None, "seed": 0, **changes}
+    return {
+        "topics_repo": "miracl/miracl",
+        "corpus_repo": "miracl/miracl-corpus",
+        "hub_mirror": str(hub),
+        "revisions": {},
+        "others": None,
+        "seed": 0,
+        **changes,
+    }
 
 
 # --- mMARCO ------------------------------------------------------------------------------------
+
 
 def test_pairs_are_sampled_from_the_triples_with_their_first_positive(hub):
     triples = hub / "unicamp-dl" / "mmarco" / mmarco.TRIPLES
@@ -102,6 +109,7 @@ def test_mmarco_languages_are_iso_codes_mapped_to_file_names():
 
 # --- MIRACL ------------------------------------------------------------------------------------
 
+
 def test_miracl_reader_keeps_relevant_judgements_and_prefixes_ids(hub):
     tables, manifest = read("miracl", ["de", "sw"], [], miracl_options(hub))
     q, c, r = tables.questions, tables.candidates, tables.qrels
@@ -114,8 +122,15 @@ def test_miracl_reader_keeps_relevant_judgements_and_prefixes_ids(hub):
     passage = c.set_index("candidate_id").loc["miracl/de/0#0"]
     assert passage.text == f"River 0 {SHARED_PASSAGE}" and passage.article == "River 0"
     assert manifest["languages"]["sw"] | {"shards": None} == {
-        "shards": None, "corpus_passages": 60, "judged_passages": 15, "kept_passages": 60, "others": None, "seed": 0,
-        "queries": 8, "queries_with_a_relevant_passage": 7}
+        "shards": None,
+        "corpus_passages": 60,
+        "judged_passages": 15,
+        "kept_passages": 60,
+        "others": None,
+        "seed": 0,
+        "queries": 8,
+        "queries_with_a_relevant_passage": 7,
+    }
 
 
 def test_capped_corpus_keeps_every_judged_passage_and_n_others(hub):
@@ -172,6 +187,7 @@ def test_a_relevant_passage_missing_from_the_corpus_is_an_error(hub, tmp_path):
 
 
 # --- the download boundary and the overlap guard -----------------------------------------------
+
 
 def test_a_file_the_mirror_lacks_comes_from_the_hub_cache_or_a_clear_error(tmp_path, monkeypatch):
     import huggingface_hub.constants

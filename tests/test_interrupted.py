@@ -41,7 +41,12 @@ def test_a_run_killed_during_training_keeps_finished_models(tmp_path):
     kept = {path: path.stat().st_mtime_ns for path in finished()}
     assert 1 <= len(kept) < TINY_MODELS
 
-    subprocess.run([sys.executable, "-m", "snakemake", "--unlock", "--configfile", "config/tiny.yaml", "overrides.yaml"], cwd=workdir, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "snakemake", "--unlock", "--configfile", "config/tiny.yaml", "overrides.yaml"],
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+    )
     plan = planned_jobs(workdir, extra=["--until", "train", "--rerun-incomplete"])
     assert plan["train"] == TINY_MODELS - len(kept)
     snakemake(workdir, "--until", "train", "--rerun-incomplete")

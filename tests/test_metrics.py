@@ -19,8 +19,9 @@ def toy_tables():
         [("en1", "en", "", "A", "0"), ("en2", "en", "", "A", "0"), ("de1", "de", "", "A", "0"), ("de2", "de", "", "A", "0")],
         columns=["candidate_id", "lang", "text", "article", "context_id"],
     )
-    qrels = pd.DataFrame([("q1", "en", "en1"), ("q2", "en", "en2"), ("q1", "de", "de1"), ("q2", "de", "de2")],
-                         columns=["question_id", "lang", "candidate_id"])
+    qrels = pd.DataFrame(
+        [("q1", "en", "en1"), ("q2", "en", "en2"), ("q1", "de", "de1"), ("q2", "de", "de2")], columns=["question_id", "lang", "candidate_id"]
+    )
     return Tables(questions, candidates, qrels)
 
 
@@ -36,10 +37,13 @@ def test_measures_and_rank_distance_by_hand(tmp_path):
     # en q1 ranks: en1 .9, de2 .5, de1 .3, en2 .1  -> mono en: en1 rank 1; multi: en1 r1, de1 r3 -> distance 2
     # en q2 ranks: en1 .8, en2 .6, de1 .4, de2 .2  -> mono en: en2 rank 2; multi: en2 r2, de2 r4 -> distance 2
     # de q1: de1 .9 en1 .8 ... ; de q2: de2 .7 en2 .1 en1 .05 de1 .0
-    queries = np.array([[.9, .1, .3, .5], [.8, .6, .4, .2], [.8, .0, .9, .1], [.05, .1, .0, .7]], dtype=np.float32)
+    queries = np.array([[0.9, 0.1, 0.3, 0.5], [0.8, 0.6, 0.4, 0.2], [0.8, 0.0, 0.9, 0.1], [0.05, 0.1, 0.0, 0.7]], dtype=np.float32)
     ranks = search(tables, queries, cands, depth=10, run_dir=tmp_path).ranks
     values = metrics.per_query(tables, tmp_path, ["RR", "AP", "R@1", "nDCG@10"])
-    get = lambda s, q, p, qid, m: values.query("setting == @s and query_lang == @q and passage_lang == @p and question_id == @qid and metric == @m").value.item()  # noqa: E731
+
+    def get(s, q, p, qid, m):
+        return values.query("setting == @s and query_lang == @q and passage_lang == @p and question_id == @qid and metric == @m").value.item()
+
     assert get("mono", "en", "en", "q2", "RR") == pytest.approx(0.5)
     assert get("mono", "en", "en", "q1", "R@1") == 1.0
     assert get("multi", "en", "all", "q1", "AP") == pytest.approx((1 / 1 + 2 / 3) / 2)
@@ -57,8 +61,13 @@ def test_hand_made_runs_give_known_means_macro_over_languages(tmp_path):
     tables = Tables(
         pd.DataFrame({"question_id": ["q1", "q2", "q3", "q1", "q2"], "lang": ["en", "en", "en", "de", "de"]}),
         pd.DataFrame({"candidate_id": ["en1", "en2", "en3", "de1", "de2", "de3"], "lang": ["en"] * 3 + ["de"] * 3}),
-        pd.DataFrame({"question_id": ["q1", "q2", "q3", "q1", "q2"], "lang": ["en", "en", "en", "de", "de"],
-                      "candidate_id": ["en1", "en2", "en3", "de1", "de2"]}),
+        pd.DataFrame(
+            {
+                "question_id": ["q1", "q2", "q3", "q1", "q2"],
+                "lang": ["en", "en", "en", "de", "de"],
+                "candidate_id": ["en1", "en2", "en3", "de1", "de2"],
+            }
+        ),
     )
     runs = {
         "en-en": {"q1": ["en1", "en2", "en3"], "q2": ["en1", "en2", "en3"], "q3": ["en1", "en2", "en3"]},
@@ -67,7 +76,8 @@ def test_hand_made_runs_give_known_means_macro_over_languages(tmp_path):
     (tmp_path / "mono").mkdir()
     for name, lists in runs.items():
         (tmp_path / "mono" / f"{name}.trec").write_text(
-            "".join(f"{q} Q0 {c} {r} {10 - r} hand\n" for q, listed in lists.items() for r, c in enumerate(listed, 1)))
+            "".join(f"{q} Q0 {c} {r} {10 - r} hand\n" for q, listed in lists.items() for r, c in enumerate(listed, 1))
+        )
     values = metrics.per_query(tables, tmp_path, ["RR", "R@1"], settings=("mono",))
     by_query = values.set_index(["query_lang", "question_id", "metric"]).value
     assert by_query.loc[("en", slice(None), "RR")].tolist() == pytest.approx([1, 1 / 2, 1 / 3])
@@ -83,8 +93,11 @@ def test_hand_made_runs_give_known_means_macro_over_languages(tmp_path):
 
 def test_rank_distance_is_macro_over_languages_in_the_summary():
     per_query = pd.DataFrame(
-        [("multi", "en", "all", "a", "rank_distance", 0.0), ("multi", "en", "all", "b", "rank_distance", 4.0),
-         ("multi", "de", "all", "a", "rank_distance", 10.0)],
+        [
+            ("multi", "en", "all", "a", "rank_distance", 0.0),
+            ("multi", "en", "all", "b", "rank_distance", 4.0),
+            ("multi", "de", "all", "a", "rank_distance", 10.0),
+        ],
         columns=metrics.PER_QUERY_COLUMNS,
     )
     summary = metrics.summarise(per_query).set_index("query_lang")
@@ -109,6 +122,7 @@ def test_held_out_groups_do_not_change_with_the_training_languages():
     roles = {"en": "source", "el": "held-out", "ru": "held-out", "de": "pool", "zh": "pool"}
     sets = [(s, q, p) for s in ("mono", "cross", "multi") for q in roles for p in (roles if s == "cross" else [q]) if s != "cross" or p != q]
     for fixed in ("held-out", "source"):
-        members = [{key for key in sets if metrics.lang_group(*key, trained, roles) == fixed}
-                   for trained in ({"en"}, {"en", "de"}, {"en", "de", "zh"})]
+        members = [
+            {key for key in sets if metrics.lang_group(*key, trained, roles) == fixed} for trained in ({"en"}, {"en", "de"}, {"en", "de", "zh"})
+        ]
         assert members[0] == members[1] == members[2] and members[0]

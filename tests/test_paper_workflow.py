@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from hub_fixtures import write_miracl, write_mmarco
 from conftest import copy_project, snakemake
+from hub_fixtures import write_miracl, write_mmarco
 from test_workflow import job_counts
 
 pytestmark = pytest.mark.workflow
@@ -21,15 +21,25 @@ def hub_study(tmp_path_factory):
     write_mmarco(hub, ["de", "en", "fr"])
     write_miracl(hub, ["de", "en", "sw"])
     workdir = copy_project(tmp_path_factory.mktemp("study"))
-    (workdir / "config" / "hub.yaml").write_text(yaml.safe_dump({
-        "data": {"hub_mirror": str(hub), "mmarco": {"queries": 60, "max_passage_chars": 40}, "miracl": {"others": 20}},
-        "training": {
-            "dataset": "mmarco", "target_pool": ["de", "fr"], "k": [1, 2], "language_draws": [0], "strategies": ["hybrid"],
-            "alpha_sweep": {"alpha": []}, "pairs": 32, "batch_size": 8,
-            "early_stopping": {"dev_fraction": 0.25, "dev_pairs": 16, "every": 2, "patience": 1},
-        },
-        "evaluation": {"benchmarks": ["miracl"], "languages": {"miracl": ["de", "en", "sw"]}, "depth": 20},
-    }))
+    (workdir / "config" / "hub.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "data": {"hub_mirror": str(hub), "mmarco": {"queries": 60, "max_passage_chars": 40}, "miracl": {"others": 20}},
+                "training": {
+                    "dataset": "mmarco",
+                    "target_pool": ["de", "fr"],
+                    "k": [1, 2],
+                    "language_draws": [0],
+                    "strategies": ["hybrid"],
+                    "alpha_sweep": {"alpha": []},
+                    "pairs": 32,
+                    "batch_size": 8,
+                    "early_stopping": {"dev_fraction": 0.25, "dev_pairs": 16, "every": 2, "patience": 1},
+                },
+                "evaluation": {"benchmarks": ["miracl"], "languages": {"miracl": ["de", "en", "sw"]}, "depth": 20},
+            }
+        )
+    )
     snakemake(workdir, config="config/hub.yaml")
     return workdir / "results"
 
@@ -66,12 +76,33 @@ def test_training_stops_on_the_dev_loss(hub_study):
 
 
 PAPER_PLAN = {
-    "download": 18, "prepare": 4, "evaluation_set": 3, "training_pairs": 1, "batches": 17, "train": 17,
-    "embed": 54, "search": 54, "evaluate": 54, "aggregate": 1, "costs": 1, "intervals": 1, "paired_tests": 1,
-    "losses": 1, "loss_figure": 1, "top_languages": 1, "paper_table": 3, "language_table": 3, "headline_table": 2,
+    "download": 18,
+    "prepare": 4,
+    "evaluation_set": 3,
+    "training_pairs": 1,
+    "batches": 17,
+    "train": 17,
+    "embed": 54,
+    "search": 54,
+    "evaluate": 54,
+    "aggregate": 1,
+    "costs": 1,
+    "intervals": 1,
+    "paired_tests": 1,
+    "losses": 1,
+    "loss_figure": 1,
+    "top_languages": 1,
+    "paper_table": 3,
+    "language_table": 3,
+    "headline_table": 2,
     # per benchmark: MIRACL (mono only) has no language-pair, rank-distance or top-language figures
     # MLQA-R has no held-out language: all of its languages are in mMARCO's pool
-    "figure": 3, "groups_figure": 3, "held_out_figure": 2, "alpha_figure": 3, "language_pairs_figure": 2, "rank_distance_figure": 2,
+    "figure": 3,
+    "groups_figure": 3,
+    "held_out_figure": 2,
+    "alpha_figure": 3,
+    "language_pairs_figure": 2,
+    "rank_distance_figure": 2,
     "top_languages_figure": 2,
 }
 

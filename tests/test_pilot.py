@@ -26,8 +26,10 @@ def test_learning_curve_is_the_paired_gain_over_base_with_an_interval():
     rng = np.random.default_rng(0)
     ability = rng.uniform(0, 0.8, 200)
     base = frame({key: ability for key in SETS})
-    tuned = {f"hybrid-a0.5/k{k}/lr0.0001/steps{steps}": frame({key: ability + gain for key in SETS})
-             for k, steps, gain in [(1, 10, 0.05), (1, 20, 0.1), (2, 10, 0.0)]}
+    tuned = {
+        f"hybrid-a0.5/k{k}/lr0.0001/steps{steps}": frame({key: ability + gain for key in SETS})
+        for k, steps, gain in [(1, 10, 0.05), (1, 20, 0.1), (2, 10, 0.0)]
+    }
     curve = learning_curve(tuned, base, ROLES, resamples=200).set_index(["k", "steps", "setting"])
     assert curve.loc[(1, 20, "cross"), "gain"] == pytest.approx(0.1) and curve.loc[(1, 10, "mono"), "gain"] == pytest.approx(0.05)
     assert curve.loc[(1, 20, "cross"), "base"] == pytest.approx(ability.mean())

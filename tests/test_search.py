@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import SCHEMA, lareqa_file
 from xlretrieval import metrics
 from xlretrieval import model as bi
 from xlretrieval import search as sharded
@@ -18,6 +17,8 @@ from xlretrieval.data.tables import Tables
 from xlretrieval.encoding import encode
 from xlretrieval.querysets import query_sets
 from xlretrieval.search import IndexSpec, decode_keys, order_keys, rank, recall, search
+
+from conftest import SCHEMA, lareqa_file
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEPTH = 20
@@ -151,13 +152,15 @@ def synthetic(n_per_lang: int, n_questions: int, dimension: int, seed: int = 0):
     and the question is a noisy copy of its English answer."""
     rng = np.random.default_rng(seed)
     langs = ["de", "en"]
-    candidates = pd.DataFrame({"candidate_id": [f"{lang}/{i:05d}" for lang in langs for i in range(n_per_lang)],
-                               "lang": np.repeat(langs, n_per_lang)})
+    candidates = pd.DataFrame(
+        {"candidate_id": [f"{lang}/{i:05d}" for lang in langs for i in range(n_per_lang)], "lang": np.repeat(langs, n_per_lang)}
+    )
     qids = [f"q{i:04d}" for i in range(n_questions)]
     questions = pd.DataFrame({"question_id": qids * 2, "lang": np.repeat(langs, n_questions)})
     answers = {lang: rng.choice(n_per_lang, n_questions, replace=False) for lang in langs}
-    qrels = pd.DataFrame([(q, lang, f"{lang}/{answers[lang][i]:05d}") for lang in langs for i, q in enumerate(qids)],
-                         columns=["question_id", "lang", "candidate_id"])
+    qrels = pd.DataFrame(
+        [(q, lang, f"{lang}/{answers[lang][i]:05d}") for lang in langs for i, q in enumerate(qids)], columns=["question_id", "lang", "candidate_id"]
+    )
     vectors = rng.standard_normal((len(candidates), dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     english = vectors[n_per_lang + answers["en"]]
@@ -181,8 +184,9 @@ def test_approximate_search_has_high_recall_and_exact_ranks(spec, at_10, at_50):
         assert recall(a.rows, e.rows, 10).mean() >= at_10, a.unit.name
         assert recall(a.rows, e.rows, 50).mean() >= at_50, a.unit.name
         listed = a.rows >= 0
-        exact_scores = np.einsum("qd,qkd->qk", questions[a.unit.question_rows].astype(np.float64),
-                                 candidates[np.maximum(a.rows, 0)].astype(np.float64)).astype(np.float32)
+        exact_scores = np.einsum(
+            "qd,qkd->qk", questions[a.unit.question_rows].astype(np.float64), candidates[np.maximum(a.rows, 0)].astype(np.float64)
+        ).astype(np.float32)
         np.testing.assert_array_equal(a.scores[listed], exact_scores[listed])  # approximate lists, exact scores
 
 
@@ -199,7 +203,15 @@ def test_order_keys_sort_by_score_then_tiebreak_and_decode():
     keys = order_keys(scores, tiebreak)
     order = np.argsort(keys[0])
     assert [(float(scores[0, i]), int(tiebreak[i])) for i in order] == [
-        (np.inf, 6), (1.0, 4), (0.5, 0), (0.5, 3), (float(np.float32(1e-40)), 7), (0.0, 0), (0.0, 2), (-0.5, 1), (-1.0, 5)
+        (np.inf, 6),
+        (1.0, 4),
+        (0.5, 0),
+        (0.5, 3),
+        (float(np.float32(1e-40)), 7),
+        (0.0, 0),
+        (0.0, 2),
+        (-0.5, 1),
+        (-1.0, 5),
     ]
     decoded, places = decode_keys(keys)
     np.testing.assert_array_equal(decoded, scores)

@@ -120,11 +120,19 @@ def slurm_cluster():
     key.write_bytes(os.urandom(1024))
     key.chmod(0o600)
     conf = folder / "slurm.conf"
-    conf.write_text(SLURM_CONF.format(node=socket.gethostname().split(".")[0], node_line=node_line, dir=folder,
-                                      ctld_port=free_port(), slurmd_port=free_port()))
+    conf.write_text(
+        SLURM_CONF.format(node=socket.gethostname().split(".")[0], node_line=node_line, dir=folder, ctld_port=free_port(), slurmd_port=free_port())
+    )
     commands = {
-        "munged": ["munged", "--foreground", f"--key-file={key}", f"--socket={folder}/munge.socket",
-                   f"--pid-file={folder}/munged.pid", f"--log-file={folder}/munged.log", f"--seed-file={folder}/munged.seed"],
+        "munged": [
+            "munged",
+            "--foreground",
+            f"--key-file={key}",
+            f"--socket={folder}/munge.socket",
+            f"--pid-file={folder}/munged.pid",
+            f"--log-file={folder}/munged.log",
+            f"--seed-file={folder}/munged.seed",
+        ],
         "slurmctld": ["slurmctld", "-D", "-c"],  # foreground, clean state
         "slurmd": ["slurmd", "-D"],
     }
@@ -156,14 +164,17 @@ def slurm_cluster():
 @pytest.mark.usefixtures("slurm_cluster")
 def test_tiny_study_on_slurm_equals_the_local_run(tiny_study, tmp_path):
     workdir = copy_project(tmp_path)
-    result = snakemake(workdir, execution=(
-        "--profile", "profiles/slurm",
-        "--slurm-no-account", "--slurm-status-command", "squeue",  # this cluster has no accounting
-        "--slurm-init-seconds-before-status-checks", "5",  # not the plugin's 40 s: this cluster answers at once
-        "--set-resources", "train:gpu=0", "embed:gpu=0",  # no GPU here: train and embed run on CPUs
-        # torch on as many threads as the local run: float sums, hence near-tied ranks, depend on it
-        "--max-threads", str(LOCAL_CORES),
-    ))
+    result = snakemake(
+        workdir,
+        execution=(
+            *["--profile", "profiles/slurm"],
+            *["--slurm-no-account", "--slurm-status-command", "squeue"],  # this cluster has no accounting
+            *["--slurm-init-seconds-before-status-checks", "5"],  # not the plugin's 40 s: this cluster answers at once
+            *["--set-resources", "train:gpu=0", "embed:gpu=0"],  # no GPU here: train and embed run on CPUs
+            # torch on as many threads as the local run: float sums, hence near-tied ranks, depend on it
+            *["--max-threads", str(LOCAL_CORES)],
+        ),
+    )
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", result.stdout + result.stderr)
     steps = re.findall(r"(\d+) of (\d+) steps \(100%\) done", result.stdout + result.stderr)
     assert steps and len(set(submitted)) == len(submitted) == int(steps[-1][1]) - 1  # all but the target rule `all`

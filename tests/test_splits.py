@@ -1,7 +1,12 @@
 import pytest
 
 from xlretrieval.data.splits import (
-    OverlapError, check_disjoint, evaluation_set, holdout_split, normalise_title, training_set,
+    OverlapError,
+    check_disjoint,
+    evaluation_set,
+    holdout_split,
+    normalise_title,
+    training_set,
 )
 
 
@@ -65,13 +70,17 @@ def test_guard_without_articles_matches_passages_not_empty_titles():
 
     def tables(rows, candidates):
         return Tables(
-            pd.DataFrame([(q, lang, f"question {q}", "", p) for q, lang, p in rows], columns=["question_id", "lang", "text", "article", "context_id"]),
+            pd.DataFrame(
+                [(q, lang, f"question {q}", "", p) for q, lang, p in rows], columns=["question_id", "lang", "text", "article", "context_id"]
+            ),
             pd.DataFrame(candidates, columns=["candidate_id", "lang", "text", "article", "context_id"]),
             pd.DataFrame([(q, lang, f"{lang}/{p}") for q, lang, p in rows], columns=["question_id", "lang", "candidate_id"]),
         )
 
-    train = tables([("q1", "en", "1"), ("q1", "de", "1"), ("q2", "en", "2"), ("q2", "de", "2")],
-                   [("en/1", "en", "one", "", "1"), ("de/1", "de", "eins", "", "1"), ("en/2", "en", "two", "", "2"), ("de/2", "de", "zwei", "", "2")])
+    train = tables(
+        [("q1", "en", "1"), ("q1", "de", "1"), ("q2", "en", "2"), ("q2", "de", "2")],
+        [("en/1", "en", "one", "", "1"), ("de/1", "de", "eins", "", "1"), ("en/2", "en", "two", "", "2"), ("de/2", "de", "zwei", "", "2")],
+    )
     untitled = tables([("e1", "de", "9")], [("de/9", "de", "zwei", "", "9"), ("de/8", "de", "acht", "", "8")])
     pairs, dropped = training_pairs(train, [untitled])
     assert dropped == 1 and set(pairs.question_id) == {"q1"}  # q2's German passage is evaluated: gone in every language
@@ -79,24 +88,28 @@ def test_guard_without_articles_matches_passages_not_empty_titles():
 
 @pytest.fixture(scope="module")
 def xquad_all():
-    from conftest import lareqa_file
     from xlretrieval.data.lareqa import read_dataset
     from xlretrieval.data.sources import SOURCES
+
+    from conftest import lareqa_file
 
     return read_dataset({lang: lareqa_file("xquad-r", lang) for lang in SOURCES["xquad-r"].languages})
 
 
 @pytest.mark.parametrize("training", [["ar", "de", "es", "hi", "vi", "zh"], ["de", "es", "zh"]], ids=["default", "tiny"])
 def test_guard_drops_the_same_ids_whatever_is_evaluated(mlqa, xquad_all, training):
-    from conftest import SCHEMA
     from xlretrieval.config import Study, validate
     from xlretrieval.data.splits import contaminated_questions, guarded_set, select_languages
 
+    from conftest import SCHEMA
+
     train = select_languages(mlqa, ["en", *training])
     dropped, evaluated = {}, {}
-    for name, evaluation in {"full": {"articles": None},
-                             "default": {"articles": 12},
-                             "tiny": {"articles": 2, "languages": {"xquad-r": ["de", "el", "en", "zh"]}}}.items():
+    for name, evaluation in {
+        "full": {"articles": None},
+        "default": {"articles": 12},
+        "tiny": {"articles": 2, "languages": {"xquad-r": ["de", "el", "en", "zh"]}},
+    }.items():
         study = Study(validate({"evaluation": evaluation}, SCHEMA))
         prepared = select_languages(xquad_all, study.dataset_languages("xquad-r"))  # what the `prepare` rule keeps
         assert study.dataset_languages("xquad-r") == sorted(set(xquad_all.questions.lang))
@@ -121,8 +134,9 @@ def test_guard_of_a_trained_benchmark_is_its_held_out_articles(xquad_all):
 
 
 def test_training_pairs_depend_on_every_language_of_the_benchmark(tmp_path):
-    from conftest import copy_project, snakemake
     from xlretrieval.data.sources import SOURCES
+
+    from conftest import copy_project, snakemake
 
     result = snakemake(copy_project(tmp_path), "-n", "--until", "training_pairs")  # the tiny study evaluates 4 languages
     plan = result.stdout + result.stderr

@@ -13,6 +13,7 @@ from synthetic import ROLES, per_query_frame, synthetic_study
 
 ROLE = ROLES["xquad-r"]
 
+
 def single_cell(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, sparse.csc_matrix, np.ndarray]:
     """Bootstrap inputs for one cell, one run, macro over every row of `values`."""
     weights = sparse.csc_matrix(np.full((len(values), 1), 1.0 / len(values)))
@@ -86,17 +87,21 @@ def test_gain_is_the_paired_difference_to_the_base_model_on_the_same_query_sets(
     for tag in [t for t in models if t != "base"]:
         models[tag] = base.assign(value=(base.value + 0.1).clip(upper=1.0))
     expected = (base.value + 0.1).clip(upper=1.0) - base.value
-    result = stats.intervals(stats.question_matrix(models.items()), stats.runs_table(list(models), languages), "xquad-r", ROLE,
-                             resamples=300)
+    result = stats.intervals(stats.question_matrix(models.items()), stats.runs_table(list(models), languages), "xquad-r", ROLE, resamples=300)
     gains = result[(result.quantity == "gain") & (result.query_lang == "all") & (result.lang_group == "held-out")]
     assert set(gains.strategy) == {"hybrid-a0.5"} and set(gains.k) == {1, 2}
     mono = gains[gains.setting == "mono"]  # el-el only
     el = (base.setting == "mono") & (base.query_lang == "el")
     np.testing.assert_allclose(mono.estimate, expected[el].mean())
     # paired: the questions' shared ability cancels, so the gain's interval is far narrower than a value's
-    value = result[(result.quantity == "value") & (result.strategy == "hybrid-a0.5") & (result.lang_group == "held-out")
-                   & (result.setting == "mono") & (result.query_lang == "all")]
-    assert ((gains.ci_high - gains.ci_low)[gains.setting == "mono"].max() < 0.5 * (value.ci_high - value.ci_low).min())
+    value = result[
+        (result.quantity == "value")
+        & (result.strategy == "hybrid-a0.5")
+        & (result.lang_group == "held-out")
+        & (result.setting == "mono")
+        & (result.query_lang == "all")
+    ]
+    assert (gains.ci_high - gains.ci_low)[gains.setting == "mono"].max() < 0.5 * (value.ci_high - value.ci_low).min()
     assert "base" not in set(result[result.quantity == "gain"].strategy)
 
 
@@ -151,8 +156,9 @@ def test_holm_is_monotone_and_clipped_on_random_p_values():
 def test_paired_tests_find_the_planted_differences_only():
     models, languages = synthetic_study(np.random.default_rng(7), shifts={"base": 0.0, "xx-mono": 0.0, "hybrid-a0.5": 0.12})
     matrix = stats.question_matrix(models.items())
-    tests = stats.paired_tests(matrix, stats.runs_table(list(models), languages), "xquad-r", ROLE, "RR", ["xx-mono", "hybrid-a0.5"],
-                               resamples=300, permutations=2000)
+    tests = stats.paired_tests(
+        matrix, stats.runs_table(list(models), languages), "xquad-r", ROLE, "RR", ["xx-mono", "hybrid-a0.5"], resamples=300, permutations=2000
+    )
     assert set(tests.lang_group) == {"held-out", "source"}
     strategies = tests[tests.family == "strategies"]
     assert set(zip(strategies.strategy_a, strategies.strategy_b)) == {("hybrid-a0.5", "xx-mono")}
@@ -173,8 +179,9 @@ def test_k_trend_compares_the_same_held_out_query_sets_at_both_k():
     # el is held out: el-el, el-en and en-el are its query sets whatever the k=1 draws trained (en+zh, en+de)
     models, languages = synthetic_study(np.random.default_rng(8))
     matrix = stats.question_matrix(models.items())
-    tests = stats.paired_tests(matrix, stats.runs_table(list(models), languages), "xquad-r", ROLE, "RR", ["xx-mono", "hybrid-a0.5"],
-                               resamples=100, permutations=500)
+    tests = stats.paired_tests(
+        matrix, stats.runs_table(list(models), languages), "xquad-r", ROLE, "RR", ["xx-mono", "hybrid-a0.5"], resamples=100, permutations=500
+    )
     trend = tests[tests.family == "k-trend"].set_index(["strategy_a", "setting", "lang_group"])
     assert trend.loc[("xx-mono", "mono", "held-out"), "n_query_sets"] == 1
     assert trend.loc[("xx-mono", "cross", "held-out"), "n_query_sets"] == 2

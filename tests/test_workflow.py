@@ -2,12 +2,13 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import copy_project, snakemake
+from conftest import ROOT, copy_project, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -15,9 +16,7 @@ pytestmark = pytest.mark.workflow
 def test_tiny_study_produces_the_tables_and_figure(tiny_study):
     results = tiny_study / "results"
     metrics = pd.read_csv(results / "tables" / "metrics.tsv", sep="\t")
-    assert set(metrics.model) == {"base"} | {
-        f"{s}/k{k}/draw{d}/seed0" for s in ("xx-mono", "x-y", "hybrid-a0.5") for k in (1, 2) for d in (0, 1)
-    }
+    assert set(metrics.model) == {"base"} | {f"{s}/k{k}/draw{d}/seed0" for s in ("xx-mono", "x-y", "hybrid-a0.5") for k in (1, 2) for d in (0, 1)}
     assert set(metrics.setting) == {"mono", "cross", "multi"}
     assert {"RR", "AP", "R@1", "R@10", "nDCG@10", "R@100", "RR@10", "rank_distance"} == set(metrics.metric)
     rr = metrics[metrics.metric == "RR"]
@@ -41,8 +40,9 @@ FIGURES = ["scaling_RR", "groups_RR", "language_pairs_RR", "rank_distance", "hel
 def test_tiny_study_produces_intervals_tests_and_every_figure(tiny_study):
     results = tiny_study / "results"
     intervals = pd.read_csv(results / "tables" / "intervals.tsv", sep="\t")
-    cells = intervals[(intervals.query_lang == "all") & (intervals.lang_group == "all") & (intervals.metric == "RR")
-                      & (intervals.quantity == "value")]
+    cells = intervals[
+        (intervals.query_lang == "all") & (intervals.lang_group == "all") & (intervals.metric == "RR") & (intervals.quantity == "value")
+    ]
     assert set(cells[cells.strategy != "base"].n_runs) == {2}  # two language draws at each k
     assert ((cells.ci_low <= cells.estimate) & (cells.estimate <= cells.ci_high) & (cells.ci_low < cells.ci_high)).all()
     tests = pd.read_csv(results / "tables" / "paired_tests.tsv", sep="\t")
@@ -152,9 +152,61 @@ def job_counts(result) -> dict[str, int]:
     return jobs
 
 
+def shipped_configs() -> list[list[str]]:
+    """Every shipped config as the --configfile list that runs it: config.yaml (the default study), each
+    config/NAME.yaml over it, and an overlay config/NAME-VARIANT.yaml after config/NAME.yaml (paper-e5 after paper)."""
+    configs = [["config.yaml"]]
+    for path in sorted((ROOT / "config").glob("*.yaml")):
+        base = path.with_name(f"{path.stem.split('-')[0]}.yaml")
+        configs.append([f"config/{base.name}", f"config/{path.name}"] if base != path and base.is_file() else [f"config/{path.name}"])
+    return configs
+
+
+@pytest.mark.parametrize("configs", shipped_configs(), ids=lambda configs: "+".join(Path(c).stem for c in configs))
+def test_every_shipped_config_plans_its_study(tmp_path, configs):
+    jobs = planned_jobs(copy_project(tmp_path), config=configs)
+    assert jobs["train"] > 0 and jobs["aggregate"] == 1
+
+
+MODULE_SNAKEFILE = """
+configfile: "{root}/config.yaml"
+
+
+module xlretrieval:
+    snakefile:
+        "{root}/Snakefile"
+    config:
+        config
+
+
+use rule * from xlretrieval
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="common.smk finds src/ and the rules' scripts under workflow.basedir, which in a module is the calling workflow's folder",
+)
+def test_the_workflow_deploys_as_a_module(tmp_path):
+    """A workflow in a folder of its own that uses this one as a module (docs/module.md) plans the same jobs."""
+    deployed, standalone = tmp_path / "deployed", tmp_path / "standalone"
+    deployed.mkdir()
+    standalone.mkdir()
+    (deployed / "Snakefile").write_text(MODULE_SNAKEFILE.format(root=ROOT))
+    assert planned_jobs(deployed, config=[]) == planned_jobs(copy_project(standalone), config="config.yaml")
+
+
 TABLES = {"aggregate": 1, "intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1, "headline_table": 1}
-FROM_METRICS = {**TABLES, "figure": 1, "groups_figure": 1, "language_pairs_figure": 1, "rank_distance_figure": 1,
-                "held_out_figure": 1, "alpha_figure": 1, "costs": 1}
+FROM_METRICS = {
+    **TABLES,
+    "figure": 1,
+    "groups_figure": 1,
+    "language_pairs_figure": 1,
+    "rank_distance_figure": 1,
+    "held_out_figure": 1,
+    "alpha_figure": 1,
+    "costs": 1,
+}
 FROM_RUNS = {**FROM_METRICS, "top_languages": 1, "top_languages_figure": 1}
 FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
 
@@ -168,16 +220,29 @@ FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
         ({"evaluation": {"index": {"type": "hnsw"}}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
         ({"training": {"learning_rate": 5.0e-5}}, {"train": 12, "embed": 12, "search": 12, "evaluate": 12, **FROM_MODELS}),
         ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **FROM_MODELS}),
-        ({"stats": {"resamples": 500}}, {"intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1,
-                                         "headline_table": 1, "figure": 1,
-                                         "groups_figure": 1, "rank_distance_figure": 1, "held_out_figure": 1, "alpha_figure": 1}),
+        (
+            {"stats": {"resamples": 500}},
+            {
+                "intervals": 1,
+                "paired_tests": 1,
+                "paper_table": 1,
+                "language_table": 1,
+                "headline_table": 1,
+                "figure": 1,
+                "groups_figure": 1,
+                "rank_distance_figure": 1,
+                "held_out_figure": 1,
+                "alpha_figure": 1,
+            },
+        ),
         # without multi: no rank-distance or top-language figures, nor the table behind the latter
-        ({"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}},
-         {"search": 13, "evaluate": 13, **{rule: n for rule, n in FROM_METRICS.items() if rule != "rank_distance_figure"}}),
+        (
+            {"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}},
+            {"search": 13, "evaluate": 13, **{rule: n for rule, n in FROM_METRICS.items() if rule != "rank_distance_figure"}},
+        ),
         ({"training": {"early_stopping": {"every": 10, "patience": 2, "dev_pairs": 64}}}, {}),
     ],
-    ids=["figure-option", "measures", "depth", "approximate-index", "learning-rate", "new-k", "resamples", "settings",
-         "early-stopping-while-off"],
+    ids=["figure-option", "measures", "depth", "approximate-index", "learning-rate", "new-k", "resamples", "settings", "early-stopping-while-off"],
 )
 def test_a_change_reruns_exactly_what_depends_on_it(tiny_study, overrides, expected):
     assert planned_jobs(tiny_study, overrides) == expected
@@ -188,8 +253,10 @@ def test_a_change_reruns_exactly_what_depends_on_it(tiny_study, overrides, expec
     [
         (lambda code: code + "\n\n# a comment\n", {}),
         (lambda code: code.replace('"""X-X-mono, X-Y and hybrid', '"""Samplers: X-X-mono, X-Y and hybrid', 1), {}),
-        (lambda code: code.replace("for i in reversed(range(len(self.pending))):", "for i in reversed(list(range(len(self.pending)))):"),
-         {"batches": 12, "train": 12, "embed": 12, "search": 12, "evaluate": 12, **FROM_MODELS}),
+        (
+            lambda code: code.replace("for i in reversed(range(len(self.pending))):", "for i in reversed(list(range(len(self.pending)))):"),
+            {"batches": 12, "train": 12, "embed": 12, "search": 12, "evaluate": 12, **FROM_MODELS},
+        ),
     ],
     ids=["comment", "docstring", "code"],
 )

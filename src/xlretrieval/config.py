@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import numpy as np
@@ -129,8 +129,10 @@ class Study:
                 raise ConfigError(f"config key 'evaluation.held_out.{name}': not in evaluation.benchmarks")
             trained = sorted(set(langs) & {t["source_language"], *t["target_pool"]})
             if trained:
-                raise ConfigError(f"config key 'evaluation.held_out.{name}': {', '.join(trained)} can be trained on "
-                                  "(training.source_language or training.target_pool)")
+                raise ConfigError(
+                    f"config key 'evaluation.held_out.{name}': {', '.join(trained)} can be trained on "
+                    "(training.source_language or training.target_pool)"
+                )
             unknown = sorted(set(langs) - set(self.evaluation_languages(name)))
             if unknown:
                 raise ConfigError(f"config key 'evaluation.held_out.{name}': {', '.join(unknown)} not evaluated on {name}")
@@ -244,8 +246,12 @@ class Study:
         k, every step budget of every learning rate in `pilot.budgets`."""
         strategy = strategy_slugs(["hybrid"], self.training["alpha"][:1])[0]
         ks = sorted({min(self.training["k"]), max(self.training["k"])})
-        return [f"{strategy}/k{k}/lr{budget['learning_rate']:g}/steps{steps}"
-                for k in ks for budget in self.config["pilot"]["budgets"] for steps in budget["steps"]]
+        return [
+            f"{strategy}/k{k}/lr{budget['learning_rate']:g}/steps{steps}"
+            for k in ks
+            for budget in self.config["pilot"]["budgets"]
+            for steps in budget["steps"]
+        ]
 
     def sweep_k(self) -> int | None:
         """The k at which `training.alpha_sweep.alpha` trains extra hybrid models (None: no sweep)."""
@@ -264,15 +270,15 @@ class Study:
     def models(self) -> list[ModelSpec]:
         """Every fine-tuned model: each strategy at each (k, distinct draw) and seed, plus the alpha sweep."""
         seeds = self.training["seeds"]
-        models = [ModelSpec(s, k, d, seed) for s in self.strategies() for k, d, _ in self.draws() if k in self.strategy_ks(s)
-                  for seed in seeds]
+        models = [ModelSpec(s, k, d, seed) for s in self.strategies() for k, d, _ in self.draws() if k in self.strategy_ks(s) for seed in seeds]
         sweep_k = self.sweep_k()
         if sweep_k is not None:
             extra = [a for a in self.training["alpha_sweep"]["alpha"] if a not in self.training["alpha"]]
             models += [
                 ModelSpec(slug, k, d, seed)
                 for slug in strategy_slugs(["hybrid"], extra)
-                for k, d, _ in self.draws() if k == sweep_k
+                for k, d, _ in self.draws()
+                if k == sweep_k
                 for seed in seeds
             ]
         return models

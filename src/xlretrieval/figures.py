@@ -62,12 +62,12 @@ def save(figure: plt.Figure, outputs: list[Path]) -> None:
     plt.close(figure)
 
 
-def interval_rows(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str] | None = None,
-                  quantity: str = "value") -> pd.DataFrame:
+def interval_rows(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str] | None = None, quantity: str = "value") -> pd.DataFrame:
     """Group cells (query_lang all) of one benchmark, metric and quantity (value or gain over base),
     optionally only `strategies` and base."""
-    rows = intervals[(intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.query_lang == "all")
-                     & (intervals.quantity == quantity)]
+    rows = intervals[
+        (intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.query_lang == "all") & (intervals.quantity == quantity)
+    ]
     if strategies is not None:
         rows = rows[rows.strategy.isin([*strategies, BASE])]
     if rows.empty:
@@ -85,11 +85,19 @@ def draw_bands(ax: plt.Axes, data: pd.DataFrame, x: str, styles: dict[str, dict]
         ax.plot(line[x], line.estimate, label=strategy, markersize=5, **style)
 
 
-def band_grid(data: pd.DataFrame, rows: list[str], columns: list[str], row_key: str, column_key: str,
-              styles: dict[str, dict], size: tuple[float, float], ylabel: str, sharey: str = "col") -> plt.Figure:
+def band_grid(
+    data: pd.DataFrame,
+    rows: list[str],
+    columns: list[str],
+    row_key: str,
+    column_key: str,
+    styles: dict[str, dict],
+    size: tuple[float, float],
+    ylabel: str,
+    sharey: str = "col",
+) -> plt.Figure:
     """Panels of `draw_bands` (x = k), one per (row, column) value; one legend for the figure."""
-    figure, axes = plt.subplots(len(rows), len(columns), figsize=(size[0], size[1] * len(rows)), squeeze=False, sharex=True,
-                                sharey=sharey)
+    figure, axes = plt.subplots(len(rows), len(columns), figsize=(size[0], size[1] * len(rows)), squeeze=False, sharex=True, sharey=sharey)
     ks = sorted(data.k.unique())
     for i, row in enumerate(rows):
         for j, column in enumerate(columns):
@@ -119,13 +127,16 @@ def scaling_figure(intervals: pd.DataFrame, benchmark: str, metric: str, strateg
     groups = [g for g in FIXED_GROUPS if g in set(data.lang_group)]
     ordered = sorted(data.strategy.unique(), key=strategy_rank)
     settings = [s for s in SETTINGS if s in set(data.setting)]
-    figure = band_grid(data, groups, settings, "lang_group", "setting", strategy_styles(ordered), (size[0], size[1]),
-                       f"{metric_label(metric)} gain over base")
+    figure = band_grid(
+        data, groups, settings, "lang_group", "setting", strategy_styles(ordered), (size[0], size[1]), f"{metric_label(metric)} gain over base"
+    )
     for ax in figure.axes:
         if ax.axison:
             ax.axhline(0, color="grey", linewidth=0.8, linestyle=":")
-    figure.suptitle(f"{metric_label(metric)} gain over the base model vs number of target languages ({benchmark}), "
-                    f"{intervals.level.iloc[0]:.0%} intervals", y=1.04)
+    figure.suptitle(
+        f"{metric_label(metric)} gain over the base model vs number of target languages ({benchmark}), {intervals.level.iloc[0]:.0%} intervals",
+        y=1.04,
+    )
     return figure
 
 
@@ -137,10 +148,10 @@ def groups_figure(intervals: pd.DataFrame, benchmark: str, metric: str, strategi
     data = data[data.lang_group.isin(groups)]
     ordered = sorted(data.strategy.unique(), key=strategy_rank)
     settings = [s for s in SETTINGS if s in set(data.setting)]
-    figure = band_grid(data, groups, settings, "lang_group", "setting", strategy_styles(ordered), (size[0], size[1] * 0.8),
-                       metric_label(metric))
-    figure.suptitle(f"{metric_label(metric)} vs number of target languages by language group ({benchmark}), "
-                    f"{intervals.level.iloc[0]:.0%} intervals", y=1.03)
+    figure = band_grid(data, groups, settings, "lang_group", "setting", strategy_styles(ordered), (size[0], size[1] * 0.8), metric_label(metric))
+    figure.suptitle(
+        f"{metric_label(metric)} vs number of target languages by language group ({benchmark}), {intervals.level.iloc[0]:.0%} intervals", y=1.03
+    )
     return figure
 
 
@@ -150,38 +161,52 @@ def rank_distance_figure(intervals: pd.DataFrame, benchmark: str, strategies: li
     data = data[(data.setting == "multi") & data.lang_group.isin(FIXED_GROUPS)]
     data = data.assign(languages=data.lang_group + " query languages")
     ordered = sorted(data.strategy.unique(), key=strategy_rank)
-    figure = band_grid(data, ["multi"], [f"{g} query languages" for g in FIXED_GROUPS], "setting", "languages",
-                       strategy_styles(ordered), (10, 4), "max rank distance (lower: less bias)", sharey="row")
+    figure = band_grid(
+        data,
+        ["multi"],
+        [f"{g} query languages" for g in FIXED_GROUPS],
+        "setting",
+        "languages",
+        strategy_styles(ordered),
+        (10, 4),
+        "max rank distance (lower: less bias)",
+        sharey="row",
+    )
     figure.suptitle(f"Language bias vs number of target languages ({benchmark}, multi)", y=1.04)
     return figure
 
 
-def held_out_language_figure(intervals: pd.DataFrame, held_out: list[str], benchmark: str, metric: str,
-                             strategies: list[str]) -> plt.Figure:
+def held_out_language_figure(intervals: pd.DataFrame, held_out: list[str], benchmark: str, metric: str, strategies: list[str]) -> plt.Figure:
     """4. `metric` vs k for each held-out language (as query language; cross: macro over passage languages):
     a row per setting, a column per language."""
-    rows = intervals[(intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.lang_group == "all")
-                     & (intervals.quantity == "value")]
+    rows = intervals[
+        (intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.lang_group == "all") & (intervals.quantity == "value")
+    ]
     shown = [lang for lang in held_out if lang in set(rows.query_lang)]
     if not shown:
         raise ValueError(f"{benchmark} has no held-out language to plot")
     data = rows[rows.query_lang.isin(shown) & rows.strategy.isin([*strategies, BASE])]
     ordered = sorted(data.strategy.unique(), key=strategy_rank)
     settings = [s for s in SETTINGS if s in set(data.setting)]
-    figure = band_grid(data, settings, shown, "setting", "query_lang", strategy_styles(ordered),
-                       (3.2 * len(shown) + 1, 3), metric_label(metric), sharey="row")
+    figure = band_grid(
+        data, settings, shown, "setting", "query_lang", strategy_styles(ordered), (3.2 * len(shown) + 1, 3), metric_label(metric), sharey="row"
+    )
     figure.suptitle(f"{metric_label(metric)} on each held-out language ({benchmark})", y=1.04)
     return figure
 
 
-def language_heatmaps(metrics: pd.DataFrame, languages: pd.DataFrame, benchmark: str, metric: str,
-                      strategies: list[str]) -> plt.Figure:
+def language_heatmaps(metrics: pd.DataFrame, languages: pd.DataFrame, benchmark: str, metric: str, strategies: list[str]) -> plt.Figure:
     """2. Query language x passage language `metric` (mono on the diagonal, cross off it) of each
     strategy at the largest k, mean over runs, and each hybrid minus X-X-mono and minus X-Y.
     Languages trained on in every run at that k are starred."""
     k = int(metrics.k.max())
-    rows = metrics[(metrics.benchmark == benchmark) & (metrics.metric == metric) & (metrics.k == k)
-                   & metrics.setting.isin(["mono", "cross"]) & metrics.strategy.isin(strategies)]
+    rows = metrics[
+        (metrics.benchmark == benchmark)
+        & (metrics.metric == metric)
+        & (metrics.k == k)
+        & metrics.setting.isin(["mono", "cross"])
+        & metrics.strategy.isin(strategies)
+    ]
     if rows.empty:
         raise ValueError(f"no mono or cross values of '{metric}' on '{benchmark}' at k={k}")
     means = rows.groupby(["strategy", "query_lang", "passage_lang"]).value.mean()
@@ -196,14 +221,24 @@ def language_heatmaps(metrics: pd.DataFrame, languages: pd.DataFrame, benchmark:
     for ax, (name, panel) in zip(axes.flat, panels.items()):
         labels = [f"{lang}*" if lang in trained else lang for lang in panel.index]
         difference = " - " in name
-        sns.heatmap(panel, ax=ax, annot=True, fmt="+.2f" if difference else ".2f", annot_kws={"size": 6}, square=True,
-                    cmap="vlag" if difference else "mako", vmin=-scale if difference else means.min(),
-                    vmax=scale if difference else means.max(), cbar_kws={"shrink": 0.7},
-                    xticklabels=labels, yticklabels=labels)
+        sns.heatmap(
+            panel,
+            ax=ax,
+            annot=True,
+            fmt="+.2f" if difference else ".2f",
+            annot_kws={"size": 6},
+            square=True,
+            cmap="vlag" if difference else "mako",
+            vmin=-scale if difference else means.min(),
+            vmax=scale if difference else means.max(),
+            cbar_kws={"shrink": 0.7},
+            xticklabels=labels,
+            yticklabels=labels,
+        )
         ax.set_title(name)
         ax.set_xlabel("passage language")
         ax.set_ylabel("query language")
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     figure.suptitle(f"{metric_label(metric)} by query and passage language at k={k} ({benchmark}); * trained on", y=1.0)
     figure.tight_layout()
@@ -218,7 +253,7 @@ def loss_figure(losses: pd.DataFrame) -> plt.Figure:
     ks = sorted(losses.k.unique())
     figure, axes = plt.subplots(1, len(ks), figsize=(3.6 * len(ks), 3.4), squeeze=False, sharey=True)
     for ax, k in zip(axes[0], ks):
-        for (strategy, draw, seed), run in losses[losses.k == k].groupby(["strategy", "draw", "seed"]):
+        for (strategy, _draw, _seed), run in losses[losses.k == k].groupby(["strategy", "draw", "seed"]):
             style = styles[strategy]
             ax.plot(run.step, run.loss, color=style["color"], linewidth=0.6, alpha=0.2)
             smooth = run.loss.rolling(LOSS_WINDOW, min_periods=1).mean()
@@ -249,12 +284,17 @@ def top_language_figure(shares: pd.DataFrame, benchmark: str, strategies: list[s
     table = table.loc[sorted(table.index, key=lambda key: (strategy_rank(key[0]), key[1]))]
     table.index = [BASE if s == BASE else f"{s}, k={k}" for s, k in table.index]
     languages = table.shape[1] - 1
-    figure, (own_ax, ax) = plt.subplots(1, 2, figsize=(0.7 * table.shape[1] + 4, 0.36 * len(table) + 1.5), sharey=True,
-                                        gridspec_kw={"width_ratios": [1.3, languages]})
+    figure, (own_ax, ax) = plt.subplots(
+        1, 2, figsize=(0.7 * table.shape[1] + 4, 0.36 * len(table) + 1.5), sharey=True, gridspec_kw={"width_ratios": [1.3, languages]}
+    )
     common = {"annot": True, "fmt": ".0%", "annot_kws": {"size": 7}, "cmap": "vlag", "center": 1 / languages}
     sns.heatmap(table[[OWN_LANGUAGE]], ax=own_ax, cbar=False, vmin=0, vmax=1, **common)
-    sns.heatmap(table.drop(columns=OWN_LANGUAGE), ax=ax, **common,
-                cbar_kws={"label": "share of the top 10 (white: unbiased)", "format": matplotlib.ticker.PercentFormatter(1.0)})
+    sns.heatmap(
+        table.drop(columns=OWN_LANGUAGE),
+        ax=ax,
+        **common,
+        cbar_kws={"label": "share of the top 10 (white: unbiased)", "format": matplotlib.ticker.PercentFormatter(1.0)},
+    )
     own_ax.set_xlabel("")
     own_ax.set_ylabel("")
     ax.set_xlabel("candidate language")
@@ -291,8 +331,14 @@ def alpha_figure(intervals: pd.DataFrame, losses: pd.DataFrame, benchmark: str, 
             line = tuned[(tuned.setting == setting) & (tuned.lang_group == group)].sort_values("alpha")
             if line.empty:
                 continue
-            ax.errorbar(line.alpha + dodge[group], line.estimate, yerr=[line.estimate - line.ci_low, line.ci_high - line.estimate],
-                        capsize=3, label=f"{group} languages", **look)
+            ax.errorbar(
+                line.alpha + dodge[group],
+                line.estimate,
+                yerr=[line.estimate - line.ci_low, line.ci_high - line.estimate],
+                capsize=3,
+                label=f"{group} languages",
+                **look,
+            )
             base = rows[(rows.strategy == BASE) & (rows.setting == setting) & (rows.lang_group == group)]
             if not base.empty:
                 ax.axhline(base.estimate.iloc[0], color=look["color"], linestyle=":", linewidth=1, label=f"base, {group}")
@@ -316,9 +362,16 @@ def learning_curve_figure(curve: pd.DataFrame, size=(10, 4)) -> plt.Figure:
     figure, axes = plt.subplots(1, len(settings), figsize=size, squeeze=False, sharex=True)
     colours = sns.color_palette("colorblind", 10)
     ks, rates = sorted(curve.k.unique()), sorted(curve.learning_rate.unique(), reverse=True)
-    styles = {(k, lr): {"color": colours[[0, 3, 2, 4][ks.index(k) % 4]], "marker": "os^D"[rates.index(lr) % 4],
-                        "linestyle": ["-", "--", ":", "-."][rates.index(lr) % 4]}
-              for k in ks for lr in rates if ((curve.k == k) & (curve.learning_rate == lr)).any()}
+    styles = {
+        (k, lr): {
+            "color": colours[[0, 3, 2, 4][ks.index(k) % 4]],
+            "marker": "os^D"[rates.index(lr) % 4],
+            "linestyle": ["-", "--", ":", "-."][rates.index(lr) % 4],
+        }
+        for k in ks
+        for lr in rates
+        if ((curve.k == k) & (curve.learning_rate == lr)).any()
+    }
     for ax, setting in zip(axes[0], settings):
         for (k, lr), style in styles.items():
             line = curve[(curve.setting == setting) & (curve.k == k) & (curve.learning_rate == lr)].sort_values("steps")

@@ -25,13 +25,26 @@ def top_language_shares(tables: Tables, run_dir: Path, top: int = 10) -> pd.Data
     languages = sorted(tables.candidates.lang.unique())
     frames = []
     for unit in query_sets(tables, ("multi",)):
-        run = pd.read_csv(Path(run_dir) / f"{unit.name}.trec", sep=" ", header=None, dtype={"question_id": str, "candidate_id": str},
-                          names=["question_id", "q0", "candidate_id", "rank", "score", "tag"])
+        run = pd.read_csv(
+            Path(run_dir) / f"{unit.name}.trec",
+            sep=" ",
+            header=None,
+            dtype={"question_id": str, "candidate_id": str},
+            names=["question_id", "q0", "candidate_id", "rank", "score", "tag"],
+        )
         run = run[run["rank"] <= top]
         counts = pd.crosstab(run.question_id, run.candidate_id.map(language_of)).reindex(columns=languages, fill_value=0)
         shares = counts.div(counts.sum(axis=1), axis=0).mean()
-        frames.append(pd.DataFrame({
-            "setting": unit.setting, "query_lang": unit.query_lang, "passage_lang": unit.passage_lang,
-            "candidate_lang": languages, "share": shares.to_numpy(), "n_queries": len(counts),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "setting": unit.setting,
+                    "query_lang": unit.query_lang,
+                    "passage_lang": unit.passage_lang,
+                    "candidate_lang": languages,
+                    "share": shares.to_numpy(),
+                    "n_queries": len(counts),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 import ir_measures
 import pandas as pd
 
+from .data.tables import Tables
 from .querysets import query_sets
 from .runs import SETTINGS
-from .data.tables import Tables
 
 PER_QUERY_COLUMNS = ["setting", "query_lang", "passage_lang", "question_id", "metric", "value"]
 RANK_DISTANCE = "rank_distance"

@@ -23,12 +23,35 @@ from .encoding import encode
 from .search import search
 from .stats import percentile_interval, question_counts, question_matrix, set_means
 
-CURVE_COLUMNS = ["strategy", "k", "learning_rate", "steps", "setting", "metric", "gain", "ci_low", "ci_high", "value", "base",
-                 "n_query_sets", "n_questions"]
+CURVE_COLUMNS = [
+    "strategy",
+    "k",
+    "learning_rate",
+    "steps",
+    "setting",
+    "metric",
+    "gain",
+    "ci_low",
+    "ci_high",
+    "value",
+    "base",
+    "n_query_sets",
+    "n_questions",
+]
 
 
-def evaluate(encoder: model.BiEncoder, tables: Tables, languages: list[str], settings: list[str], *, depth: int,
-             batch_size: int, measures: list[str], query_prefix: str = "", passage_prefix: str = "") -> pd.DataFrame:
+def evaluate(
+    encoder: model.BiEncoder,
+    tables: Tables,
+    languages: list[str],
+    settings: list[str],
+    *,
+    depth: int,
+    batch_size: int,
+    measures: list[str],
+    query_prefix: str = "",
+    passage_prefix: str = "",
+) -> pd.DataFrame:
     """Per-query `measures` of `encoder` on the query sets of `settings` among `languages`."""
     tables = select_languages(tables, languages)
     questions = encode(encoder, [query_prefix + text for text in tables.questions.text], batch_size)
@@ -38,10 +61,27 @@ def evaluate(encoder: model.BiEncoder, tables: Tables, languages: list[str], set
         return metrics.per_query(tables, Path(runs), measures, tuple(settings))
 
 
-def point(pairs: pd.DataFrame, tables: Tables, *, model_name: str, device: str, precision: str, pooling: str, languages: list[str],
-          evaluated: list[str], settings: list[str], alpha: float, steps: int, batch_size: int, seed: int,
-          training_options: dict, max_seq_length: int, encoding_max_seq_length: int, depth: int,
-          encoding_batch_size: int) -> pd.DataFrame:
+def point(
+    pairs: pd.DataFrame,
+    tables: Tables,
+    *,
+    model_name: str,
+    device: str,
+    precision: str,
+    pooling: str,
+    languages: list[str],
+    evaluated: list[str],
+    settings: list[str],
+    alpha: float,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    training_options: dict,
+    max_seq_length: int,
+    encoding_max_seq_length: int,
+    depth: int,
+    encoding_batch_size: int,
+) -> pd.DataFrame:
     """Fine-tune for `steps` batches over `languages` (none: the base model) and evaluate on `evaluated`."""
     encoder = model.load(model_name, model.choose_device(device), max_seq_length, pooling, precision)
     if steps:
@@ -56,8 +96,10 @@ def point(pairs: pd.DataFrame, tables: Tables, *, model_name: str, device: str, 
 
 def held_out_units(per_query: pd.DataFrame, roles: dict[str, str]) -> dict[str, pd.DataFrame]:
     """Per-query rows of the query sets in the held-out group (`metrics.lang_group`), by setting."""
-    held = np.array([metrics.lang_group(s, q, p, set(), roles) == "held-out"
-                     for s, q, p in zip(per_query.setting, per_query.query_lang, per_query.passage_lang)], dtype=bool)
+    held = np.array(
+        [metrics.lang_group(s, q, p, set(), roles) == "held-out" for s, q, p in zip(per_query.setting, per_query.query_lang, per_query.passage_lang)],
+        dtype=bool,
+    )
     return {setting: per_query[held & (per_query.setting == setting).to_numpy()] for setting in ("mono", "cross")}
 
 
@@ -73,13 +115,20 @@ def gain(tuned: pd.DataFrame, base: pd.DataFrame, *, level: float, resamples: in
     means = set_means(matrix.values, matrix.present, ones)[0]
     counts = question_counts(matrix.values.shape[1], resamples, np.random.default_rng(seed))
     low, high = percentile_interval(set_means(matrix.values, matrix.present, counts) @ weights, level)
-    return {"gain": float(means @ weights), "ci_low": float(low), "ci_high": float(high),
-            "value": float(means[sides == "tuned"].mean()), "base": float(means[sides == "base"].mean()),
-            "n_query_sets": int((sides == "tuned").sum()), "n_questions": int(matrix.present.any(axis=0).sum())}
+    return {
+        "gain": float(means @ weights),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "value": float(means[sides == "tuned"].mean()),
+        "base": float(means[sides == "base"].mean()),
+        "n_query_sets": int((sides == "tuned").sum()),
+        "n_questions": int(matrix.present.any(axis=0).sum()),
+    }
 
 
-def learning_curve(points: dict[str, pd.DataFrame], base: pd.DataFrame, roles: dict[str, str], *, level: float = 0.95,
-                   resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+def learning_curve(
+    points: dict[str, pd.DataFrame], base: pd.DataFrame, roles: dict[str, str], *, level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> pd.DataFrame:
     """MRR gain over the base model on held-out languages per pilot point (`{strategy}/k{k}/lr{lr}/steps{steps}`);
     `roles` are the benchmark's language roles (`config.Study.language_roles`)."""
     base_units = held_out_units(base[base.metric == "RR"], roles)
@@ -89,7 +138,15 @@ def learning_curve(points: dict[str, pd.DataFrame], base: pd.DataFrame, roles: d
         for setting, units in held_out_units(per_query[per_query.metric == "RR"], roles).items():
             if units.empty:
                 continue
-            rows.append({"strategy": strategy, "k": int(k[1:]), "learning_rate": float(lr[2:]), "steps": int(steps[5:]),
-                         "setting": setting, "metric": "RR",
-                         **gain(units, base_units[setting], level=level, resamples=resamples, seed=seed)})
+            rows.append(
+                {
+                    "strategy": strategy,
+                    "k": int(k[1:]),
+                    "learning_rate": float(lr[2:]),
+                    "steps": int(steps[5:]),
+                    "setting": setting,
+                    "metric": "RR",
+                    **gain(units, base_units[setting], level=level, resamples=resamples, seed=seed),
+                }
+            )
     return pd.DataFrame(rows, columns=CURVE_COLUMNS).sort_values(["setting", "k", "learning_rate", "steps"], ignore_index=True)

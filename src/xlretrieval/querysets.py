@@ -9,9 +9,9 @@ A question takes part in a (setting, X, Y) only if it has a relevant candidate i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd

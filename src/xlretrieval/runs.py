@@ -29,7 +29,7 @@ def parse_strategy(slug: str) -> tuple[str, float]:
     if slug == "x-y":
         return "x-y", 0.0
     if slug.startswith("hybrid-a"):
-        return "hybrid", float(slug[len("hybrid-a"):])
+        return "hybrid", float(slug[len("hybrid-a") :])
     raise ValueError(f"unknown strategy '{slug}'")
 
 
@@ -45,7 +45,7 @@ class ModelSpec:
         return f"{self.strategy}/k{self.k}/draw{self.draw}/seed{self.seed}"
 
     @classmethod
-    def parse(cls, tag: str) -> "ModelSpec | None":
+    def parse(cls, tag: str) -> ModelSpec | None:
         """The spec of a fine-tuned model's tag; None for the base model."""
         if tag == BASE:
             return None

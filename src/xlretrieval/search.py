@@ -23,10 +23,11 @@ score anyway, it changes what the runs hold, not the cost; `benchmarks/scale.py`
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import faiss
 import numpy as np
@@ -60,13 +61,17 @@ class IndexSpec:
             raise ValueError(f"index shard_size must be positive, not {self.shard_size}")
 
     @classmethod
-    def from_config(cls, index: dict[str, Any]) -> "IndexSpec":
+    def from_config(cls, index: dict[str, Any]) -> IndexSpec:
         """From `evaluation.index` of the config (see the schema)."""
         hnsw, ivf = index.get("hnsw", {}), index.get("ivf", {})
         given = {
-            "type": index.get("type"), "shard_size": index.get("shard_size"),
-            "hnsw_m": hnsw.get("m"), "hnsw_ef_construction": hnsw.get("ef_construction"),
-            "hnsw_ef_search": hnsw.get("ef_search"), "ivf_nlist": ivf.get("nlist"), "ivf_nprobe": ivf.get("nprobe"),
+            "type": index.get("type"),
+            "shard_size": index.get("shard_size"),
+            "hnsw_m": hnsw.get("m"),
+            "hnsw_ef_construction": hnsw.get("ef_construction"),
+            "hnsw_ef_search": hnsw.get("ef_search"),
+            "ivf_nlist": ivf.get("nlist"),
+            "ivf_nprobe": ivf.get("nprobe"),
         }
         return cls(**{name: value for name, value in given.items() if value is not None})
 
@@ -196,8 +201,17 @@ def _check(tables: Tables, question_vectors: np.ndarray, candidate_vectors: np.n
         raise ValueError(f"depth must be at least 1, not {depth}")
 
 
-def _start(unit: QuerySet, tables: Tables, language_rows: np.ndarray, candidate_row: pd.Index, tiebreak: np.ndarray,
-           question_vectors: np.ndarray, candidate_vectors: np.ndarray, depth: int, approximate: bool) -> _Running:
+def _start(
+    unit: QuerySet,
+    tables: Tables,
+    language_rows: np.ndarray,
+    candidate_row: pd.Index,
+    tiebreak: np.ndarray,
+    question_vectors: np.ndarray,
+    candidate_vectors: np.ndarray,
+    depth: int,
+    approximate: bool,
+) -> _Running:
     qids = tables.questions.question_id.to_numpy()[unit.question_rows]
     asking = pd.Index(qids).get_indexer(unit.qrels.question_id)
     qrels = unit.qrels[asking >= 0]
@@ -228,8 +242,7 @@ def _start(unit: QuerySet, tables: Tables, language_rows: np.ndarray, candidate_
     )
 
 
-def _add(state: _Running, block: np.ndarray, tiebreak: np.ndarray, block_top: np.ndarray, found_keys: np.ndarray | None,
-         chunk: slice) -> None:
+def _add(state: _Running, block: np.ndarray, tiebreak: np.ndarray, block_top: np.ndarray, found_keys: np.ndarray | None, chunk: slice) -> None:
     """Fold a block (the query language's questions in `chunk` x one shard, whose candidates have these
     tiebreaks) and its top-depth keys into a query set's state."""
     members = state.members[chunk]
@@ -283,10 +296,7 @@ def rank(
     candidate_langs = c.lang.to_numpy()
     for pool_lang in sorted(c.lang.unique()):
         pool_rows = np.flatnonzero(candidate_langs == pool_lang)
-        searching = {
-            lang: [s for s in running if s.unit.query_lang == lang and s.unit.passage_lang in (pool_lang, POOL)]
-            for lang in language_rows
-        }
+        searching = {lang: [s for s in running if s.unit.query_lang == lang and s.unit.passage_lang in (pool_lang, POOL)] for lang in language_rows}
         for first in range(0, len(pool_rows), index.shard_size):
             shard_rows = pool_rows[first : first + index.shard_size]
             with clock("read"):
@@ -352,11 +362,13 @@ def relevant_ranks(ranking: Ranking, tables: Tables) -> pd.DataFrame:
     unit = ranking.unit
     listed = ranking.relevant_rows >= 0
     question, _ = np.nonzero(listed)
-    frame = pd.DataFrame({
-        "question_id": tables.questions.question_id.to_numpy()[unit.question_rows][question],
-        "candidate_id": tables.candidates.candidate_id.to_numpy()[ranking.relevant_rows[listed]],
-        "rank": ranking.relevant_ranks[listed],
-    })
+    frame = pd.DataFrame(
+        {
+            "question_id": tables.questions.question_id.to_numpy()[unit.question_rows][question],
+            "candidate_id": tables.candidates.candidate_id.to_numpy()[ranking.relevant_rows[listed]],
+            "rank": ranking.relevant_ranks[listed],
+        }
+    )
     frame.insert(0, "setting", unit.setting)
     frame.insert(1, "query_lang", unit.query_lang)
     frame.insert(2, "passage_lang", unit.passage_lang)
@@ -392,8 +404,10 @@ def search(
             write_run(ranking, tables, Path(run_dir) / f"{ranking.unit.name}.trec", tag)
             if index.type != "exact":
                 u = ranking.unit
-                recalls += [(u.setting, u.query_lang, u.passage_lang, k, recall(ranking.rows, ranking.exact_rows, k).mean())
-                            for k in sorted({min(10, depth), depth})]
+                recalls += [
+                    (u.setting, u.query_lang, u.passage_lang, k, recall(ranking.rows, ranking.exact_rows, k).mean())
+                    for k in sorted({min(10, depth), depth})
+                ]
         ranks = pd.concat([relevant_ranks(r, tables) for r in rankings], ignore_index=True)
     recall_table = pd.DataFrame(recalls, columns=["setting", "query_lang", "passage_lang", "k", "recall"])
     return SearchReport(ranks, recall_table, clock.seconds)

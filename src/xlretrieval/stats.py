@@ -21,10 +21,9 @@ whole family; the effect's interval is a paired bootstrap over questions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -37,14 +36,45 @@ UNIT_KEYS = ["setting", "query_lang", "passage_lang", "metric"]
 ALL = "all"
 # quantity: "value" (a cell's mean) or "gain" (its paired difference to the base model on the same query sets)
 INTERVAL_COLUMNS = [
-    "benchmark", "metric", "quantity", "setting", "strategy", "k", "lang_group", "query_lang",
-    "estimate", "ci_low", "ci_high", "level", "n_runs", "n_query_sets", "n_questions",
+    "benchmark",
+    "metric",
+    "quantity",
+    "setting",
+    "strategy",
+    "k",
+    "lang_group",
+    "query_lang",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "level",
+    "n_runs",
+    "n_query_sets",
+    "n_questions",
 ]
 CELL_KEYS = ["metric", "quantity", "setting", "strategy", "k", "lang_group", "query_lang"]
 TEST_COLUMNS = [
-    "benchmark", "metric", "family", "setting", "lang_group", "strategy_a", "k_a", "strategy_b", "k_b",
-    "n_runs_a", "n_runs_b", "n_query_sets", "n_questions", "mean_a", "mean_b", "difference", "ci_low", "ci_high",
-    "effect_size", "p_value", "p_holm",
+    "benchmark",
+    "metric",
+    "family",
+    "setting",
+    "lang_group",
+    "strategy_a",
+    "k_a",
+    "strategy_b",
+    "k_b",
+    "n_runs_a",
+    "n_runs_b",
+    "n_query_sets",
+    "n_questions",
+    "mean_a",
+    "mean_b",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "effect_size",
+    "p_value",
+    "p_holm",
 ]
 
 
@@ -117,11 +147,18 @@ def memberships(matrix: QuestionMatrix, runs: pd.DataFrame, roles: dict[str, str
     """
     rows = runs.merge(matrix.units.rename_axis("unit").reset_index(), on="model").rename(columns={"query_lang": "set_query_lang"})
     groups = [lang_group(s, q, p, t, roles) for s, q, p, t in zip(rows.setting, rows.set_query_lang, rows.passage_lang, rows.trained)]
-    values = pd.concat([
-        rows.assign(lang_group=groups, query_lang=ALL),
-        rows.assign(lang_group=ALL, query_lang=ALL),
-        rows.assign(lang_group=ALL, query_lang=rows.set_query_lang),
-    ], ignore_index=True).drop(columns="trained").assign(quantity="value", sign=1.0)
+    values = (
+        pd.concat(
+            [
+                rows.assign(lang_group=groups, query_lang=ALL),
+                rows.assign(lang_group=ALL, query_lang=ALL),
+                rows.assign(lang_group=ALL, query_lang=rows.set_query_lang),
+            ],
+            ignore_index=True,
+        )
+        .drop(columns="trained")
+        .assign(quantity="value", sign=1.0)
+    )
     tuned = values[values.strategy != BASE].assign(quantity="gain")
     base_unit = matrix.units[matrix.units.model == BASE].rename_axis("base_unit").reset_index()
     base_unit = base_unit.rename(columns={"query_lang": "set_query_lang"}).drop(columns="model")
@@ -217,9 +254,7 @@ def intervals(
         run_weights = sparse.csc_matrix((weights, (local[group.unit.to_numpy()], run_cell)), shape=(len(rows), run_cell.max() + 1))
         cell_of_run = np.empty(run_weights.shape[1], dtype=np.int64)
         cell_of_run[run_cell] = group.cell.to_numpy()
-        result = cell_bootstrap(
-            matrix.values[rows], matrix.present[rows], run_weights, cell_of_run, level=level, resamples=resamples, rng=rng
-        )
+        result = cell_bootstrap(matrix.values[rows], matrix.present[rows], run_weights, cell_of_run, level=level, resamples=resamples, rng=rng)
         by_cell = group[group.sign > 0].groupby("cell")
         sizes = by_cell[["setting", "set_query_lang", "passage_lang"]].apply(lambda g: len(g.drop_duplicates())).rename("n_query_sets")
         questions = by_cell.unit.unique().map(lambda units: int(matrix.present[units].any(axis=0).sum())).rename("n_questions")
@@ -285,8 +320,10 @@ def comparisons(strategy_ks: dict[str, list[int]], settings: list[str]) -> list[
         for group in FIXED_GROUPS:
             for hybrid in (s for s in strategy_ks if s.startswith("hybrid")):
                 for other in (s for s in ("xx-mono", "x-y") if s in strategy_ks):
-                    found += [Comparison("strategies", setting, group, hybrid, k, other, k)
-                              for k in sorted(set(strategy_ks[hybrid]) & set(strategy_ks[other]))]
+                    found += [
+                        Comparison("strategies", setting, group, hybrid, k, other, k)
+                        for k in sorted(set(strategy_ks[hybrid]) & set(strategy_ks[other]))
+                    ]
             for strategy, ks in strategy_ks.items():
                 found += [Comparison("vs-base", setting, group, strategy, k, BASE, k) for k in sorted(ks)]
                 if len(ks) > 1:
@@ -334,8 +371,14 @@ def paired_tests(
             continue
         weights_a.append(macro_unit_weights(side_a, len(matrix.units)))
         weights_b.append(macro_unit_weights(side_b, len(matrix.units)))
-        rows.append({**c.__dict__, "n_runs_a": side_a.run.nunique(), "n_runs_b": side_b.run.nunique(),
-                     "n_query_sets": len(set(zip(side_a.setting, side_a.set_query_lang, side_a.passage_lang)))})
+        rows.append(
+            {
+                **c.__dict__,
+                "n_runs_a": side_a.run.nunique(),
+                "n_runs_b": side_b.run.nunique(),
+                "n_query_sets": len(set(zip(side_a.setting, side_a.set_query_lang, side_a.passage_lang))),
+            }
+        )
     if not rows:
         raise ValueError(f"no comparison of '{metric}' has query sets on both sides")
     used = np.flatnonzero(np.any(weights_a, axis=0) | np.any(weights_b, axis=0))
@@ -391,25 +434,28 @@ def read_matrix(paths: dict[str, str | Path]) -> QuestionMatrix:
     return question_matrix((tag, pd.read_parquet(path)) for tag, path in paths.items())
 
 
-def study_intervals(paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, roles: dict[str, dict[str, str]],
-                    **options) -> pd.DataFrame:
+def study_intervals(paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, roles: dict[str, dict[str, str]], **options) -> pd.DataFrame:
     """`intervals` of every benchmark; `paths[benchmark][model tag]` is a per-query Parquet file, `languages`
     the (k, draw, languages) table and `roles[benchmark]` its languages' roles; `options` go to `intervals`."""
     return pd.concat(
-        [intervals(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], **options)
-         for benchmark, by_model in paths.items()],
+        [
+            intervals(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], **options)
+            for benchmark, by_model in paths.items()
+        ],
         ignore_index=True,
     )
 
 
-def study_paired_tests(paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, roles: dict[str, dict[str, str]],
-                       metric: str, strategies: list[str], **options) -> pd.DataFrame:
+def study_paired_tests(
+    paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, roles: dict[str, dict[str, str]], metric: str, strategies: list[str], **options
+) -> pd.DataFrame:
     """`paired_tests` of every benchmark (files as in `study_intervals`), Holm-adjusted over all of
     them: the family is every test the study reports."""
     tests = pd.concat(
-        [paired_tests(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], metric,
-                      strategies, **options)
-         for benchmark, by_model in paths.items()],
+        [
+            paired_tests(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], metric, strategies, **options)
+            for benchmark, by_model in paths.items()
+        ],
         ignore_index=True,
     )
     tests["p_holm"] = holm(tests.p_value)

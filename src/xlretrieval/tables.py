@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .runs import BASE, ModelSpec
 from .metrics import RANK_DISTANCE, lang_group
+from .runs import BASE, ModelSpec
 
 STRATEGY_ORDER = ["xx-mono", "x-y", "hybrid", BASE]
 
@@ -20,8 +20,19 @@ def strategy_rank(strategy: str) -> tuple[int, str]:
 
 
 METRIC_COLUMNS = [
-    "model", "strategy", "k", "draw", "seed", "benchmark", "setting",
-    "query_lang", "passage_lang", "lang_group", "metric", "value", "n_queries",
+    "model",
+    "strategy",
+    "k",
+    "draw",
+    "seed",
+    "benchmark",
+    "setting",
+    "query_lang",
+    "passage_lang",
+    "lang_group",
+    "metric",
+    "value",
+    "n_queries",
 ]
 
 
@@ -35,8 +46,7 @@ def labelled(frames: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFram
         spec = ModelSpec.parse(tag)
         frame = table.copy()
         langs = trained[spec.k, spec.draw] if spec else set()
-        frame["lang_group"] = [lang_group(s, q, p, langs, roles[benchmark])
-                               for s, q, p in zip(frame.setting, frame.query_lang, frame.passage_lang)]
+        frame["lang_group"] = [lang_group(s, q, p, langs, roles[benchmark]) for s, q, p in zip(frame.setting, frame.query_lang, frame.passage_lang)]
         frame["model"], frame["benchmark"] = tag, benchmark
         frame["strategy"] = spec.strategy if spec else BASE
         frame["k"], frame["draw"], frame["seed"] = (spec.k, spec.draw, spec.seed) if spec else (0, -1, -1)
@@ -49,13 +59,10 @@ def collect(summaries: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFr
     return labelled(summaries, languages, roles)[METRIC_COLUMNS]
 
 
-TOP_LANGUAGE_COLUMNS = [
-    "model", "strategy", "k", "draw", "seed", "benchmark", "query_lang", "lang_group", "candidate_lang", "share", "n_queries",
-]
+TOP_LANGUAGE_COLUMNS = ["model", "strategy", "k", "draw", "seed", "benchmark", "query_lang", "lang_group", "candidate_lang", "share", "n_queries"]
 
 
-def top_language_table(shares: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame,
-                       roles: dict[str, dict[str, str]]) -> pd.DataFrame:
+def top_language_table(shares: dict[tuple[str, str], pd.DataFrame], languages: pd.DataFrame, roles: dict[str, dict[str, str]]) -> pd.DataFrame:
     """`metrics.top_language_shares` of every (model tag, benchmark) as one labelled table."""
     return labelled(shares, languages, roles)[TOP_LANGUAGE_COLUMNS]
 
@@ -86,8 +93,9 @@ def with_base_reference(metrics: pd.DataFrame, languages: pd.DataFrame, roles: d
         trained = set(row.languages.split(","))
         ref = base.copy()
         ref["k"], ref["draw"] = row.k, row.draw
-        ref["lang_group"] = [lang_group(s, q, p, trained, roles[b])
-                             for s, q, p, b in zip(ref.setting, ref.query_lang, ref.passage_lang, ref.benchmark)]
+        ref["lang_group"] = [
+            lang_group(s, q, p, trained, roles[b]) for s, q, p, b in zip(ref.setting, ref.query_lang, ref.passage_lang, ref.benchmark)
+        ]
         frames.append(ref)
     return pd.concat(frames, ignore_index=True)
 
@@ -194,8 +202,9 @@ def signed_intervals(estimates, lows, highs) -> list[str]:
 def headline_table(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str], group: str = "held-out") -> pd.DataFrame:
     """The study's answer: `metric` gain over the base model on a fixed language group (rows: setting and strategy,
     columns: k), each cell "gain [ci_low, ci_high]", with the base model's own value per setting for scale."""
-    cells = intervals[(intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.lang_group == group)
-                      & (intervals.query_lang == "all")]
+    cells = intervals[
+        (intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.lang_group == group) & (intervals.query_lang == "all")
+    ]
     gains = cells[(cells.quantity == "gain") & cells.strategy.isin(strategies)]
     if gains.empty:
         raise ValueError(f"no {group} gains of '{metric}' on '{benchmark}'")
@@ -216,17 +225,19 @@ def paired_test_table(tests: pd.DataFrame, level: float) -> pd.DataFrame:
         f"{a}, k={ka} vs k={kb}" if family == "k-trend" else f"{a} vs {b}, k={ka}"
         for family, a, b, ka, kb in zip(tests.family, tests.strategy_a, tests.strategy_b, tests.k_a, tests.k_b)
     ]
-    table = pd.DataFrame({
-        "benchmark": tests.benchmark,
-        "comparison": comparison,
-        "setting": tests.setting,
-        "languages": tests.lang_group,
-        "query sets": tests.n_query_sets,
-        f"difference [{level:.0%} CI]": signed_intervals(tests.difference, tests.ci_low, tests.ci_high),
-        "d_z": tests.effect_size.map(lambda v: f"{v:+.2f}"),
-        "p": tests.p_value.map(lambda v: f"{v:.4f}"),
-        "p (Holm)": tests.p_holm.map(lambda v: f"{v:.4f}"),
-    })
+    table = pd.DataFrame(
+        {
+            "benchmark": tests.benchmark,
+            "comparison": comparison,
+            "setting": tests.setting,
+            "languages": tests.lang_group,
+            "query sets": tests.n_query_sets,
+            f"difference [{level:.0%} CI]": signed_intervals(tests.difference, tests.ci_low, tests.ci_high),
+            "d_z": tests.effect_size.map(lambda v: f"{v:+.2f}"),
+            "p": tests.p_value.map(lambda v: f"{v:.4f}"),
+            "p (Holm)": tests.p_holm.map(lambda v: f"{v:.4f}"),
+        }
+    )
     if tests.benchmark.nunique() == 1:
         table = table.drop(columns="benchmark")
     return table.set_index("comparison")

@@ -33,8 +33,7 @@ rule paired_tests:
         tsv=f"{RESULTS}/tables/paired_tests.tsv",
         markdown=f"{RESULTS}/tables/paired_tests.md",
         latex=f"{RESULTS}/tables/paired_tests.tex",
-        html=report(f"{RESULTS}/tables/paired_tests.html", caption="../report/paired_tests.rst", category="Tables",
-                    labels={"table": "paired tests"}),
+        html=report(f"{RESULTS}/tables/paired_tests.html", caption="../report/paired_tests.rst", category="Tables", labels={"table": "paired tests"}),
     params:
         code=package_code("paired_tests"),
         roles=study_roles(),

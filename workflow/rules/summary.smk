@@ -29,8 +29,13 @@ rule paper_table:
     output:
         markdown=f"{RESULTS}/tables/table1_{{benchmark}}.md",
         latex=f"{RESULTS}/tables/table1_{{benchmark}}.tex",
-        html=report(f"{RESULTS}/tables/table1_{{benchmark}}.html", caption="../report/table1.rst", category="Tables",
-                    subcategory="{benchmark}", labels={"table": "Table 1 (paper layout)"}),
+        html=report(
+            f"{RESULTS}/tables/table1_{{benchmark}}.html",
+            caption="../report/table1.rst",
+            category="Tables",
+            subcategory="{benchmark}",
+            labels={"table": "Table 1 (paper layout)"},
+        ),
     params:
         code=package_code("paper_table"),
         roles=study_roles(),
@@ -55,8 +60,13 @@ rule headline_table:
     output:
         markdown=f"{RESULTS}/tables/headline_{{benchmark}}.md",
         latex=f"{RESULTS}/tables/headline_{{benchmark}}.tex",
-        html=report(f"{RESULTS}/tables/headline_{{benchmark}}.html", caption="../report/headline.rst", category="Tables",
-                    subcategory="{benchmark}", labels={"table": "held-out gain over base"}),
+        html=report(
+            f"{RESULTS}/tables/headline_{{benchmark}}.html",
+            caption="../report/headline.rst",
+            category="Tables",
+            subcategory="{benchmark}",
+            labels={"table": "held-out gain over base"},
+        ),
     params:
         code=package_code("headline_table"),
         strategies=STUDY.strategies(),
@@ -83,8 +93,13 @@ rule language_table:
     output:
         markdown=f"{RESULTS}/tables/per_language_{{benchmark}}.md",
         latex=f"{RESULTS}/tables/per_language_{{benchmark}}.tex",
-        html=report(f"{RESULTS}/tables/per_language_{{benchmark}}.html", caption="../report/per_language.rst", category="Tables",
-                    subcategory="{benchmark}", labels={"table": "per query language"}),
+        html=report(
+            f"{RESULTS}/tables/per_language_{{benchmark}}.html",
+            caption="../report/per_language.rst",
+            category="Tables",
+            subcategory="{benchmark}",
+            labels={"table": "per query language"},
+        ),
     params:
         code=package_code("language_table"),
         roles=study_roles(),

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from xlretrieval.data.tables import Tables
 from xlretrieval.data.splits import evaluation_set
+from xlretrieval.data.tables import Tables
 from xlretrieval.logs import to_file
 from xlretrieval.querysets import write_qrels
 
@@ -10,5 +10,10 @@ p = snakemake.params
 tables = evaluation_set(Tables.read(Path(snakemake.input[0]).parent), p.languages, p.articles, p.subset_seed, p.holdout)
 tables.write(Path(snakemake.output.questions).parent)
 units = write_qrels(tables, Path(snakemake.output.trec_qrels), p.settings)
-log.info("%d articles, %d questions, %d candidates, %d query sets",
-         tables.questions.article.nunique(), len(tables.questions), len(tables.candidates), units)
+log.info(
+    "%d articles, %d questions, %d candidates, %d query sets",
+    tables.questions.article.nunique(),
+    len(tables.questions),
+    len(tables.candidates),
+    units,
+)

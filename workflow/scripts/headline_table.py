@@ -8,8 +8,12 @@ from xlretrieval.tables import headline_table, write_table
 log = to_file(snakemake.log[0])
 benchmark, p, out = snakemake.wildcards.benchmark, snakemake.params, snakemake.output
 table = headline_table(pd.read_csv(snakemake.input.intervals, sep="\t"), benchmark, p.metric, p.strategies)
-write_table(table, Path(out.markdown), Path(out.latex),
-            f"{p.metric} gain over the base model on {benchmark}'s held-out languages (never trained on at any k), "
-            f"paired over the same questions, with its {p.level:.0%} bootstrap interval; base: the base model's {p.metric}.",
-            Path(out.html))
+write_table(
+    table,
+    Path(out.markdown),
+    Path(out.latex),
+    f"{p.metric} gain over the base model on {benchmark}'s held-out languages (never trained on at any k), "
+    f"paired over the same questions, with its {p.level:.0%} bootstrap interval; base: the base model's {p.metric}.",
+    Path(out.html),
+)
 log.info("\n%s", table.to_string())

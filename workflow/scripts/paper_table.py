@@ -7,9 +7,20 @@ from xlretrieval.tables import paper_table, write_table
 
 log = to_file(snakemake.log[0])
 benchmark, p, out = snakemake.wildcards.benchmark, snakemake.params, snakemake.output
-table = paper_table(pd.read_csv(snakemake.input.metrics, sep="\t"), pd.read_csv(snakemake.input.languages, sep="\t"), p.roles, benchmark,
-                    intervals=pd.read_csv(snakemake.input.intervals, sep="\t"), strategies=p.strategies)
-write_table(table, Path(out.markdown), Path(out.latex),
-            f"Retrieval on {benchmark} at the largest k, macro-averaged over all evaluated languages (this study); "
-            f"± half the width of the {p.level:.0%} bootstrap interval.", Path(out.html))
+table = paper_table(
+    pd.read_csv(snakemake.input.metrics, sep="\t"),
+    pd.read_csv(snakemake.input.languages, sep="\t"),
+    p.roles,
+    benchmark,
+    intervals=pd.read_csv(snakemake.input.intervals, sep="\t"),
+    strategies=p.strategies,
+)
+write_table(
+    table,
+    Path(out.markdown),
+    Path(out.latex),
+    f"Retrieval on {benchmark} at the largest k, macro-averaged over all evaluated languages (this study); "
+    f"± half the width of the {p.level:.0%} bootstrap interval.",
+    Path(out.html),
+)
 log.info("\n%s", table.to_string())

@@ -5,8 +5,20 @@ from __future__ import annotations
 
 # mMARCO v2 ("google" translations): ISO code -> the language name in its file names.
 MMARCO = {
-    "ar": "arabic", "de": "german", "en": "english", "es": "spanish", "fr": "french", "hi": "hindi", "id": "indonesian",
-    "it": "italian", "ja": "japanese", "nl": "dutch", "pt": "portuguese", "ru": "russian", "vi": "vietnamese", "zh": "chinese",
+    "ar": "arabic",
+    "de": "german",
+    "en": "english",
+    "es": "spanish",
+    "fr": "french",
+    "hi": "hindi",
+    "id": "indonesian",
+    "it": "italian",
+    "ja": "japanese",
+    "nl": "dutch",
+    "pt": "portuguese",
+    "ru": "russian",
+    "vi": "vietnamese",
+    "zh": "chinese",
 }
 
 # MIRACL v1.0 dev: the 16 languages released first and the two "surprise" languages (de, yo); its files use ISO codes.

@@ -18,8 +18,9 @@ import gzip
 import json
 import math
 from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -132,6 +133,7 @@ def read_language(lang: str, topics: HubRepo, corpus: HubRepo, others: int | Non
             kept.append(row)
             total += 1
     else:
+
         def unjudged():
             nonlocal total
             for row in stream:
@@ -149,18 +151,26 @@ def read_language(lang: str, topics: HubRepo, corpus: HubRepo, others: int | Non
     asked = queries[queries.qid.isin(set(relevant.qid))]
     tables = Tables(
         pd.DataFrame({"question_id": f"miracl/{lang}/" + asked.qid, "lang": lang, "text": asked.text, "article": "", "context_id": ""}),
-        pd.DataFrame({
-            "candidate_id": [f"miracl/{lang}/{row['docid']}" for row in kept],
-            "lang": lang,
-            "text": [f"{row['title']} {row['text']}".strip() for row in kept],
-            "article": [row["title"] for row in kept],
-            "context_id": [row["docid"] for row in kept],
-        }),
+        pd.DataFrame(
+            {
+                "candidate_id": [f"miracl/{lang}/{row['docid']}" for row in kept],
+                "lang": lang,
+                "text": [f"{row['title']} {row['text']}".strip() for row in kept],
+                "article": [row["title"] for row in kept],
+                "context_id": [row["docid"] for row in kept],
+            }
+        ),
         pd.DataFrame({"question_id": f"miracl/{lang}/" + relevant.qid, "lang": lang, "candidate_id": f"miracl/{lang}/" + relevant.docid}),
     )
     manifest = {
-        "shards": shards, "corpus_passages": total, "judged_passages": len(judged), "kept_passages": len(kept),
-        "others": others, "seed": seed, "queries": len(queries), "queries_with_a_relevant_passage": len(asked),
+        "shards": shards,
+        "corpus_passages": total,
+        "judged_passages": len(judged),
+        "kept_passages": len(kept),
+        "others": others,
+        "seed": seed,
+        "queries": len(queries),
+        "queries_with_a_relevant_passage": len(asked),
     }
     return tables, manifest
 

@@ -94,7 +94,12 @@ def read(languages: list[str], repo: HubRepo, queries: int, seed: int, max_passa
         pd.DataFrame(qrels, columns=["question_id", "lang", "candidate_id"]),
     )
     manifest = {
-        "repo": repo.repo_id, "revision": repo.revision, "files": files, "queries": queries, "seed": seed,
-        "max_passage_chars": max_passage_chars, "passages_at_the_length_cap": truncated,
+        "repo": repo.repo_id,
+        "revision": repo.revision,
+        "files": files,
+        "queries": queries,
+        "seed": seed,
+        "max_passage_chars": max_passage_chars,
+        "passages_at_the_length_cap": truncated,
     }
     return tables, manifest

@@ -140,9 +140,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(
-    dataset: str, lang: str, dest: Path, mirror: Path | None, url: str, sha256: str | None, timeout: float = 60.0
-) -> Path:
+def fetch(dataset: str, lang: str, dest: Path, mirror: Path | None, url: str, sha256: str | None, timeout: float = 60.0) -> Path:
     """Copy `dataset`/`lang`.json from a local mirror (when it has the file) or download it from `url`,
     then verify its sha256.
 

@@ -106,9 +106,7 @@ def training_pairs(train: Tables, evaluation: list[Tables]) -> tuple[pd.DataFram
     pairs = questions.merge(train.qrels, on=["question_id", "lang"]).merge(
         train.candidates[["candidate_id", "text"]].rename(columns={"text": "answer"}), on="candidate_id"
     )
-    pairs = pairs.rename(columns={"text": "question"})[
-        ["question_id", "lang", "question", "candidate_id", "answer", "article"]
-    ]
+    pairs = pairs.rename(columns={"text": "question"})[["question_id", "lang", "question", "candidate_id", "answer", "article"]]
     check_disjoint(pairs, evaluation)
     return pairs.sort_values(["question_id", "lang"]).reset_index(drop=True), len(dropped)
 
@@ -159,9 +157,7 @@ def guarded_set(tables: Tables, holdout: dict | None) -> Tables:
     return restrict(tables, held_out)
 
 
-def evaluation_set(
-    tables: Tables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None
-) -> Tables:
+def evaluation_set(tables: Tables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None) -> Tables:
     """The evaluated rows of a benchmark: its languages, its held-out articles when it is also trained on,
     then a seeded subset of `articles` (None: all; always None for a source without articles, as MIRACL)."""
     tables = select_languages(tables, languages)

@@ -23,12 +23,10 @@ class Tables:
             getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False)
 
     @classmethod
-    def read(cls, directory: Path) -> "Tables":
+    def read(cls, directory: Path) -> Tables:
         directory = Path(directory)
         return cls(*(pd.read_parquet(directory / f"{name}.parquet") for name in ("questions", "candidates", "qrels")))
 
     @classmethod
-    def concat(cls, parts: list["Tables"]) -> "Tables":
-        return cls(
-            *(pd.concat([getattr(p, name) for p in parts], ignore_index=True) for name in ("questions", "candidates", "qrels"))
-        )
+    def concat(cls, parts: list[Tables]) -> Tables:
+        return cls(*(pd.concat([getattr(p, name) for p in parts], ignore_index=True) for name in ("questions", "candidates", "qrels")))
