@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +78,114 @@ def training_groups(steps: int, batch_size: int) -> list[tuple[list[str], list[s
     batches = make_batches(pairs, ["en", "de", "zh", "ar"], 0.5, steps * batch_size, batch_size, 0)
     question = dict(zip(zip(pairs.question_id, pairs.lang), pairs.question))
     passage = dict(zip(pairs.candidate_id, pairs.answer))
-    return [([question[k] for k in zip(g.question_id, g.question_lang)], [passage[c] for c in g.passage_id])
-            for _, g in batches.groupby("batch")]
+    return [([question[k] for k in zip(g.question_id, g.question_lang)], [passage[c] for c in g.passage_id]) for _, g in batches.groupby("batch")]
+
+
+def measure_encoding(device: torch.device, precision_: str, texts: list[str], max_seq_length: int) -> list[dict]:
+    """Encoding rows: ours and sentence-transformers in `precision_` (and ours under autocast in bf16), with the
+    embeddings for comparison."""
+    from sentence_transformers import SentenceTransformer
+
+    ours = bi.load(NAME, device, max_seq_length, precision=precision_).for_inference()
+    st = SentenceTransformer(str(bi.resolve(NAME)), device=str(device), model_kwargs={"dtype": DTYPES[precision_]})
+    st.max_seq_length = max_seq_length
+    lengths = np.array([len(ids) for ids in ours.tokenize(texts)["input_ids"]])
+    variants = {"xlretrieval": lambda: encode(ours, texts, 64), "sentence-transformers": lambda: st.encode(texts, batch_size=64)}
+    if precision_ == "bf16":
+        autocast = bi.load(NAME, device, max_seq_length, precision=precision_).eval()  # fp32 weights, bf16 products
+        variants["xlretrieval (autocast)"] = lambda: encode(autocast, texts, 64)
+    rows = []
+    for implementation, function in variants.items():
+        seconds, vectors = timed(function)
+        rows.append(
+            {
+                "task": "encode",
+                "precision": precision_,
+                "implementation": implementation,
+                "seconds": seconds,
+                "items": len(texts),
+                "tokens": lengths.sum(),
+                "flops": forward_flops(ours, lengths),
+                "vectors": vectors,
+            }
+        )
+    return rows
+
+
+def measure_training(device: torch.device, precision_: str, groups: list[tuple[list[str], list[str]]], chunks: list[int]) -> list[dict]:
+    """Training rows: our InfoNCE steps (one row per chunk size) and sentence-transformers' MNRL steps on the same batches."""
+    from sentence_transformers import SentenceTransformer, losses
+
+    ours = bi.load(NAME, device, 128, precision=precision_).train()
+    st = SentenceTransformer(str(bi.resolve(NAME)), device=str(device))
+    st.max_seq_length = 128
+    mnrl = losses.MultipleNegativesRankingLoss(st, scale=20.0)
+    st.train()
+    lengths = np.array([len(ids) for q, passages in groups for ids in ours.tokenize(q + passages)["input_ids"]])
+
+    def our_steps(chunk: int) -> None:
+        optimizer = torch.optim.AdamW(ours.parameters(), lr=1e-5)
+        for q, passages in groups:
+            with ours.autocast():
+                loss = info_nce(ours.embed(q, chunk), ours.embed(passages, chunk), 0.05)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+
+    def st_steps() -> None:
+        optimizer = torch.optim.AdamW(st.parameters(), lr=1e-5)
+        for q, passages in groups:
+            features = [{k: v.to(device) for k, v in st.tokenize(t).items() if hasattr(v, "to")} for t in (q, passages)]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision_ == "bf16"):
+                loss = mnrl(features, None)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+
+    variants = {f"xlretrieval (chunks of {chunk})": partial(our_steps, chunk) for chunk in chunks} | {"sentence-transformers": st_steps}
+    items = sum(len(q) for q, _ in groups)
+    return [
+        {
+            "task": "train",
+            "precision": precision_,
+            "implementation": implementation,
+            "seconds": timed(function, 1)[0],
+            "items": items,
+            "tokens": lengths.sum(),
+            "flops": 3 * forward_flops(ours, lengths),
+        }
+        for implementation, function in variants.items()
+    ]
+
+
+def speed_table(rows: list[dict], peaks: dict[str, float]) -> pd.DataFrame:
+    """Throughputs, share of the matching peak, and ratios to sentence-transformers and to fp32 (same task)."""
+    table = pd.DataFrame(rows)
+    reference = table.vectors.dropna().iloc[0]  # our fp32 embeddings
+    table["max_abs_diff_vs_fp32"] = [np.abs(v - reference).max() if isinstance(v, np.ndarray) else np.nan for v in table.vectors]
+    table["items_per_s"] = table["items"] / table.seconds
+    table["tokens_per_s"] = table.tokens / table.seconds
+    table["gflops"] = table.flops / table.seconds / 1e9
+    table["peak_gflops"] = table.precision.map(peaks)
+    table["pct_of_peak"] = 100 * table.gflops / table.peak_gflops
+    st = table[table.implementation == "sentence-transformers"].set_index(["task", "precision"]).items_per_s
+    table["speedup_vs_st"] = table.items_per_s / [st[key] for key in zip(table.task, table.precision)]
+    fp32 = table[table.precision == "fp32"].groupby("task").items_per_s.first()  # our first fp32 row of the task
+    table["speedup_vs_fp32"] = table.items_per_s / table.task.map(fp32)
+    columns = [
+        "task",
+        "precision",
+        "implementation",
+        "items_per_s",
+        "tokens_per_s",
+        "gflops",
+        "pct_of_peak",
+        "peak_gflops",
+        "speedup_vs_st",
+        "speedup_vs_fp32",
+        "max_abs_diff_vs_fp32",
+    ]
+    return table[columns]
 
 
 def main() -> None:
@@ -87,11 +194,15 @@ def main() -> None:
     parser.add_argument("--max-seq-length", type=int, default=512, help="encoding truncation (evaluation.max_seq_length)")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--train-chunks", type=int, nargs="+", default=None,
-                        help="sequences per forward pass in our training step, each timed (default: model.TRAINING_CHUNK)")
+    parser.add_argument(
+        "--train-chunks",
+        type=int,
+        nargs="+",
+        default=None,
+        help="sequences per forward pass in our training step, each timed (default: model.TRAINING_CHUNK)",
+    )
     parser.add_argument("--out", type=Path, default=Path("results/speed.tsv"))
     args = parser.parse_args()
-    from sentence_transformers import SentenceTransformer, losses
 
     device = bi.choose_device("auto")
     precisions = ["fp32", "bf16"] if precision.native_bf16(device) else ["fp32"]
@@ -102,71 +213,12 @@ def main() -> None:
     texts = pd.concat([xquad.questions.text, xquad.candidates.text]).to_numpy()
     texts = np.random.default_rng(0).choice(texts, size=min(args.texts, len(texts)), replace=False).tolist()
     groups = training_groups(args.steps, args.batch_size)
-    rows, reference = [], None
-
-    def row(task, p, implementation, seconds, items, tokens, flops, difference=np.nan):
-        rows.append((task, p, implementation, items / seconds, tokens / seconds, flops / seconds / 1e9, difference))
-
+    rows = []
     for p in precisions:
-        ours = bi.load(NAME, device, args.max_seq_length, precision=p).for_inference()
-        lengths = np.array([len(ids) for ids in ours.tokenize(texts)["input_ids"]])
-        flops = forward_flops(ours, lengths)
-        st = SentenceTransformer(str(bi.resolve(NAME)), device=str(device), model_kwargs={"dtype": DTYPES[p]})
-        st.max_seq_length = args.max_seq_length
-        variants = {"xlretrieval": lambda: encode(ours, texts, 64),
-                    "sentence-transformers": lambda: st.encode(texts, batch_size=64)}
-        if p == "bf16":
-            autocast = bi.load(NAME, device, args.max_seq_length, precision=p).eval()  # fp32 weights, bf16 products
-            variants["xlretrieval (autocast)"] = lambda: encode(autocast, texts, 64)
-        for implementation, function in variants.items():
-            seconds, vectors = timed(function)
-            reference = vectors if reference is None else reference
-            row("encode", p, implementation, seconds, len(texts), lengths.sum(), flops, np.abs(vectors - reference).max())
-
-        ours = bi.load(NAME, device, 128, precision=p).train()
-        train_lengths = np.array([len(ids) for q, passages in groups for ids in ours.tokenize(q + passages)["input_ids"]])
-        train_flops, n_pairs = 3 * forward_flops(ours, train_lengths), len(groups) * args.batch_size
-
-        def our_steps(chunk: int):
-            optimizer = torch.optim.AdamW(ours.parameters(), lr=1e-5)
-            for q, passages in groups:
-                with ours.autocast():
-                    loss = info_nce(ours.embed(q, chunk), ours.embed(passages, chunk), 0.05)
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad()
-
-        for chunk in args.train_chunks or [bi.TRAINING_CHUNK[device.type, p]]:
-            row("train", p, f"xlretrieval (chunks of {chunk})", timed(lambda: our_steps(chunk), 1)[0], n_pairs, train_lengths.sum(), train_flops)
-        st = SentenceTransformer(str(bi.resolve(NAME)), device=str(device))
-        st.max_seq_length = 128
-        mnrl = losses.MultipleNegativesRankingLoss(st, scale=20.0)
-        st.train()
-
-        def st_steps():
-            optimizer = torch.optim.AdamW(st.parameters(), lr=1e-5)
-            for q, passages in groups:
-                features = [{k: v.to(device) for k, v in st.tokenize(t).items() if hasattr(v, "to")} for t in (q, passages)]
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=p == "bf16"):
-                    loss = mnrl(features, None)
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad()
-
-        row("train", p, "sentence-transformers", timed(st_steps, 1)[0], n_pairs, train_lengths.sum(), train_flops)
-
-    table = pd.DataFrame(rows, columns=["task", "precision", "implementation", "items_per_s", "tokens_per_s", "gflops",
-                                        "max_abs_diff_vs_fp32"])
-    table["pct_of_peak"] = 100 * table.gflops / table.precision.map(peaks)
-    same = table.groupby(["task", "precision"]).items_per_s
-    table["speedup_vs_st"] = table.items_per_s / table.task.map(
-        table[table.implementation == "sentence-transformers"].set_index(["task", "precision"]).items_per_s.to_dict().get
-        and (lambda t: np.nan)) if False else table.items_per_s / same.transform(
-        lambda x: x[table.loc[x.index, "implementation"] == "sentence-transformers"].iloc[0])
-    fp32 = table[table.precision == "fp32"].groupby("task").items_per_s.first()
-    table["speedup_vs_fp32"] = table.items_per_s / table.task.map(fp32)
+        rows += measure_encoding(device, p, texts, args.max_seq_length)
+        rows += measure_training(device, p, groups, args.train_chunks or [bi.TRAINING_CHUNK[device.type, p]])
+    table = speed_table(rows, peaks)
     table.insert(0, "device", precision.describe(device))
-    table["peak_gflops"] = table.precision.map(peaks)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, sep="\t", index=False, float_format="%.4g")
     print(table.drop(columns="device").to_markdown(index=False, floatfmt=".3g"))

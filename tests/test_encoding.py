@@ -38,6 +38,15 @@ def test_encoding_is_recorded_beside_the_embeddings(tmp_path, tuned):
     outputs = {key: tmp_path / f"{key}.npy" for key in texts} | {"encoding": tmp_path / "encoding.json"}
     info = encode_evalset(encoder, tuned, texts, outputs, batch_size=2)
     assert json.loads((tmp_path / "encoding.json").read_text()) == info
-    assert info == {"model": tuned, "max_seq_length": 64, "pooling": "mean", "device": "cpu", "precision": "fp32",
-                    "hardware": describe(torch.device("cpu")), "batch_size": 2, "texts": {"questions": 2, "candidates": 3}, "truncated": {"questions": 1, "candidates": 2}}
+    assert info == {
+        "model": tuned,
+        "max_seq_length": 64,
+        "pooling": "mean",
+        "device": "cpu",
+        "precision": "fp32",
+        "hardware": describe(torch.device("cpu")),
+        "batch_size": 2,
+        "texts": {"questions": 2, "candidates": 3},
+        "truncated": {"questions": 1, "candidates": 2},
+    }
     np.testing.assert_allclose(np.load(tmp_path / "candidates.npy"), encode(encoder, texts["candidates"]), atol=1e-6)

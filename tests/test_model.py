@@ -73,8 +73,9 @@ def test_training_saves_a_sentence_transformers_model(tmp_path, mlqa_pairs, text
     batches = make_batches(mlqa_pairs, ["de", "en"], 0.5, 24, 8, 0)
     encoder = bi.load(NAME, CPU, max_seq_length=64)
     before = encode(encoder, texts[:8])
-    losses = train(encoder, mlqa_pairs, batches, tmp_path / "model", learning_rate=1e-4, weight_decay=0.01,
-                   warmup_ratio=0.0, temperature=0.05, progress=False)
+    losses = train(
+        encoder, mlqa_pairs, batches, tmp_path / "model", learning_rate=1e-4, weight_decay=0.01, warmup_ratio=0.0, temperature=0.05, progress=False
+    )
     assert len(losses) == 3 and np.isfinite(losses.loss).all()
     assert pd.read_csv(tmp_path / "model" / "loss.tsv", sep="\t").step.tolist() == [0, 1, 2]
     reloaded = encode(bi.load(str(tmp_path / "model"), CPU), texts[:8])
@@ -88,8 +89,17 @@ def test_logged_learning_rate_is_the_one_each_step_used_and_training_json_record
     from transformers import get_linear_schedule_with_warmup
 
     batches = make_batches(mlqa_pairs, ["de", "en"], 0.25, 32, 4, 0)  # 8 steps, round(0.25 * 8) = 2 X-X-mono
-    losses = train(bi.load(NAME, CPU, max_seq_length=32), mlqa_pairs, batches, tmp_path / "model", learning_rate=1e-4,
-                   weight_decay=0.0, warmup_ratio=0.25, temperature=0.05, progress=False)
+    losses = train(
+        bi.load(NAME, CPU, max_seq_length=32),
+        mlqa_pairs,
+        batches,
+        tmp_path / "model",
+        learning_rate=1e-4,
+        weight_decay=0.0,
+        warmup_ratio=0.25,
+        temperature=0.05,
+        progress=False,
+    )
     factor = get_linear_schedule_with_warmup(torch.optim.SGD([torch.zeros(1)], lr=1.0), 2, 8).lr_lambdas[0]
     assert losses.learning_rate.tolist() == pytest.approx([1e-4 * factor(step) for step in range(8)])
     assert losses.learning_rate.iloc[0] == 0.0 and losses.learning_rate.iloc[-1] == pytest.approx(1e-4 / 6)  # warmup starts at 0
@@ -102,8 +112,17 @@ def test_logged_learning_rate_is_the_one_each_step_used_and_training_json_record
 def test_non_finite_loss_stops_with_a_clear_error(tmp_path, mlqa_pairs):
     batches = make_batches(mlqa_pairs, ["de", "en"], 0.0, 16, 8, 0)
     with pytest.raises(TrainingError, match=r"loss is (nan|inf) at step 0"):
-        train(bi.load(NAME, CPU), mlqa_pairs, batches, tmp_path / "m", learning_rate=1e-4, weight_decay=0.0,
-              warmup_ratio=0.0, temperature=0.0, progress=False)
+        train(
+            bi.load(NAME, CPU),
+            mlqa_pairs,
+            batches,
+            tmp_path / "m",
+            learning_rate=1e-4,
+            weight_decay=0.0,
+            warmup_ratio=0.0,
+            temperature=0.0,
+            progress=False,
+        )
     assert not (tmp_path / "m").exists()
 
 
@@ -133,11 +152,16 @@ def labse_like(tmp_path_factory):
     root = tmp_path_factory.mktemp("labse-like")
     tokenizer = AutoTokenizer.from_pretrained(bi.resolve(NAME))
     torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64)).save_pretrained(root / "bert")
+    BertModel(
+        BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    ).save_pretrained(root / "bert")
     tokenizer.save_pretrained(root / "bert")
-    modules = [models.Transformer(str(root / "bert")), models.Pooling(32, "cls"),
-               models.Dense(32, 16, activation_function=torch.nn.Tanh()), models.Normalize()]
+    modules = [
+        models.Transformer(str(root / "bert")),
+        models.Pooling(32, "cls"),
+        models.Dense(32, 16, activation_function=torch.nn.Tanh()),
+        models.Normalize(),
+    ]
     SentenceTransformer(modules=modules, device="cpu").save(str(root / "st"))
     return root / "st"
 
@@ -151,8 +175,7 @@ def test_dense_layer_folder_is_loaded_trained_and_saved_like_sentence_transforme
     np.testing.assert_allclose(encode(encoder, texts[:8]), reference, atol=1e-5)
     before = encoder.dense.linear.weight.detach().clone()
     batches = make_batches(mlqa_pairs, ["de", "en"], 0.5, 16, 8, 0)
-    train(encoder, mlqa_pairs, batches, tmp_path / "model", learning_rate=1e-3, weight_decay=0.01, warmup_ratio=0.0,
-          temperature=0.05, progress=False)
+    train(encoder, mlqa_pairs, batches, tmp_path / "model", learning_rate=1e-3, weight_decay=0.01, warmup_ratio=0.0, temperature=0.05, progress=False)
     assert not torch.allclose(before, encoder.dense.linear.weight)  # the Dense layer is fine-tuned too
     ours = encode(bi.load(str(tmp_path / "model"), CPU), texts[:8])
     np.testing.assert_allclose(ours, SentenceTransformer(str(tmp_path / "model"), device="cpu").encode(texts[:8]), atol=1e-5)
@@ -192,5 +215,6 @@ def test_early_stopping_keeps_the_best_checkpoint(tmp_path, mlqa_pairs, texts):
     # the saved model is the step-1 checkpoint: one step of the same schedule gives the same weights
     first = batches[(batches.split == "train") & (batches.batch == 0)]
     train(bi.load(NAME, CPU, 64), pairs, first, tmp_path / "one-step", **settings)
-    np.testing.assert_allclose(encode(bi.load(str(tmp_path / "stopped"), CPU), texts[:8]),
-                               encode(bi.load(str(tmp_path / "one-step"), CPU), texts[:8]), atol=1e-6)
+    np.testing.assert_allclose(
+        encode(bi.load(str(tmp_path / "stopped"), CPU), texts[:8]), encode(bi.load(str(tmp_path / "one-step"), CPU), texts[:8]), atol=1e-6
+    )

@@ -183,10 +183,6 @@ use rule * from xlretrieval
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="common.smk finds src/ and the rules' scripts under workflow.basedir, which in a module is the calling workflow's folder",
-)
 def test_the_workflow_deploys_as_a_module(tmp_path):
     """A workflow in a folder of its own that uses this one as a module (docs/module.md) plans the same jobs."""
     deployed, standalone = tmp_path / "deployed", tmp_path / "standalone"

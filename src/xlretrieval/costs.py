@@ -16,13 +16,15 @@ def job_costs(paths: list[str | Path], root: str | Path) -> pd.DataFrame:
     for path in paths:
         rule, *rest = Path(path).relative_to(root).with_suffix("").parts
         measured = pd.read_csv(path, sep="\t").iloc[-1]
-        rows.append({
-            "rule": rule,
-            "wildcards": "/".join(rest),
-            "seconds": float(measured["s"]),
-            "max_rss_mb": float(measured["max_rss"]),
-            "cpu_seconds": float(measured["cpu_time"]),
-        })
+        rows.append(
+            {
+                "rule": rule,
+                "wildcards": "/".join(rest),
+                "seconds": float(measured["s"]),
+                "max_rss_mb": float(measured["max_rss"]),
+                "cpu_seconds": float(measured["cpu_time"]),
+            }
+        )
     return pd.DataFrame(rows, columns=["rule", "wildcards", "seconds", "max_rss_mb", "cpu_seconds"])
 
 

@@ -9,8 +9,8 @@ Every evaluated model, base or fine-tuned, is loaded with the same truncation (`
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import torch
@@ -75,9 +75,7 @@ def count_truncated(model: BiEncoder, texts: list[str], shard_size: int = SHARD_
     )
 
 
-def encode_evalset(
-    model: BiEncoder, name: str, texts: Mapping[str, list[str]], outputs: Mapping[str, str | Path], batch_size: int
-) -> dict:
+def encode_evalset(model: BiEncoder, name: str, texts: Mapping[str, list[str]], outputs: Mapping[str, str | Path], batch_size: int) -> dict:
     """Encode each set of `texts` (questions, candidates: prefixed as encoded) into the `.npy` file `outputs`
     names for it, and write the encoding's settings and truncated-text counts to `outputs["encoding"]`;
     return those."""
@@ -86,8 +84,13 @@ def encode_evalset(
         encode(model, batch, batch_size, progress=True, out=vectors)
         vectors.flush()
     info = {
-        "model": name, "max_seq_length": model.max_seq_length, "pooling": model.pooling, "device": str(model.device),
-        "hardware": describe(model.device), "precision": model.precision, "batch_size": batch_size,
+        "model": name,
+        "max_seq_length": model.max_seq_length,
+        "pooling": model.pooling,
+        "device": str(model.device),
+        "hardware": describe(model.device),
+        "precision": model.precision,
+        "batch_size": batch_size,
         "texts": {key: len(batch) for key, batch in texts.items()},
         "truncated": {key: count_truncated(model, batch) for key, batch in texts.items()},
     }

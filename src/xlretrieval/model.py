@@ -65,8 +65,7 @@ TRAINING_CHUNK = {("cpu", "fp32"): 8, ("cpu", "bf16"): 8, ("cuda", "fp32"): 64, 
 class Dense(torch.nn.Module):
     """A sentence-transformers Dense module: a linear layer and an activation applied to the pooled vector."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 activation_function: str = "torch.nn.modules.activation.Tanh"):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, activation_function: str = "torch.nn.modules.activation.Tanh"):
         super().__init__()
         self.linear = torch.nn.Linear(in_features, out_features, bias=bias)
         self.activation_function = activation_function
@@ -79,11 +78,15 @@ class Dense(torch.nn.Module):
         return self.activation(self.linear(pooled))
 
     @classmethod
-    def load(cls, folder: Path) -> "Dense":
+    def load(cls, folder: Path) -> Dense:
         """From a sentence-transformers Dense folder (config.json and model.safetensors or pytorch_model.bin)."""
         config = json.loads((folder / "config.json").read_text())
-        dense = cls(config["in_features"], config["out_features"], config.get("bias", True),
-                    config.get("activation_function", "torch.nn.modules.activation.Tanh"))
+        dense = cls(
+            config["in_features"],
+            config["out_features"],
+            config.get("bias", True),
+            config.get("activation_function", "torch.nn.modules.activation.Tanh"),
+        )
         if (folder / "model.safetensors").is_file():
             from safetensors.torch import load_file
 
@@ -97,10 +100,17 @@ class Dense(torch.nn.Module):
         from safetensors.torch import save_file
 
         folder.mkdir(exist_ok=True)
-        (folder / "config.json").write_text(json.dumps({
-            "in_features": self.linear.in_features, "out_features": self.linear.out_features,
-            "bias": self.linear.bias is not None, "activation_function": self.activation_function,
-        }, indent=2))
+        (folder / "config.json").write_text(
+            json.dumps(
+                {
+                    "in_features": self.linear.in_features,
+                    "out_features": self.linear.out_features,
+                    "bias": self.linear.bias is not None,
+                    "activation_function": self.activation_function,
+                },
+                indent=2,
+            )
+        )
         save_file({name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}, folder / "model.safetensors")
 
 
@@ -112,8 +122,16 @@ class BiEncoder(torch.nn.Module):
     `for_inference` casts the weights themselves to bf16. Embeddings are always returned in fp32.
     """
 
-    def __init__(self, transformer, tokenizer, pooling: str = "mean", normalize: bool = True, max_seq_length: int = 256,
-                 dense: Dense | None = None, precision: str = "fp32"):
+    def __init__(
+        self,
+        transformer,
+        tokenizer,
+        pooling: str = "mean",
+        normalize: bool = True,
+        max_seq_length: int = 256,
+        dense: Dense | None = None,
+        precision: str = "fp32",
+    ):
         super().__init__()
         if pooling not in POOLING_MODES:
             raise ValueError(f"pooling must be one of {POOLING_MODES}, not '{pooling}'")
@@ -134,7 +152,7 @@ class BiEncoder(torch.nn.Module):
         """bf16 autocast when the model runs in bf16 (matrix products in bf16, reductions in fp32), else a no-op."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
-    def for_inference(self) -> "BiEncoder":
+    def for_inference(self) -> BiEncoder:
         """In evaluation mode, with bf16 weights when running in bf16 (faster than autocast: no cast per product)."""
         return self.to(torch.bfloat16 if self.precision == "bf16" else torch.float32).eval()
 
@@ -178,8 +196,10 @@ class BiEncoder(torch.nn.Module):
         path = Path(path)
         self.transformer.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
-        modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-                   {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+        modules = [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        ]
         if self.dense is not None:
             modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
             self.dense.save(path / "2_Dense")
@@ -188,13 +208,18 @@ class BiEncoder(torch.nn.Module):
             modules.append({"idx": idx, "name": str(idx), "path": f"{idx}_Normalize", "type": "sentence_transformers.models.Normalize"})
             (path / f"{idx}_Normalize").mkdir(exist_ok=True)
         (path / "1_Pooling").mkdir(exist_ok=True)
-        (path / "1_Pooling" / "config.json").write_text(json.dumps({
-            "word_embedding_dimension": self.dimension,
-            "pooling_mode_cls_token": self.pooling == "cls",
-            "pooling_mode_mean_tokens": self.pooling == "mean",
-            "pooling_mode_max_tokens": False,
-            "pooling_mode_mean_sqrt_len_tokens": False,
-        }, indent=2))
+        (path / "1_Pooling" / "config.json").write_text(
+            json.dumps(
+                {
+                    "word_embedding_dimension": self.dimension,
+                    "pooling_mode_cls_token": self.pooling == "cls",
+                    "pooling_mode_mean_tokens": self.pooling == "mean",
+                    "pooling_mode_max_tokens": False,
+                    "pooling_mode_mean_sqrt_len_tokens": False,
+                },
+                indent=2,
+            )
+        )
         (path / "modules.json").write_text(json.dumps(modules, indent=2))
         (path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": self.max_seq_length, "do_lower_case": False}))
 
@@ -232,8 +257,7 @@ def _folder_settings(folder: Path) -> tuple[Path, Path, bool, int, Path | None]:
     return transformer, pooling, "Normalize" in by_type, max_len, by_type.get("Dense")
 
 
-def load(name: str, device: torch.device, max_seq_length: int | None = None, pooling: str = "auto",
-         precision: str = "fp32") -> BiEncoder:
+def load(name: str, device: torch.device, max_seq_length: int | None = None, pooling: str = "auto", precision: str = "fp32") -> BiEncoder:
     """Load a bi-encoder (fp32 weights) from a folder or hub id; a plain transformers checkpoint gets mean
     pooling + L2 norm.
 
@@ -244,8 +268,12 @@ def load(name: str, device: torch.device, max_seq_length: int | None = None, poo
     transformer_dir, pooling_config, normalize, max_len, dense_dir = _folder_settings(resolve(name))
     pooling = _folder_pooling(pooling_config) if pooling == "auto" else pooling
     encoder = BiEncoder(
-        AutoModel.from_pretrained(transformer_dir, dtype=torch.float32), AutoTokenizer.from_pretrained(transformer_dir),
-        pooling, normalize, max_seq_length or max_len,
-        Dense.load(dense_dir) if dense_dir is not None else None, precision,
+        AutoModel.from_pretrained(transformer_dir, dtype=torch.float32),
+        AutoTokenizer.from_pretrained(transformer_dir),
+        pooling,
+        normalize,
+        max_seq_length or max_len,
+        Dense.load(dense_dir) if dense_dir is not None else None,
+        precision,
     )
     return encoder.to(device)

@@ -60,7 +60,7 @@ def describe(device: torch.device) -> str:
 
 
 def resolve(requested: str, device: torch.device) -> str:
-    """"fp32" or "bf16" for `model.precision` on `device`: auto takes bf16 only where it is native, and an
+    """ "fp32" or "bf16" for `model.precision` on `device`: auto takes bf16 only where it is native, and an
     explicit bf16 on a device without it is an error rather than a 100x slower run."""
     if requested not in PRECISIONS:
         raise PrecisionError(f"model.precision must be one of {PRECISIONS}, not '{requested}'")

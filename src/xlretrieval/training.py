@@ -67,8 +67,10 @@ def train(
 
     def texts(step: int, group: pd.DataFrame) -> tuple[list[str], list[str]]:
         try:
-            return ([query_prefix + question[key] for key in zip(group.question_id, group.question_lang)],
-                    [passage_prefix + passage[cid] for cid in group.passage_id])
+            return (
+                [query_prefix + question[key] for key in zip(group.question_id, group.question_lang)],
+                [passage_prefix + passage[cid] for cid in group.passage_id],
+            )
         except KeyError as missing:
             raise TrainingError(f"batch {step} names {missing}, which the training pairs do not hold") from missing
 
@@ -86,8 +88,7 @@ def train(
         loss = batch_loss(model, *texts(step, group), temperature)
         if not torch.isfinite(loss):
             raise TrainingError(
-                f"loss is {loss.item()} at step {step} (batch {int(group.batch.iloc[0])}): lower training.learning_rate "
-                "or raise training.temperature"
+                f"loss is {loss.item()} at step {step} (batch {int(group.batch.iloc[0])}): lower training.learning_rate or raise training.temperature"
             )
         loss.backward()
         log.append((step, loss.item(), optimizer.param_groups[0]["lr"], group.kind.iloc[0]))
@@ -109,11 +110,22 @@ def train(
     dev = pd.DataFrame(dev_log, columns=["step", "dev_loss"]).assign(kept=lambda d: d.step == (best[0] if best else -1))
     kept = losses[losses.step < best[0]] if best else losses  # the steps behind the saved weights
     xx_mono = int((kept.batch_kind == "xx-mono").sum())
-    info = {"steps": len(kept), "steps_run": len(losses), "xx_mono_batches": xx_mono,
-            "xx_mono_share": xx_mono / max(len(kept), 1), "batch_size": max(map(len, groups), default=0),
-            "max_seq_length": model.max_seq_length, "precision": model.precision, "hardware": describe(model.device),
-            "learning_rate": learning_rate, "weight_decay": weight_decay,
-            "warmup_ratio": warmup_ratio, "warmup_steps": warmup_steps, "temperature": temperature, "seed": seed}
+    info = {
+        "steps": len(kept),
+        "steps_run": len(losses),
+        "xx_mono_batches": xx_mono,
+        "xx_mono_share": xx_mono / max(len(kept), 1),
+        "batch_size": max(map(len, groups), default=0),
+        "max_seq_length": model.max_seq_length,
+        "precision": model.precision,
+        "hardware": describe(model.device),
+        "learning_rate": learning_rate,
+        "weight_decay": weight_decay,
+        "warmup_ratio": warmup_ratio,
+        "warmup_steps": warmup_steps,
+        "temperature": temperature,
+        "seed": seed,
+    }
     save(model, losses, dev if dev_texts else None, Path(output), info)
     return losses
 

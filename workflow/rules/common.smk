@@ -2,7 +2,8 @@ import os
 import sys
 from pathlib import Path
 
-SRC = str(Path(workflow.basedir) / "src")
+ROOT = Path(workflow.current_basedir).parents[1]  # this file is ROOT/workflow/rules (workflow.basedir is a calling workflow's in a module)
+SRC = str(ROOT / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
@@ -38,7 +39,7 @@ wildcard_constraints:
 
 def package_code(script):
     """Digest of the package code that `workflow/scripts/{script}.py` runs: as a param, editing it re-runs the rule."""
-    return code_digest(Path(workflow.basedir) / "workflow" / "scripts" / f"{script}.py")
+    return code_digest(ROOT / "workflow" / "scripts" / f"{script}.py")
 
 
 def mirror():
@@ -95,8 +96,13 @@ def figure_files(name, caption, label, per_benchmark=True):
     """PNG (in the report, captioned by workflow/report/{caption}.rst) and PDF of a figure."""
     folder = f"{RESULTS}/figures/{{benchmark}}" if per_benchmark else f"{RESULTS}/figures"
     return {
-        "png": report(f"{folder}/{name}.png", caption=f"../report/{caption}.rst", category="Figures",
-                      subcategory="{benchmark}" if per_benchmark else "training", labels={"figure": label}),
+        "png": report(
+            f"{folder}/{name}.png",
+            caption=f"../report/{caption}.rst",
+            category="Figures",
+            subcategory="{benchmark}" if per_benchmark else "training",
+            labels={"figure": label},
+        ),
         "pdf": f"{folder}/{name}.pdf",
     }
 
@@ -150,12 +156,16 @@ def study_products():
         f"{RESULTS}/benchmarks.tsv",
         f"{RESULTS}/tables/intervals.tsv",
         *expand(f"{RESULTS}/tables/paired_tests.{{ext}}", ext=["tsv", "md", "tex", "html"]),
-        *expand(f"{RESULTS}/tables/{{table}}_{{benchmark}}.{{ext}}", table=["table1", "per_language"], benchmark=benchmarks,
-                ext=["md", "tex", "html"]),
-        *[f"{RESULTS}/tables/headline_{benchmark}.{ext}" for benchmark in benchmarks if STUDY.held_out(benchmark)
-          for ext in ("md", "tex", "html")],
-        *[f"{RESULTS}/figures/{benchmark}/{figure}.{ext}" for benchmark in benchmarks for figure in benchmark_figures(benchmark)
-          for ext in ("png", "pdf")],
+        *expand(
+            f"{RESULTS}/tables/{{table}}_{{benchmark}}.{{ext}}", table=["table1", "per_language"], benchmark=benchmarks, ext=["md", "tex", "html"]
+        ),
+        *[f"{RESULTS}/tables/headline_{benchmark}.{ext}" for benchmark in benchmarks if STUDY.held_out(benchmark) for ext in ("md", "tex", "html")],
+        *[
+            f"{RESULTS}/figures/{benchmark}/{figure}.{ext}"
+            for benchmark in benchmarks
+            for figure in benchmark_figures(benchmark)
+            for ext in ("png", "pdf")
+        ],
         *expand(f"{RESULTS}/figures/training_loss.{{ext}}", ext=["png", "pdf"]),
     ]
 

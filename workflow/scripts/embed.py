@@ -14,5 +14,14 @@ encoder = load_encoder(p.model, p.device, p.max_seq_length, p.pooling, p.precisi
 texts = {"questions": [p.query_prefix + t for t in tables.questions.text], "candidates": [p.passage_prefix + t for t in tables.candidates.text]}
 info = encode_evalset(encoder, p.model, texts, snakemake.output, p.batch_size)
 n, cut = info["texts"], info["truncated"]
-log.info("%s at %d tokens, %s on %s: %d questions (%d truncated), %d candidates (%d truncated)", p.model, info["max_seq_length"],
-         info["precision"], info["hardware"], n["questions"], cut["questions"], n["candidates"], cut["candidates"])
+log.info(
+    "%s at %d tokens, %s on %s: %d questions (%d truncated), %d candidates (%d truncated)",
+    p.model,
+    info["max_seq_length"],
+    info["precision"],
+    info["hardware"],
+    n["questions"],
+    cut["questions"],
+    n["candidates"],
+    cut["candidates"],
+)

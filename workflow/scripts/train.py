@@ -12,11 +12,25 @@ p = snakemake.params
 device = model.choose_device(p.device)
 encoder = model.load(p.model, device, p.max_seq_length, p.pooling, p.precision)
 losses = training.train(
-    encoder, pd.read_parquet(snakemake.input.pairs), pd.read_csv(snakemake.input.batches, sep="\t"), Path(snakemake.output[0]),
-    learning_rate=p.learning_rate, weight_decay=p.weight_decay, warmup_ratio=p.warmup_ratio, temperature=p.temperature,
-    query_prefix=p.query_prefix, passage_prefix=p.passage_prefix, seed=int(snakemake.wildcards.seed),
+    encoder,
+    pd.read_parquet(snakemake.input.pairs),
+    pd.read_csv(snakemake.input.batches, sep="\t"),
+    Path(snakemake.output[0]),
+    learning_rate=p.learning_rate,
+    weight_decay=p.weight_decay,
+    warmup_ratio=p.warmup_ratio,
+    temperature=p.temperature,
+    query_prefix=p.query_prefix,
+    passage_prefix=p.passage_prefix,
+    seed=int(snakemake.wildcards.seed),
     **p.early_stopping,
 )
-log.info("%s on %s (%s), %d steps (%d X-X-mono), mean loss first/last 10 steps: %.3f / %.3f", encoder.precision, device,
-         precision.describe(device), len(losses),
-         (losses.batch_kind == "xx-mono").sum(), *training.mean_loss(losses))
+log.info(
+    "%s on %s (%s), %d steps (%d X-X-mono), mean loss first/last 10 steps: %.3f / %.3f",
+    encoder.precision,
+    device,
+    precision.describe(device),
+    len(losses),
+    (losses.batch_kind == "xx-mono").sum(),
+    *training.mean_loss(losses),
+)
