@@ -16,13 +16,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .metrics import FIXED_GROUPS  # noqa: E402
-from .runs import BASE, parse_strategy  # noqa: E402
+from .metrics import FIXED_GROUPS, GROUPS  # noqa: E402
+from .runs import BASE, SETTINGS, parse_strategy  # noqa: E402
 from .tables import strategy_rank  # noqa: E402
 
 METRIC_LABELS = {"RR": "MRR", "AP": "mAP", "RR@10": "MRR@10", "rank_distance": "max rank distance"}
-SETTINGS = ("mono", "cross", "multi")
-GROUP_ROWS = ("held-out", "source", "trained", "not-drawn")  # the groups figure: fixed groups, then the target pool
+GROUP_ROWS = GROUPS[:4]  # the groups figure: fixed groups, then the target pool
 HYBRID_ORDER = {0.5: 0, 0.25: 1, 0.75: 2}  # the paper's alpha and the default sweep keep their look
 HYBRID_COLOURS = [2, 4, 5, 6, 9, 3]  # indices into the colour-blind palette (not blue, orange or grey)
 HYBRID_MARKERS = ["^", "D", "v", "P", "*", "h"]

@@ -57,7 +57,8 @@ def max_rank_distance(ranks: pd.DataFrame) -> pd.DataFrame:
 # pool or other: `config.Study.language_roles`). held-out and source do not change with k (the headline curves);
 # trained and not-drawn split the target pool by the run's training languages; mixed pairs a held-out language
 # with a pool language; other is a language outside all of these.
-FIXED_GROUPS = ("held-out", "source")
+GROUPS = ("held-out", "source", "trained", "not-drawn", "mixed", "other")
+FIXED_GROUPS = GROUPS[:2]
 
 
 def language_role(lang: str, roles: dict[str, str], trained: set[str]) -> str:

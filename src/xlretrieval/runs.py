@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 BASE = "base"
 SETTINGS = ("mono", "cross", "multi")  # evaluation settings: see xlretrieval.search
-MODEL_TAG = re.compile(r"(?P<strategy>xx-mono|x-y|hybrid-a[0-9.]+)/k(?P<k>\d+)/draw(?P<draw>\d+)/seed(?P<seed>\d+)")
+# Patterns of the strategy slug and of a fine-tuned model's tag (strategy, k, draw, seed as unnamed groups), also
+# the workflow's wildcard constraints.
+STRATEGY_SLUG = r"xx-mono|x-y|hybrid-a[0-9.]+"
+MODEL_TAG = rf"({STRATEGY_SLUG})/k(\d+)/draw(\d+)/seed(\d+)"
 
 
 def strategy_slugs(strategies: list[str], alphas: list[float]) -> list[str]:
@@ -49,7 +52,8 @@ class ModelSpec:
         """The spec of a fine-tuned model's tag; None for the base model."""
         if tag == BASE:
             return None
-        match = MODEL_TAG.fullmatch(tag)
+        match = re.fullmatch(MODEL_TAG, tag)
         if not match:
             raise ValueError(f"not a model tag: '{tag}'")
-        return cls(match["strategy"], int(match["k"]), int(match["draw"]), int(match["seed"]))
+        strategy, k, draw, seed = match.groups()
+        return cls(strategy, int(k), int(draw), int(seed))

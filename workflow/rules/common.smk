@@ -9,7 +9,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTH
 
 from xlretrieval.config import ConfigError, Study, validate  # noqa: E402
 from xlretrieval.provenance import code_digest  # noqa: E402
-from xlretrieval.runs import BASE, parse_strategy  # noqa: E402
+from xlretrieval.runs import BASE, MODEL_TAG, STRATEGY_SLUG, parse_strategy  # noqa: E402
 
 try:
     config = validate(config, workflow.source_path("../schemas/config.schema.yaml"))
@@ -21,6 +21,7 @@ TRAINING = config["training"]
 EVALUATION = config["evaluation"]
 STATS = config["stats"]
 RESULTS = config["results"]
+COSTS = f"{RESULTS}/costs"  # Snakemake's per-job cost files (`cost_file`)
 STUDY_ENV = "../../envs/study.yaml"
 
 
@@ -28,13 +29,13 @@ wildcard_constraints:
     dataset=r"[a-z0-9-]+",
     benchmark=r"[a-z0-9-]+",
     lang=r"[a-z]{2,3}",
-    strategy=r"xx-mono|x-y|hybrid-a[0-9.]+",
+    strategy=STRATEGY_SLUG,
     k=r"\d+",
     draw=r"\d+",
     seed=r"\d+",
     lr=r"[0-9.e+-]+",
     steps=r"\d+",
-    model=r"base|(xx-mono|x-y|hybrid-a[0-9.]+)/k\d+/draw\d+/seed\d+",
+    model=rf"{BASE}|{MODEL_TAG}",
 
 
 def package_code(script):
@@ -107,20 +108,26 @@ def figure_files(name, caption, label, per_benchmark=True):
     }
 
 
-def benchmark_files():
-    """The `benchmark:` file of every job upstream of the tables, each at `benchmarks/{rule}/{wildcards}.tsv`."""
+def cost_file(rule, wildcards=""):
+    """A rule's `benchmark:` file (Snakemake's wall time, CPU time and peak memory of one job), named by the job's
+    wildcards: costs/{rule}/{wildcards}.tsv, or costs/{rule}.tsv for a rule without any."""
+    return f"{COSTS}/{rule}/{wildcards}.tsv" if wildcards else f"{COSTS}/{rule}.tsv"
+
+
+def cost_files():
+    """The cost file of every job upstream of the tables (see `cost_file`)."""
     datasets = sorted({TRAINING["dataset"], *EVALUATION["benchmarks"]})
-    files = [f"{RESULTS}/benchmarks/download/{d}/{lang}.tsv" for d in datasets for lang in raw_files(d)]
-    files += expand(f"{RESULTS}/benchmarks/prepare/{{dataset}}.tsv", dataset=datasets)
-    files += expand(f"{RESULTS}/benchmarks/evaluation_set/{{benchmark}}.tsv", benchmark=EVALUATION["benchmarks"])
-    files.append(f"{RESULTS}/benchmarks/training_pairs.tsv")
-    files += expand(f"{RESULTS}/benchmarks/{{step}}/{{model}}.tsv", step=["batches", "train"], model=STUDY.model_tags()[1:])
-    files += expand(
-        f"{RESULTS}/benchmarks/{{step}}/{{model}}/{{benchmark}}.tsv",
-        step=["embed", "search", "evaluate"],
-        model=STUDY.model_tags(),
-        benchmark=EVALUATION["benchmarks"],
-    )
+    files = [cost_file("download", f"{dataset}/{lang}") for dataset in datasets for lang in raw_files(dataset)]
+    files += [cost_file("prepare", dataset) for dataset in datasets]
+    files += [cost_file("evaluation_set", benchmark) for benchmark in EVALUATION["benchmarks"]]
+    files.append(cost_file("training_pairs"))
+    files += [cost_file(step, model) for step in ("batches", "train") for model in STUDY.model_tags()[1:]]
+    files += [
+        cost_file(step, f"{model}/{benchmark}")
+        for step in ("embed", "search", "evaluate")
+        for model in STUDY.model_tags()
+        for benchmark in EVALUATION["benchmarks"]
+    ]
     return files
 
 
@@ -153,7 +160,7 @@ def study_products():
     benchmarks = EVALUATION["benchmarks"]
     return [
         f"{RESULTS}/tables/metrics.tsv",
-        f"{RESULTS}/benchmarks.tsv",
+        f"{RESULTS}/costs.tsv",
         f"{RESULTS}/tables/intervals.tsv",
         *expand(f"{RESULTS}/tables/paired_tests.{{ext}}", ext=["tsv", "md", "tex", "html"]),
         *expand(

@@ -9,7 +9,7 @@ rule download:
     log:
         f"{RESULTS}/logs/download/{{dataset}}/{{lang}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/download/{{dataset}}/{{lang}}.tsv"
+        cost_file("download", "{dataset}/{lang}")
     resources:
         mem_mb=500,
         runtime=15,
@@ -36,7 +36,7 @@ rule prepare:
     log:
         f"{RESULTS}/logs/prepare/{{dataset}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/prepare/{{dataset}}.tsv"
+        cost_file("prepare", "{dataset}")
     resources:  # LAReQA: measured 0.13 GB, 1 s on the tiny study's 4 MLQA-R languages; ~0.3 GB for 7.
         # hub sources download and stream multi-GB files (mMARCO collections, MIRACL corpora)
         mem_mb=lambda w: 32000 if hub_source(w.dataset) else 1000,
@@ -65,7 +65,7 @@ rule evaluation_set:
     log:
         f"{RESULTS}/logs/evaluation_set/{{benchmark}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluation_set/{{benchmark}}.tsv"
+        cost_file("evaluation_set", "{benchmark}")
     resources:  # under 1 s (too short for the benchmark's memory samples); pandas on a few MB of tables
         mem_mb=1000,
         runtime=10,
@@ -91,7 +91,7 @@ rule training_pairs:
     log:
         f"{RESULTS}/logs/training_pairs.log",
     benchmark:
-        f"{RESULTS}/benchmarks/training_pairs.tsv"
+        cost_file("training_pairs")
     resources:  # measured 0.2 GB, 1 s (tiny study: MLQA-R against all 11 XQuAD-R languages)
         mem_mb=1000,
         runtime=10,

@@ -19,7 +19,7 @@ rule embed:
     log:
         f"{RESULTS}/logs/embed/{{model}}/{{benchmark}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/embed/{{model}}/{{benchmark}}.tsv"
+        cost_file("embed", "{model}/{benchmark}")
     # measured 1.0 GB, 21 s (tiny study, 2 CPUs); default study 67 s, full XQuAD-R ~270 s per model. Memory 4x
     # (CUDA's host-side libraries on a GPU node); time 6x the full XQuAD-R on CPUs. threads: as for train.
     threads: 4
@@ -48,7 +48,7 @@ rule search:
     log:
         f"{RESULTS}/logs/search/{{model}}/{{benchmark}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/search/{{model}}/{{benchmark}}.tsv"
+        cost_file("search", "{model}/{benchmark}")
     threads: 1
     resources:  # measured 0.15 GB, 2 s (tiny study); exact search over the full XQuAD-R holds < 0.1 GB of scores
         mem_mb=2000,
@@ -73,7 +73,7 @@ rule evaluate:
     log:
         f"{RESULTS}/logs/evaluate/{{model}}/{{benchmark}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{model}}/{{benchmark}}.tsv"
+        cost_file("evaluate", "{model}/{benchmark}")
     threads: 1
     resources:  # measured 0.16 GB, 2 s (tiny study); runs grow linearly with the queries (~25x for the full XQuAD-R)
         mem_mb=2000,

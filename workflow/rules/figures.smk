@@ -13,7 +13,7 @@ rule figure:
     log:
         f"{RESULTS}/logs/figure/{{benchmark}}/{{metric}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/figure/{{benchmark}}/{{metric}}.tsv"
+        cost_file("figure", "{benchmark}/{metric}")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -35,7 +35,7 @@ rule groups_figure:
     log:
         f"{RESULTS}/logs/groups_figure/{{benchmark}}/{{metric}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/groups_figure/{{benchmark}}/{{metric}}.tsv"
+        cost_file("groups_figure", "{benchmark}/{metric}")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -57,7 +57,7 @@ rule language_pairs_figure:
     log:
         f"{RESULTS}/logs/language_pairs_figure/{{benchmark}}/{{metric}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/language_pairs_figure/{{benchmark}}/{{metric}}.tsv"
+        cost_file("language_pairs_figure", "{benchmark}/{metric}")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -78,7 +78,7 @@ rule rank_distance_figure:
     log:
         f"{RESULTS}/logs/rank_distance_figure/{{benchmark}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/rank_distance_figure/{{benchmark}}.tsv"
+        cost_file("rank_distance_figure", "{benchmark}")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -100,7 +100,7 @@ rule held_out_figure:
     log:
         f"{RESULTS}/logs/held_out_figure/{{benchmark}}/{{metric}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/held_out_figure/{{benchmark}}/{{metric}}.tsv"
+        cost_file("held_out_figure", "{benchmark}/{metric}")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -120,7 +120,7 @@ rule loss_figure:
     log:
         f"{RESULTS}/logs/loss_figure.log",
     benchmark:
-        f"{RESULTS}/benchmarks/loss_figure.tsv"
+        cost_file("loss_figure")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -141,7 +141,7 @@ rule top_languages_figure:
     log:
         f"{RESULTS}/logs/top_languages_figure/{{benchmark}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/top_languages_figure/{{benchmark}}.tsv"
+        cost_file("top_languages_figure", "{benchmark}")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -163,7 +163,7 @@ rule alpha_figure:
     log:
         f"{RESULTS}/logs/alpha_figure/{{benchmark}}/{{metric}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/alpha_figure/{{benchmark}}/{{metric}}.tsv"
+        cost_file("alpha_figure", "{benchmark}/{metric}")
     resources:
         mem_mb=1000,
         runtime=5,

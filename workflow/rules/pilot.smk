@@ -14,7 +14,7 @@ rule pilot_point:
     log:
         f"{RESULTS}/logs/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}.tsv"
+        cost_file("pilot", "{strategy}/k{k}/lr{lr}/steps{steps}")
     threads: 4
     resources:
         mem_mb=4000,
@@ -34,7 +34,7 @@ use rule pilot_point as pilot_base with:
     log:
         f"{RESULTS}/logs/pilot/base.log",
     benchmark:
-        f"{RESULTS}/benchmarks/pilot/base.tsv"
+        cost_file("pilot", "base")
 
 
 rule pilot:

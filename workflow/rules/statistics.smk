@@ -15,7 +15,7 @@ rule intervals:
     log:
         f"{RESULTS}/logs/intervals.log",
     benchmark:
-        f"{RESULTS}/benchmarks/intervals.tsv"
+        cost_file("intervals")
     resources:
         mem_mb=8000,  # 0.6 GB for the default study, 4.7 GB for config/precise.yaml
         runtime=20,
@@ -48,7 +48,7 @@ rule paired_tests:
     log:
         f"{RESULTS}/logs/paired_tests.log",
     benchmark:
-        f"{RESULTS}/benchmarks/paired_tests.tsv"
+        cost_file("paired_tests")
     resources:
         mem_mb=8000,  # 0.6 GB for the default study, 4.7 GB for config/precise.yaml
         runtime=20,
@@ -69,7 +69,7 @@ rule losses:
     log:
         f"{RESULTS}/logs/losses.log",
     benchmark:
-        f"{RESULTS}/benchmarks/losses.tsv"
+        cost_file("losses")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -95,7 +95,7 @@ rule top_languages:
     log:
         f"{RESULTS}/logs/top_languages.log",
     benchmark:
-        f"{RESULTS}/benchmarks/top_languages.tsv"
+        cost_file("top_languages")
     resources:
         mem_mb=2000,
         runtime=10,

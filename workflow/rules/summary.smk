@@ -44,7 +44,7 @@ rule paper_table:
     log:
         f"{RESULTS}/logs/paper_table/{{benchmark}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/paper_table/{{benchmark}}.tsv"
+        cost_file("paper_table", "{benchmark}")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -75,7 +75,7 @@ rule headline_table:
     log:
         f"{RESULTS}/logs/headline_table/{{benchmark}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/headline_table/{{benchmark}}.tsv"
+        cost_file("headline_table", "{benchmark}")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -109,7 +109,7 @@ rule language_table:
     log:
         f"{RESULTS}/logs/language_table/{{benchmark}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/language_table/{{benchmark}}.tsv"
+        cost_file("language_table", "{benchmark}")
     resources:
         mem_mb=1000,
         runtime=5,
@@ -121,13 +121,15 @@ rule language_table:
 
 rule costs:
     input:
-        benchmark_files(),
+        cost_files(),
     output:
-        jobs=f"{RESULTS}/benchmarks.tsv",
+        jobs=f"{RESULTS}/costs.tsv",
         by_rule=f"{RESULTS}/tables/time_by_rule.md",
     params:
         code=package_code("costs"),
-        root=lambda w, output: os.path.splitext(output.jobs)[0],  # benchmarks.tsv sits beside benchmarks/
+        root=lambda w, output: os.path.splitext(output.jobs)[0],  # costs.tsv sits beside costs/
+        # where train and embed jobs recorded the precision they ran in, by the job's wildcards
+        records={"train": f"{RESULTS}/models/{{}}/training.json", "embed": f"{RESULTS}/embeddings/{{}}/encoding.json"},
     log:
         f"{RESULTS}/logs/costs.log",
     conda:

@@ -13,7 +13,7 @@ rule batches:
     log:
         f"{RESULTS}/logs/batches/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/batches/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.tsv"
+        cost_file("batches", "{strategy}/k{k}/draw{draw}/seed{seed}")
     resources:  # measured 0.15 GB, 1 s (tiny study)
         mem_mb=1000,
         runtime=5,
@@ -46,7 +46,7 @@ rule train:
     log:
         f"{RESULTS}/logs/train/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.tsv"
+        cost_file("train", "{strategy}/k{k}/draw{draw}/seed{seed}")
     # measured 1.2 GB, 50 s (tiny study, 8 steps of 8 pairs, 2 CPUs); default study ~100 s per model. Memory 3x
     # (larger batches, CUDA's host-side libraries on a GPU node); time for ~15x the default training on CPUs.
     # threads: torch's CPU threads, capped by --cores locally (set-threads in a profile changes them).

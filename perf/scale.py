@@ -1,6 +1,6 @@
 """Search at scale: a synthetic pool of 1M random unit vectors, exact sharded search vs HNSW and IVF.
 
-    python benchmarks/scale.py [--candidates 1000000] [--questions 1000] [--languages 4] [--depth 100]
+    python perf/scale.py [--candidates 1000000] [--questions 1000] [--languages 4] [--depth 100]
                                [--indexes exact ivf hnsw] [--shard-size 65536] [--out results/scale.tsv]
 
 Writes the candidate embeddings (float32 .npy, generated and written shard by shard through a memory

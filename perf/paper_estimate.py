@@ -1,6 +1,6 @@
 """GPU hours of the paper-scale study (config/paper.yaml), estimated from FLOPs and a measured CPU step.
 
-    python benchmarks/paper_estimate.py [--cpu-batch 8] [--steps 3] [--mfu 0.35] [--peak-tflops 989]
+    python perf/paper_estimate.py [--cpu-batch 8] [--steps 3] [--mfu 0.35] [--peak-tflops 989]
 
 No GPU and no download is needed: an XLM-R-base-sized encoder (transformers `XLMRobertaConfig`, random
 weights, 278M parameters) runs a few real training steps (our forward, InfoNCE, AdamW) and encoding

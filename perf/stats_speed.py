@@ -1,6 +1,6 @@
 """Speed of the study's statistics at the size of a configured study, on synthetic per-query values.
 
-    python benchmarks/stats_speed.py [--configfile config/precise.yaml] [--questions 300]
+    python perf/stats_speed.py [--configfile config/precise.yaml] [--questions 300]
 
 Builds per-query tables of the config's models (base and every fine-tuned model) over 11 XQuAD-R
 languages (11 mono, 110 cross, 11 multi query sets; every measure of `evaluation.measures` plus

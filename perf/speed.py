@@ -1,6 +1,6 @@
 """Speed of encoding and training in fp32 and bf16 against sentence-transformers and the machine's peaks.
 
-    python benchmarks/speed.py [--texts 1000] [--steps 12] [--train-chunks 8 16 32] [--out results/speed.tsv]
+    python perf/speed.py [--texts 1000] [--steps 12] [--train-chunks 8 16 32] [--out results/speed.tsv]
 
 Prints the CPU model (or GPU) and its native bf16 features, then measures side by side, in one process,
 on the same XQuAD-R / MLQA-R texts and batches, in each precision the device runs natively (fp32, and
