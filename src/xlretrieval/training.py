@@ -1,10 +1,14 @@
 """Contrastive fine-tuning: InfoNCE with in-batch negatives over L2-normalised embeddings, with optional
-early stopping on the loss of held-out dev batches (the best checkpoint is the one saved)."""
+early stopping on the loss of held-out dev batches (the best checkpoint is the one saved), and optional
+checkpoints of the whole training state from which a killed run resumes to the same weights."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +19,8 @@ from tqdm.auto import tqdm
 
 from .model import BiEncoder
 from .precision import describe
+
+log = logging.getLogger(__name__)
 
 
 class TrainingError(RuntimeError):
@@ -48,6 +54,7 @@ def train(
     every: int = 100,
     patience: int = 5,
     progress: bool = True,
+    checkpoint_every: int | None = None,
 ) -> pd.DataFrame:
     """Fine-tune `model` on `batches` (in file order) and save it to `output` with `loss.tsv` (each step's loss
     and the learning rate it used) and `training.json` (the steps behind the saved weights, how many of them
@@ -58,6 +65,11 @@ def train(
     checkpoint is kept, and training stops after `patience` measurements without a lower one; the
     saved model is the best checkpoint and `dev_loss.tsv` logs the measurements. The model is written
     to a temporary folder and moved into place only when training finished.
+
+    With `checkpoint_every`, the state of training (weights, optimiser, schedule, random generators, logs,
+    early stopping) is saved every that many steps to `<output>.checkpoint`, beside the output so that a
+    rerun of an incomplete job finds it: a call with the same model, data and settings resumes from there
+    and saves the same weights as an uninterrupted run. The checkpoint is deleted once the model is saved.
     """
     from transformers import get_linear_schedule_with_warmup
 
@@ -81,17 +93,29 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     warmup_steps = math.ceil(warmup_ratio * steps)
     schedule = get_linear_schedule_with_warmup(optimizer, warmup_steps, steps)
+    checkpoint = beside(Path(output), ".checkpoint")
+    settings = (learning_rate, weight_decay, warmup_ratio, temperature, query_prefix, passage_prefix, seed, every, patience)
+    run = run_key(model, pairs, batches, *settings) if checkpoint_every else None
+    start, history, dev_log, best, stale = 0, [], [], None, 0
+    if run and (state := resumable(checkpoint, run)):
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        torch.set_rng_state(state["rng"])
+        if state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        start, history, dev_log, best, stale = state["step"], state["history"], state["dev_log"], state["best"], state["stale"]
+        log.info("resumed from %s at step %d of %d", checkpoint, start, steps)
     model.train()
-    log, dev_log, best, stale = [], [], None, 0
-    bar = tqdm(groups, disable=not progress, desc="train", unit="step")
-    for step, group in enumerate(bar):
+    bar = tqdm(groups[start:], initial=start, total=steps, disable=not progress, desc="train", unit="step")
+    for step, group in enumerate(bar, start):
         loss = batch_loss(model, *texts(step, group), temperature)
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"loss is {loss.item()} at step {step} (batch {int(group.batch.iloc[0])}): lower training.learning_rate or raise training.temperature"
             )
         loss.backward()
-        log.append((step, loss.item(), optimizer.param_groups[0]["lr"], group.kind.iloc[0]))
+        history.append((step, loss.item(), optimizer.param_groups[0]["lr"], group.kind.iloc[0]))
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
@@ -104,9 +128,26 @@ def train(
                 stale += 1
                 if stale >= patience:
                     break
+        if run and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            save_checkpoint(
+                checkpoint,
+                {
+                    "run": run,
+                    "step": step + 1,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if model.device.type == "cuda" else None,
+                    "history": history,
+                    "dev_log": dev_log,
+                    "best": best,
+                    "stale": stale,
+                },
+            )
     if best is not None:
         model.load_state_dict(best[2])
-    losses = pd.DataFrame(log, columns=["step", "loss", "learning_rate", "batch_kind"])
+    losses = pd.DataFrame(history, columns=["step", "loss", "learning_rate", "batch_kind"])
     dev = pd.DataFrame(dev_log, columns=["step", "dev_loss"]).assign(kept=lambda d: d.step == (best[0] if best else -1))
     kept = losses[losses.step < best[0]] if best else losses  # the steps behind the saved weights
     xx_mono = int((kept.batch_kind == "xx-mono").sum())
@@ -127,7 +168,51 @@ def train(
         "seed": seed,
     }
     save(model, losses, dev if dev_texts else None, Path(output), info)
+    for leftover in (checkpoint, beside(checkpoint, ".partial")):  # the latter where a kill came during a save
+        leftover.unlink(missing_ok=True)
     return losses
+
+
+def beside(path: Path, suffix: str) -> Path:
+    """`path` with `suffix` added to its name: a sibling that Snakemake does not delete when it reruns the job."""
+    return path.with_name(path.name + suffix)
+
+
+def run_key(model: BiEncoder, pairs: pd.DataFrame, batches: pd.DataFrame, *settings: object) -> str:
+    """Digest of what a training run starts from (initial weights, data, settings, precision, device): a checkpoint
+    resumes only the run that wrote it."""
+    digest = hashlib.sha256(repr((settings, model.max_seq_length, model.precision, model.device.type)).encode())
+    for frame in (pairs, batches):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def resumable(checkpoint: Path, run: str) -> dict | None:
+    """The state saved in `checkpoint` if it is one of run `run`, else None (a stale one is replaced by the next)."""
+    if not checkpoint.is_file():
+        return None
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if state["run"] != run:
+        log.warning("%s was written by another training run (other data, settings or model): starting over", checkpoint)
+        return None
+    return state
+
+
+def save_checkpoint(checkpoint: Path, state: dict) -> None:
+    """Write `state` to a temporary file, flushed to disk, then rename it over `checkpoint`: a kill at any moment
+    leaves the previous checkpoint or the new one, whole."""
+    partial = beside(checkpoint, ".partial")
+    try:
+        with open(partial, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, checkpoint)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def dev_loss(model: BiEncoder, dev_texts: list[tuple[list[str], list[str]]], temperature: float) -> float:
@@ -140,14 +225,19 @@ def dev_loss(model: BiEncoder, dev_texts: list[tuple[list[str], list[str]]], tem
 
 
 def save(model, losses: pd.DataFrame, dev: pd.DataFrame | None, output: Path, info: dict) -> None:
-    """Write the model, its logs and `training.json` (`info`) to a `.partial` folder, then move it to `output`."""
-    partial = output.with_name(output.name + ".partial")
+    """Write the model, its logs and `training.json` (`info`) to a `.partial` folder, then move it to `output`; a
+    failed write (a full disk) leaves no `.partial` folder behind."""
+    partial = beside(output, ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    model.save(partial)
-    losses.to_csv(partial / "loss.tsv", sep="\t", index=False, float_format="%.6g")
-    (partial / "training.json").write_text(json.dumps(info, indent=2) + "\n")
-    if dev is not None:
-        dev.to_csv(partial / "dev_loss.tsv", sep="\t", index=False, float_format="%.6g")
+    try:
+        model.save(partial)
+        losses.to_csv(partial / "loss.tsv", sep="\t", index=False, float_format="%.6g")
+        (partial / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+        if dev is not None:
+            dev.to_csv(partial / "dev_loss.tsv", sep="\t", index=False, float_format="%.6g")
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     shutil.rmtree(output, ignore_errors=True)
     partial.rename(output)
 

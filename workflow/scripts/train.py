@@ -24,6 +24,7 @@ losses = training.train(
     passage_prefix=p.passage_prefix,
     seed=int(snakemake.wildcards.seed),
     **p.early_stopping,
+    checkpoint_every=snakemake.config["training"]["checkpoint_every"],  # not a param: it changes no product, so it re-runs nothing
 )
 log.info(
     "%s on %s (%s), %d steps (%d X-X-mono), mean loss first/last 10 steps: %.3f / %.3f",
