@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 LOCAL_CORES = 2
+TINY = "results/tiny"  # config/tiny.yaml's results directory
 
 
 def lareqa_file(dataset: str, lang: str) -> Path:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import SHARED, copy_project, snakemake
+from conftest import SHARED, TINY, copy_project, snakemake
 from test_workflow import planned_jobs
 
 pytestmark = pytest.mark.workflow
@@ -28,7 +28,7 @@ def test_a_run_killed_during_training_keeps_finished_models(tmp_path):
         pytest.skip("the shared data mirror is not beside the checkout")
     workdir = copy_project(tmp_path)
     snakemake(workdir, "-n")  # writes overrides.yaml
-    models, logs = workdir / "results" / "models", workdir / "results" / "logs" / "train"
+    models, logs = workdir / TINY / "models", workdir / TINY / "logs" / "train"
     command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/tiny.yaml", "overrides.yaml", "--until", "train"]
     run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import LOCAL_CORES, copy_project, snakemake
+from conftest import LOCAL_CORES, TINY, copy_project, snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
@@ -179,11 +179,11 @@ def test_tiny_study_on_slurm_equals_the_local_run(tiny_study, tmp_path):
     steps = re.findall(r"(\d+) of (\d+) steps \(100%\) done", result.stdout + result.stderr)
     assert steps and len(set(submitted)) == len(submitted) == int(steps[-1][1]) - 1  # all but the target rule `all`
 
-    tables = "results/tables/metrics.tsv"
+    tables = f"{TINY}/tables/metrics.tsv"
     local, on_slurm = (pd.read_csv(root / tables, sep="\t") for root in (tiny_study, workdir))
     keys = [column for column in local.columns if column != "value"]
     both = local.merge(on_slurm, on=keys, how="outer", suffixes=("_local", "_slurm"), indicator=True)
     assert len(both) == len(local) == len(on_slurm) and (both._merge == "both").all()
     np.testing.assert_allclose(both.value_slurm, both.value_local, rtol=0, atol=1e-6)
     for folder in ("tables", "figures"):
-        assert sorted(p.name for p in (workdir / "results" / folder).iterdir()) == sorted(p.name for p in (tiny_study / "results" / folder).iterdir())
+        assert sorted(p.name for p in (workdir / TINY / folder).iterdir()) == sorted(p.name for p in (tiny_study / TINY / folder).iterdir())

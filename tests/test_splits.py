@@ -141,5 +141,5 @@ def test_training_pairs_depend_on_every_language_of_the_benchmark(tmp_path):
     result = snakemake(copy_project(tmp_path), "-n", "--until", "training_pairs")  # the tiny study evaluates 4 languages
     plan = result.stdout + result.stderr
     assert "rule evaluation_set:" not in plan  # the evaluated subset is not upstream of the guard
-    assert "results/data/xquad-r/candidates.parquet" in plan.split("rule training_pairs:")[1].split("output:")[0]
-    assert all(f"results/raw/xquad-r/{lang}.json" in plan for lang in SOURCES["xquad-r"].languages)
+    assert "results/tiny/data/xquad-r/candidates.parquet" in plan.split("rule training_pairs:")[1].split("output:")[0]
+    assert all(f"results/tiny/raw/xquad-r/{lang}.json" in plan for lang in SOURCES["xquad-r"].languages)

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, copy_project, snakemake
+from conftest import ROOT, TINY, copy_project, snakemake
 
 pytestmark = pytest.mark.workflow
 
 
 def test_tiny_study_produces_the_tables_and_figure(tiny_study):
-    results = tiny_study / "results"
+    results = tiny_study / TINY
     metrics = pd.read_csv(results / "tables" / "metrics.tsv", sep="\t")
     assert set(metrics.model) == {"base"} | {f"{s}/k{k}/draw{d}/seed0" for s in ("xx-mono", "x-y", "hybrid-a0.5") for k in (1, 2) for d in (0, 1)}
     assert set(metrics.setting) == {"mono", "cross", "multi"}
@@ -38,7 +38,7 @@ FIGURES = ["scaling_RR", "groups_RR", "language_pairs_RR", "rank_distance", "hel
 
 
 def test_tiny_study_produces_intervals_tests_and_every_figure(tiny_study):
-    results = tiny_study / "results"
+    results = tiny_study / TINY
     intervals = pd.read_csv(results / "tables" / "intervals.tsv", sep="\t")
     cells = intervals[
         (intervals.query_lang == "all") & (intervals.lang_group == "all") & (intervals.metric == "RR") & (intervals.quantity == "value")
@@ -72,7 +72,7 @@ def test_report_holds_every_figure_and_table(tiny_study):
 
 
 def test_reciprocal_rank_agrees_with_exact_ranks(tiny_study):
-    results = tiny_study / "results"
+    results = tiny_study / TINY
     model = "hybrid-a0.5/k2/draw0/seed0"
     ranks = pd.read_parquet(results / "ranks" / model / "xquad-r.parquet")
     values = pd.read_parquet(results / "metrics" / model / "xquad-r.parquet")
@@ -83,10 +83,10 @@ def test_reciprocal_rank_agrees_with_exact_ranks(tiny_study):
 
 
 def test_trained_models_are_distinct_and_logged(tiny_study):
-    models = tiny_study / "results" / "models"
+    models = tiny_study / TINY / "models"
     loss = pd.read_csv(models / "x-y" / "k1" / "draw0" / "seed0" / "loss.tsv", sep="\t")
     assert len(loss) == 8 and set(loss.batch_kind) == {"x-y"}
-    batches = pd.read_csv(tiny_study / "results" / "batches" / "xx-mono" / "k2" / "draw0" / "seed0.tsv", sep="\t")
+    batches = pd.read_csv(tiny_study / TINY / "batches" / "xx-mono" / "k2" / "draw0" / "seed0.tsv", sep="\t")
     assert len(batches) == 64 and (batches.question_lang == batches.passage_lang).all()
     tags = [f"{strategy}/k2/draw0/seed0" for strategy in ("xx-mono", "x-y", "hybrid-a0.5")]
     weights = {hashlib.sha256((models / tag / "model.safetensors").read_bytes()).hexdigest() for tag in tags}
@@ -97,7 +97,7 @@ def test_trained_models_are_distinct_and_logged(tiny_study):
 
 
 def test_every_model_is_encoded_under_the_same_truncation(tiny_study):
-    embeddings = tiny_study / "results" / "embeddings"
+    embeddings = tiny_study / TINY / "embeddings"
     settings = [json.loads(path.read_text()) for path in sorted(embeddings.rglob("encoding.json"))]
     assert len(settings) == 13  # the base model and 12 fine-tuned models, saved with training's 128 tokens
     assert {s["max_seq_length"] for s in settings} == {512} and {s["precision"] for s in settings} == {"fp32"}
@@ -119,7 +119,7 @@ def test_invalid_config_is_one_clear_error(tmp_path):
 def test_article_split_protocol_keeps_training_and_evaluation_apart(tmp_path):
     workdir = copy_project(tmp_path)
     snakemake(workdir, "--until", "training_pairs", "evaluation_set", config="config/xquad-split.yaml")
-    results = workdir / "results"
+    results = workdir / "results" / "xquad-split"
     pairs = pd.read_parquet(results / "training" / "xquad-r" / "pairs.parquet")
     held_out = pd.read_parquet(results / "evalsets" / "xquad-r" / "questions.parquet")
     mlqa = pd.read_parquet(results / "evalsets" / "mlqa-r" / "candidates.parquet")
@@ -271,7 +271,7 @@ def test_editing_package_code_reruns_the_rules_that_run_it(tiny_study, edit, exp
 def test_pilot_plots_held_out_gain_against_training_steps(tiny_study):
     overrides = {"pilot": {"budgets": [{"learning_rate": 1.0e-4, "steps": [2, 4]}]}}
     snakemake(tiny_study, "pilot", overrides=overrides)
-    pilot = tiny_study / "results" / "pilot"
+    pilot = tiny_study / TINY / "pilot"
     curve = pd.read_csv(pilot / "learning_curve.tsv", sep="\t")
     assert set(zip(curve.k, curve.steps)) == {(1, 2), (1, 4), (2, 2), (2, 4)} and set(curve.setting) == {"mono", "cross"}
     assert ((curve.ci_low <= curve.gain) & (curve.gain <= curve.ci_high)).all()

@@ -8,11 +8,13 @@ sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
 from xlretrieval.config import ConfigError, Study, validate  # noqa: E402
+from xlretrieval.ownership import ResultsConflict, claim  # noqa: E402
 from xlretrieval.provenance import code_digest  # noqa: E402
 from xlretrieval.runs import BASE, MODEL_TAG, STRATEGY_SLUG, parse_strategy  # noqa: E402
 
+SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
-    config = validate(config, workflow.source_path("../schemas/config.schema.yaml"))
+    config = validate(config, SCHEMA)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
 
@@ -23,6 +25,10 @@ STATS = config["stats"]
 RESULTS = config["results"]
 COSTS = f"{RESULTS}/costs"  # Snakemake's per-job cost files (`cost_file`)
 STUDY_ENV = "../../envs/study.yaml"
+
+
+onstart:
+    claim_results()
 
 
 wildcard_constraints:
@@ -36,6 +42,16 @@ wildcard_constraints:
     lr=r"[0-9.e+-]+",
     steps=r"\d+",
     model=rf"{BASE}|{MODEL_TAG}",
+
+
+def claim_results():
+    """Before the first job of a run (not a dry run): stop if RESULTS holds another configuration's products, else
+    record this configuration there (see xlretrieval.ownership); a conflict suggests results/<last --configfile's name>."""
+    configfiles = workflow.overwrite_configfiles
+    try:
+        claim(RESULTS, config, SCHEMA, Path(configfiles[-1]).stem if configfiles else None)
+    except ResultsConflict as error:
+        raise WorkflowError(str(error)) from None
 
 
 def package_code(script):

@@ -1,0 +1,143 @@
+"""One configuration never overwrites another's products: a results directory records the configuration behind
+its products, and a run of another one there stops before its first job."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from xlretrieval.config import validate
+from xlretrieval.ownership import RECORD, ResultsConflict, claim
+
+from conftest import ROOT, SCHEMA, SHARED, copy_project, snakemake
+from test_workflow import planned_jobs, shipped_configs
+
+# One hybrid model at k = 1 on a few pairs, one XQuAD-R article in 3 languages: the workflow tests' micro study.
+MICRO = {
+    "results": "results/micro",
+    "training": {"target_pool": ["de", "es"], "k": [1], "language_draws": [0], "strategies": ["hybrid"], "pairs": 16, "batch_size": 4},
+    "evaluation": {"languages": {"xquad-r": ["de", "el", "en"]}, "articles": 1},
+}
+MODEL = "models/hybrid-a0.5/k1/draw0/seed0"
+
+
+def micro(**changes) -> dict:
+    """MICRO with `changes` merged into its sections (training={"pairs": 32} changes one key)."""
+    config = dict(MICRO)
+    for key, value in changes.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    return config
+
+
+def study(**changes) -> dict:
+    return validate(micro(**changes), SCHEMA)
+
+
+def digests(folder: Path, skip: Path | None = None) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not (skip and path.is_relative_to(skip))
+    }
+
+
+def test_a_directory_is_claimed_by_its_first_configuration(tmp_path):
+    claim(tmp_path / "r", study(), SCHEMA)
+    claim(tmp_path / "r", study(), SCHEMA)  # the same configuration resumes
+    recorded = yaml.safe_load((tmp_path / "r" / RECORD).read_text())
+    assert recorded["training"]["pairs"] == 16 and "results" not in recorded and "mirror" not in recorded["data"]
+    with pytest.raises(ResultsConflict, match=r"r/ holds the products of another configuration \(training.pairs: 16 -> 32\): .*`results: .*r/wider`"):
+        claim(tmp_path / "r", study(training={"pairs": 32}), SCHEMA, "wider")
+    assert yaml.safe_load((tmp_path / "r" / RECORD).read_text()) == recorded
+    claim(tmp_path / "r", study(training={"pairs": 32}, overwrite_results=True), SCHEMA)
+    assert yaml.safe_load((tmp_path / "r" / RECORD).read_text())["training"]["pairs"] == 32
+
+
+def test_keys_that_decide_no_product_are_no_conflict(tmp_path):
+    claim(tmp_path, study(), SCHEMA)
+    incidental = {
+        "data": {"mirror": "/elsewhere", "hub_mirror": "/hub"},
+        "training": {"checkpoint_every": 10},
+        "pilot": {"budgets": [{"learning_rate": 1e-4, "steps": [2]}]},
+    }
+    claim(tmp_path, study(**incidental), SCHEMA)
+
+
+def test_a_key_added_to_the_schema_since_the_record_is_no_conflict_at_its_default(tmp_path):
+    claim(tmp_path, study(), SCHEMA)
+    record = yaml.safe_load((tmp_path / RECORD).read_text())
+    del record["evaluation"]["index"], record["stats"]  # as written by a version without these keys
+    (tmp_path / RECORD).write_text(yaml.safe_dump(record))
+    claim(tmp_path, study(), SCHEMA)
+    with pytest.raises(ResultsConflict, match=r"stats.resamples: 2000 -> 500"):
+        claim(tmp_path, study(stats={"resamples": 500}), SCHEMA)
+
+
+def test_every_shipped_configuration_has_its_own_results_directory():
+    directories = {}
+    for configs in shipped_configs():
+        merged = {}
+        for name in configs:
+            merged.update(yaml.safe_load((ROOT / name).read_text()))
+        directories.setdefault(merged.get("results", "results"), []).append(configs)
+    assert all(len(configs) == 1 for configs in directories.values()), directories
+
+
+@pytest.mark.workflow
+def test_another_configuration_stops_before_overwriting_and_runs_in_its_own_directory(tmp_path):
+    if not (SHARED / "xquad-r" / "en.json").is_file():
+        pytest.skip("the shared data mirror is not beside the checkout")
+    workdir = copy_project(tmp_path)
+    results = workdir / "results" / "micro"
+    snakemake(workdir, "--until", "batches", overrides=micro())
+    before = digests(results)
+
+    wider = micro(training={"pairs": 32})
+    stopped = snakemake(workdir, "--until", "batches", overrides=wider, check=False)
+    output = stopped.stdout + stopped.stderr
+    assert stopped.returncode != 0, output
+    assert "results/micro/ holds the products of another configuration (training.pairs: 16 -> 32)" in output
+    assert "`results: results/micro/overrides`" in output and "`overwrite_results: true`" in output
+    assert digests(results) == before
+
+    snakemake(workdir, "--until", "batches", overrides={**wider, "results": "results/micro/wider"})
+    assert digests(results, skip=results / "wider") == before
+    assert planned_jobs(workdir, micro(), extra=["--until", "batches"]) == {}  # the first configuration has nothing left to do
+
+    snakemake(workdir, "--until", "batches", overrides={**wider, "overwrite_results": True})
+    assert yaml.safe_load((results / RECORD).read_text())["training"]["pairs"] == 32
+
+
+@pytest.mark.workflow
+def test_a_killed_train_job_resumes_from_its_checkpoint(tmp_path):
+    """Snakemake deletes an incomplete job's output, not the checkpoint beside it: the rerun resumes."""
+    if not (SHARED / "xquad-r" / "en.json").is_file():
+        pytest.skip("the shared data mirror is not beside the checkout")
+    workdir = copy_project(tmp_path)
+    results = workdir / "results" / "micro"
+    overrides = micro(training={"pairs": 96, "checkpoint_every": 4})  # 24 steps
+    snakemake(workdir, "--until", "batches", overrides=overrides)
+    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/tiny.yaml", "overrides.yaml", "--until", "train"]
+    run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    checkpoint = results / f"{MODEL}.checkpoint"
+    try:
+        deadline = time.monotonic() + 600
+        while not checkpoint.is_file() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)  # the whole job tree dies at once, as on a crash
+        run.wait()
+    assert checkpoint.is_file() and not (results / MODEL).exists()
+
+    unlock = [sys.executable, "-m", "snakemake", "--unlock", "--configfile", "config/tiny.yaml", "overrides.yaml"]
+    subprocess.run(unlock, cwd=workdir, check=True, capture_output=True)
+    snakemake(workdir, "--until", "train", "--rerun-incomplete", overrides=overrides)
+    log = (results / "logs" / "train" / "hybrid-a0.5" / "k1" / "draw0" / "seed0.log").read_text()
+    assert f"resumed from {checkpoint.relative_to(workdir)} at step " in log and "of 24" in log
+    assert (results / MODEL / "model.safetensors").is_file() and not checkpoint.exists()
