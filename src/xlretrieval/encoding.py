@@ -9,6 +9,7 @@ Every evaluated model, base or fine-tuned, is loaded with the same truncation (`
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,9 +24,14 @@ SHARD_SIZE = 65536
 
 
 def open_embeddings(path: Path, rows: int, dimension: int) -> np.ndarray:
-    """A float32 `.npy` file of shape (rows, dimension), memory-mapped for writing."""
+    """A float32 `.npy` file of shape (rows, dimension), memory-mapped for writing. Its blocks are allocated first: on
+    a full disk that is an OSError here, where writing to the map would kill the process (SIGBUS)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, dimension))
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, dimension))
+    if hasattr(os, "posix_fallocate"):
+        with open(path, "r+b") as handle:
+            os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+    return array
 
 
 def encode(
