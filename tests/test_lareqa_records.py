@@ -27,15 +27,16 @@ def test_a_good_file_maps_each_answer_to_its_sentence(tmp_path):
     assert tables.qrels.candidate_id.tolist() == ["de/000-000/000", "de/000-000/001"]
 
 
-def test_an_answer_in_no_sentence_is_named(tmp_path):
-    path = write_file(tmp_path / "de.json", [question("q1", "Wer schläft?", 4), question("q2", "Wer bellt?", 57)])
-    with pytest.raises(DataError, match=r"de.json: question q2: its answer \(character 57\) is in no sentence of 'Tiere' paragraph 0"):
-        read_language(path, "de")
+BAD_RECORDS = {  # a second question after a good one, and the error it makes
+    "answer-in-no-sentence": (question("q2", "Wer bellt?", 57), r"de.json: question q2: its answer \(character 57\) is in no sentence of 'Tiere'"),
+    "duplicate-id": (question("q1", "Wer bellt?", 23), r"de.json: question id q1 occurs twice"),
+}
 
 
-def test_a_duplicate_question_id_is_named(tmp_path):
-    path = write_file(tmp_path / "de.json", [question("q1", "Wer schläft?", 4), question("q1", "Wer bellt?", 23)])
-    with pytest.raises(DataError, match=r"de.json: question id q1 occurs twice"):
+@pytest.mark.parametrize("second, message", BAD_RECORDS.values(), ids=BAD_RECORDS.keys())
+def test_a_bad_record_is_named(tmp_path, second, message):
+    path = write_file(tmp_path / "de.json", [question("q1", "Wer schläft?", 4), second])
+    with pytest.raises(DataError, match=message):
         read_language(path, "de")
 
 

@@ -15,7 +15,7 @@ import yaml
 from xlretrieval.config import validate
 from xlretrieval.ownership import RECORD, ResultsConflict, claim
 
-from conftest import ROOT, SCHEMA, SHARED, copy_project, snakemake
+from conftest import ROOT, SCHEMA, copy_project, lareqa_file, snakemake
 from test_workflow import planned_jobs, shipped_configs
 
 # One hybrid model at k = 1 on a few pairs, one XQuAD-R article in 3 languages: the workflow tests' micro study.
@@ -45,6 +45,14 @@ def digests(folder: Path, skip: Path | None = None) -> dict[str, str]:
         for path in sorted(folder.rglob("*"))
         if path.is_file() and not (skip and path.is_relative_to(skip))
     }
+
+
+def micro_project(tmp_path: Path, overrides: dict) -> Path:
+    """A copy of the project in `tmp_path` with the micro study's data and batches made (under results/micro)."""
+    lareqa_file("xquad-r", "en")  # or skip: the shared data mirror is not beside the checkout
+    workdir = copy_project(tmp_path)
+    snakemake(workdir, "--until", "batches", overrides=overrides)
+    return workdir
 
 
 def test_a_directory_is_claimed_by_its_first_configuration(tmp_path):
@@ -91,11 +99,8 @@ def test_every_shipped_configuration_has_its_own_results_directory():
 
 @pytest.mark.workflow
 def test_another_configuration_stops_before_overwriting_and_runs_in_its_own_directory(tmp_path):
-    if not (SHARED / "xquad-r" / "en.json").is_file():
-        pytest.skip("the shared data mirror is not beside the checkout")
-    workdir = copy_project(tmp_path)
+    workdir = micro_project(tmp_path, micro())
     results = workdir / "results" / "micro"
-    snakemake(workdir, "--until", "batches", overrides=micro())
     before = digests(results)
 
     wider = micro(training={"pairs": 32})
@@ -117,12 +122,9 @@ def test_another_configuration_stops_before_overwriting_and_runs_in_its_own_dire
 @pytest.mark.workflow
 def test_a_killed_train_job_resumes_from_its_checkpoint(tmp_path):
     """Snakemake deletes an incomplete job's output, not the checkpoint beside it: the rerun resumes."""
-    if not (SHARED / "xquad-r" / "en.json").is_file():
-        pytest.skip("the shared data mirror is not beside the checkout")
-    workdir = copy_project(tmp_path)
-    results = workdir / "results" / "micro"
     overrides = micro(training={"pairs": 96, "checkpoint_every": 4})  # 24 steps
-    snakemake(workdir, "--until", "batches", overrides=overrides)
+    workdir = micro_project(tmp_path, overrides)
+    results = workdir / "results" / "micro"
     command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/tiny.yaml", "overrides.yaml", "--until", "train"]
     run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     checkpoint = results / f"{MODEL}.checkpoint"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SHARED, copy_project, snakemake
+from conftest import ROOT, copy_project, lareqa_file, snakemake
 from test_ownership import MODEL, digests, micro
 
 FULL = "error: No space left on device: {} (free space there, or set `results:` to another directory"
@@ -39,8 +39,7 @@ def test_a_storage_fault_in_a_rule_script_is_one_line_naming_the_path(tmp_path, 
 @pytest.fixture
 def small_results(tmp_path):
     """A project whose results/ is a 64 MB tmpfs: room for the micro study's data and batches, not for a model."""
-    if not (SHARED / "xquad-r" / "en.json").is_file():
-        pytest.skip("the shared data mirror is not beside the checkout")
+    lareqa_file("xquad-r", "en")  # or skip: the shared data mirror is not beside the checkout
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
     workdir = copy_project(tmp_path)
