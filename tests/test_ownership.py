@@ -2,11 +2,6 @@
 its products, and a run of another one there stops before its first job."""
 
 import hashlib
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -117,29 +112,3 @@ def test_another_configuration_stops_before_overwriting_and_runs_in_its_own_dire
 
     snakemake(workdir, "--until", "batches", overrides={**wider, "overwrite_results": True})
     assert yaml.safe_load((results / RECORD).read_text())["training"]["pairs"] == 32
-
-
-@pytest.mark.workflow
-def test_a_killed_train_job_resumes_from_its_checkpoint(tmp_path):
-    """Snakemake deletes an incomplete job's output, not the checkpoint beside it: the rerun resumes."""
-    overrides = micro(training={"pairs": 96, "checkpoint_every": 4})  # 24 steps
-    workdir = micro_project(tmp_path, overrides)
-    results = workdir / "results" / "micro"
-    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/tiny.yaml", "overrides.yaml", "--until", "train"]
-    run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    checkpoint = results / f"{MODEL}.checkpoint"
-    try:
-        deadline = time.monotonic() + 600
-        while not checkpoint.is_file() and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        os.killpg(run.pid, signal.SIGKILL)  # the whole job tree dies at once, as on a crash
-        run.wait()
-    assert checkpoint.is_file() and not (results / MODEL).exists()
-
-    unlock = [sys.executable, "-m", "snakemake", "--unlock", "--configfile", "config/tiny.yaml", "overrides.yaml"]
-    subprocess.run(unlock, cwd=workdir, check=True, capture_output=True)
-    snakemake(workdir, "--until", "train", "--rerun-incomplete", overrides=overrides)
-    log = (results / "logs" / "train" / "hybrid-a0.5" / "k1" / "draw0" / "seed0.log").read_text()
-    assert f"resumed from {checkpoint.relative_to(workdir)} at step " in log and "of 24" in log
-    assert (results / MODEL / "model.safetensors").is_file() and not checkpoint.exists()
