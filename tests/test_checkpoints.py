@@ -64,9 +64,9 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, d
 
 
 def test_a_checkpoint_of_another_run_is_not_resumed(tmp_path, data, monkeypatch):
-    with pytest.raises(Killed):
-        run(data, tmp_path / "model", monkeypatch, kill_at=4, checkpoint_every=3)
-    monkeypatch.setitem(SETTINGS, "learning_rate", 5e-4)
+    encoder = bi.load(NAME, torch.device("cpu"), 32)
+    assert training.run_key(encoder, *data, 1e-3) != training.run_key(encoder, *data, 5e-4)  # other settings, another run
+    torch.save({"run": training.run_key(encoder, *data, 5e-4)}, tmp_path / "model.checkpoint")
     assert run(data, tmp_path / "model", monkeypatch, checkpoint_every=3) == 6  # started over
     assert not (tmp_path / "model.checkpoint").exists()
 
