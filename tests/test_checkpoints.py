@@ -74,7 +74,7 @@ def test_a_checkpoint_of_another_run_is_not_resumed(tmp_path, data, monkeypatch)
 @pytest.mark.workflow
 def test_a_killed_train_job_resumes_from_its_checkpoint(tmp_path):
     """Snakemake deletes an incomplete job's output, not the checkpoint beside it: the rerun resumes."""
-    overrides = micro(training={"pairs": 96, "checkpoint_every": 4})  # 24 steps
+    overrides = micro(training={"pairs": 48, "checkpoint_every": 2})  # 12 steps
     workdir = micro_project(tmp_path, overrides)
     results = workdir / "results" / "micro"
     command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/tiny.yaml", "overrides.yaml", "--until", "train"]
@@ -93,5 +93,5 @@ def test_a_killed_train_job_resumes_from_its_checkpoint(tmp_path):
     subprocess.run(unlock, cwd=workdir, check=True, capture_output=True)
     snakemake(workdir, "--until", "train", "--rerun-incomplete", overrides=overrides)
     log = (results / "logs" / "train" / "hybrid-a0.5" / "k1" / "draw0" / "seed0.log").read_text()
-    assert f"resumed from {checkpoint.relative_to(workdir)} at step " in log and "of 24" in log
+    assert f"resumed from {checkpoint.relative_to(workdir)} at step " in log and "of 12" in log
     assert (results / MODEL / "model.safetensors").is_file() and not checkpoint.exists()

@@ -16,7 +16,15 @@ from test_workflow import planned_jobs, shipped_configs
 # One hybrid model at k = 1 on a few pairs, one XQuAD-R article in 3 languages: the workflow tests' micro study.
 MICRO = {
     "results": "results/micro",
-    "training": {"target_pool": ["de", "es"], "k": [1], "language_draws": [0], "strategies": ["hybrid"], "pairs": 16, "batch_size": 4},
+    "training": {
+        "target_pool": ["de", "es"],
+        "k": [1],
+        "language_draws": [0],
+        "strategies": ["hybrid"],
+        "pairs": 16,
+        "batch_size": 4,
+        "max_seq_length": 32,
+    },
     "evaluation": {"languages": {"xquad-r": ["de", "el", "en"]}, "articles": 1},
 }
 MODEL = "models/hybrid-a0.5/k1/draw0/seed0"
