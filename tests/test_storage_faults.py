@@ -67,5 +67,5 @@ def test_a_full_then_read_only_results_directory_stops_with_the_path_and_keeps_t
     subprocess.run(["mount", "-o", "remount,ro", str(small_results / "results")], check=True)
     read_only = snakemake(small_results, "--until", "train", overrides=micro(), check=False)
     output = read_only.stdout + read_only.stderr
-    assert read_only.returncode != 0 and "error: Read-only file system: results/micro/config.yaml" in output
+    assert read_only.returncode != 0 and "error: Read-only file system: results/micro/config.yaml (make it writable" in output
     assert {path: digest for path, digest in digests(results).items() if path in before} == before

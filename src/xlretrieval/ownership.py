@@ -101,4 +101,4 @@ def claim(results: str | Path, config: dict[str, Any], schema: str | Path, name:
     except OSError as error:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
-        raise ResultsConflict(storage_message(error.strerror or str(error), error.filename or record)) from error
+        raise ResultsConflict(storage_message(error.strerror or str(error), record)) from error
