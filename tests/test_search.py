@@ -9,14 +9,17 @@ import torch
 
 from xlretrieval import metrics
 from xlretrieval import model as bi
-from xlretrieval import search as sharded
 from xlretrieval.config import validate
 from xlretrieval.data.lareqa import read_dataset
 from xlretrieval.data.splits import evaluation_set
 from xlretrieval.data.tables import Tables
 from xlretrieval.encoding import encode
 from xlretrieval.querysets import query_sets
-from xlretrieval.search import IndexSpec, decode_keys, order_keys, rank, recall, search
+from xlretrieval.search import shards
+from xlretrieval.search.index import IndexSpec, recall
+from xlretrieval.search.order import decode_keys, order_keys
+from xlretrieval.search.output import RANK_COLUMNS, search
+from xlretrieval.search.shards import rank
 
 from conftest import SCHEMA, lareqa_file
 
@@ -67,7 +70,7 @@ def brute_force(tables: Tables, questions: np.ndarray, candidates: np.ndarray, d
             runs[unit.name] += [(qid, cid, r, score) for r, (score, cid) in enumerate(ordered[:depth], 1)]
             position = {cid: r for r, (_, cid) in enumerate(ordered, 1)}
             ranks += [(unit.setting, unit.query_lang, unit.passage_lang, qid, cid, position[cid]) for cid in relevant[qid]]
-    return runs, pd.DataFrame(ranks, columns=sharded.RANK_COLUMNS)
+    return runs, pd.DataFrame(ranks, columns=RANK_COLUMNS)
 
 
 def read_run(path):
@@ -97,7 +100,7 @@ def test_sharded_search_equals_brute_force(real, tmp_path, monkeypatch, shard_si
     tables, questions, candidates = real
     if ties:
         candidates = with_ties(candidates)
-    monkeypatch.setattr(sharded, "BLOCK_SCORES", 200)  # query chunks of a few questions
+    monkeypatch.setattr(shards, "BLOCK_SCORES", 200)  # query chunks of a few questions
     report = search(tables, questions, candidates, DEPTH, tmp_path, index=IndexSpec(shard_size=shard_size))
     assert {"mono/de-de", "cross/de-zh", "multi/zh-all"} <= {u.name for u in query_sets(tables)}
     check_against_brute_force(tables, questions, candidates, tmp_path, report)
@@ -112,7 +115,7 @@ def test_thai_exact_ties_equal_brute_force(thai, tmp_path, monkeypatch, shard_si
     th = tables.candidates.lang.to_numpy() == "th"
     shared = pd.Series([row.tobytes() for row in candidates[th]]).duplicated(keep=False).to_numpy()
     assert tables.qrels.candidate_id.isin(tables.candidates.candidate_id[th][shared]).sum() >= 3
-    monkeypatch.setattr(sharded, "BLOCK_SCORES", 200)
+    monkeypatch.setattr(shards, "BLOCK_SCORES", 200)
     report = search(tables, questions, candidates, DEPTH, tmp_path, index=IndexSpec(shard_size=shard_size))
     check_against_brute_force(tables, questions, candidates, tmp_path, report)
 

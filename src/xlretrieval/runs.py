@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 BASE = "base"
-SETTINGS = ("mono", "cross", "multi")  # evaluation settings: see xlretrieval.search
+SETTINGS = ("mono", "cross", "multi")  # evaluation settings: see xlretrieval.querysets
 MODEL_TAG = re.compile(r"(?P<strategy>xx-mono|x-y|hybrid-a[0-9.]+)/k(?P<k>\d+)/draw(?P<draw>\d+)/seed(?P<seed>\d+)")
 
 
