@@ -49,7 +49,7 @@ def main() -> None:
         update_config(config, yaml.safe_load(Path(path).read_text()))
     config = validate(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
     study, options = Study(config), config["stats"]
-    tags, languages = study.model_tags(), languages_table(study.draws())
+    tags, languages, roles = study.model_tags(), languages_table(study.draws()), study.language_roles("xquad-r")
     rng = np.random.default_rng(0)
 
     start = time.perf_counter()
@@ -57,13 +57,14 @@ def main() -> None:
     built = time.perf_counter() - start
     runs = cells.runs_table(tags, languages)
     start = time.perf_counter()
-    cell_table = bootstrap.intervals(matrix, runs, "xquad-r", level=options["level"], resamples=options["resamples"], seed=options["seed"])
+    cell_table = bootstrap.intervals(matrix, runs, "xquad-r", roles, level=options["level"], resamples=options["resamples"], seed=options["seed"])
     intervals_s = time.perf_counter() - start
     start = time.perf_counter()
     tests = paired.paired_tests(
         matrix,
         runs,
         "xquad-r",
+        roles,
         options["metric"],
         study.strategies(),
         level=options["level"],
