@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xlretrieval import figures, stats
+from xlretrieval import figures
 from xlretrieval.metrics import summarise
+from xlretrieval.stats import bootstrap, cells, paired
 from xlretrieval.tables import collect, headline_table, language_table, loss_table, paired_test_table, paper_table, write_table
 
 from synthetic import ROLES, synthetic_study
@@ -27,13 +28,13 @@ def study():
         settings=("mono", "cross", "multi"),
         sweep=("hybrid-a0.25",),
     )
-    runs = stats.runs_table(list(models), languages)
-    matrix = stats.question_matrix(models.items())
+    runs = cells.runs_table(list(models), languages)
+    matrix = cells.question_matrix(models.items())
     return SimpleNamespace(
         languages=languages,
         metrics=collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages, ROLES),
-        intervals=stats.intervals(matrix, runs, "xquad-r", ROLES["xquad-r"], resamples=200),
-        tests=stats.paired_tests(matrix, runs, "xquad-r", ROLES["xquad-r"], "RR", MAIN, resamples=200, permutations=500),
+        intervals=bootstrap.intervals(matrix, runs, "xquad-r", ROLES["xquad-r"], resamples=200),
+        tests=paired.paired_tests(matrix, runs, "xquad-r", ROLES["xquad-r"], "RR", MAIN, resamples=200, permutations=500),
         losses=loss_table(
             {
                 tag: pd.DataFrame(

@@ -83,9 +83,20 @@ class Study:
         )
 
     def check(self) -> None:
-        t, e = self.training, self.evaluation
+        """The checks that relate several config keys, beyond the schema, section by section."""
+        self._check_data()
+        self._check_training()
+        self._check_evaluation()
+        self._check_stats()
+        self._check_figure()
+
+    def _check_data(self) -> None:
+        """Every dataset defined under data.datasets must resolve to a source (see `source`)."""
         for name in self.config["data"]["datasets"]:
             self.source(name)
+
+    def _check_training(self) -> None:
+        t = self.training
         if not self.source(t["dataset"]).trains:
             raise ConfigError(f"config key 'training.dataset': {t['dataset']} is an evaluation benchmark only")
         train_langs = self.source(t["dataset"]).languages
@@ -100,6 +111,20 @@ class Study:
             raise ConfigError(f"config key 'training.k': {too_big} exceeds the {len(t['target_pool'])} languages of training.target_pool")
         if t["pairs"] < t["batch_size"]:
             raise ConfigError("config key 'training.pairs': must be at least training.batch_size")
+        stopping = t["early_stopping"]
+        if stopping["dev_fraction"] > 0 and stopping["dev_pairs"] < t["batch_size"]:
+            raise ConfigError("config key 'training.early_stopping.dev_pairs': must be at least training.batch_size")
+        unknown = sorted(set(t["every_k"] or []) - set(t["strategies"]))
+        if unknown:
+            raise ConfigError(f"config key 'training.every_k': {', '.join(unknown)} not in training.strategies")
+        sweep_k = t["alpha_sweep"]["k"]
+        if sweep_k is not None and sweep_k not in t["k"]:
+            raise ConfigError(f"config key 'training.alpha_sweep.k': {sweep_k} is not one of training.k {t['k']}")
+        if t["alpha_sweep"]["alpha"] and "hybrid" not in t["strategies"]:
+            raise ConfigError("config key 'training.alpha_sweep.alpha': sweeps hybrid, which training.strategies lacks")
+
+    def _check_evaluation(self) -> None:
+        t, e = self.training, self.evaluation
         for name in e["benchmarks"]:
             if not self.source(name).evaluates:
                 raise ConfigError(f"config key 'evaluation.benchmarks': {name} is a training source only")
@@ -112,18 +137,12 @@ class Study:
                     f"config key 'evaluation.settings.{name}': {name} supports only {', '.join(self.source(name).settings)} "
                     f"(its question ids are not parallel across languages), not {', '.join(unsupported)}"
                 )
-        stopping = t["early_stopping"]
-        if stopping["dev_fraction"] > 0 and stopping["dev_pairs"] < t["batch_size"]:
-            raise ConfigError("config key 'training.early_stopping.dev_pairs': must be at least training.batch_size")
         for name, langs in e["languages"].items():
             if name not in e["benchmarks"]:
                 raise ConfigError(f"config key 'evaluation.languages.{name}': not in evaluation.benchmarks")
             unknown = sorted(set(langs) - set(self.source(name).languages))
             if unknown:
                 raise ConfigError(f"config key 'evaluation.languages.{name}': unknown language {', '.join(unknown)}")
-        unknown = sorted(set(t["every_k"] or []) - set(t["strategies"]))
-        if unknown:
-            raise ConfigError(f"config key 'training.every_k': {', '.join(unknown)} not in training.strategies")
         for name, langs in e["held_out"].items():
             if name not in e["benchmarks"]:
                 raise ConfigError(f"config key 'evaluation.held_out.{name}': not in evaluation.benchmarks")
@@ -136,17 +155,19 @@ class Study:
             unknown = sorted(set(langs) - set(self.evaluation_languages(name)))
             if unknown:
                 raise ConfigError(f"config key 'evaluation.held_out.{name}': {', '.join(unknown)} not evaluated on {name}")
-        sweep_k = t["alpha_sweep"]["k"]
-        if sweep_k is not None and sweep_k not in t["k"]:
-            raise ConfigError(f"config key 'training.alpha_sweep.k': {sweep_k} is not one of training.k {t['k']}")
-        if t["alpha_sweep"]["alpha"] and "hybrid" not in t["strategies"]:
-            raise ConfigError("config key 'training.alpha_sweep.alpha': sweeps hybrid, which training.strategies lacks")
-        metrics = [*e["measures"], "rank_distance"]
-        for key, metric in (("stats.metric", self.config["stats"]["metric"]), ("figure.metric", self.config["figure"]["metric"])):
-            if metric not in metrics:
-                raise ConfigError(f"config key '{key}': '{metric}' is none of evaluation.measures or rank_distance")
         if isinstance(e["articles"], float) and e["articles"] > 1:
             raise ConfigError("config key 'evaluation.articles': a fraction must be at most 1.0 (or give a whole count)")
+
+    def _check_stats(self) -> None:
+        self._check_metric("stats.metric", self.config["stats"]["metric"])
+
+    def _check_figure(self) -> None:
+        self._check_metric("figure.metric", self.config["figure"]["metric"])
+
+    def _check_metric(self, key: str, metric: str) -> None:
+        """A metric that `key` reports on must be one the evaluation measures."""
+        if metric not in [*self.evaluation["measures"], "rank_distance"]:
+            raise ConfigError(f"config key '{key}': '{metric}' is none of evaluation.measures or rank_distance")
 
     # --- languages -------------------------------------------------------------------------
     def training_languages(self, k: int, draw: int) -> list[str]:

@@ -2,7 +2,7 @@
 
 Every strategy keeps one colour, marker and line style in every figure (colour-blind palette;
 markers and dashes keep them apart in grayscale); the un-fine-tuned base model is grey and dotted.
-Bands and error bars are the confidence intervals of `stats.intervals`.
+Bands and error bars are the confidence intervals of `stats.bootstrap.intervals`.
 """
 
 from __future__ import annotations

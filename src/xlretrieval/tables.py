@@ -135,7 +135,7 @@ def paper_table(
     """Strategy x {mono, cross, multi} x (mAP, MRR, R@1) and multi rank distance at the largest k,
     macro-averaged over all evaluated languages (trained and not); the base model as reference.
 
-    Only `strategies` (and base) are shown when given. With `intervals` (`stats.intervals`), each cell
+    Only `strategies` (and base) are shown when given. With `intervals` (`stats.bootstrap.intervals`), each cell
     reads "mean ± half the width of its confidence interval".
     """
     k = int(metrics.k.max())
@@ -153,7 +153,7 @@ def paper_table(
 
 
 def interval_cells(intervals: pd.DataFrame, benchmark: str, k: int, **where) -> pd.DataFrame:
-    """Cells of `stats.intervals` at (benchmark, k, where...), with `value` = half the interval's width."""
+    """Cells of `stats.bootstrap.intervals` at (benchmark, k, where...), with `value` = half the interval's width."""
     chosen = intervals[(intervals.benchmark == benchmark) & (intervals.k == k)]
     for column, value in where.items():
         chosen = chosen[chosen[column] == value]
@@ -219,7 +219,7 @@ def headline_table(intervals: pd.DataFrame, benchmark: str, metric: str, strateg
 
 
 def paired_test_table(tests: pd.DataFrame, level: float) -> pd.DataFrame:
-    """`stats.paired_tests` rows for reading: comparison, setting, languages, difference with its
+    """`stats.paired.paired_tests` rows for reading: comparison, setting, languages, difference with its
     `level` interval, effect size d_z, p and Holm-adjusted p."""
     comparison = [
         f"{a}, k={ka} vs k={kb}" if family == "k-trend" else f"{a} vs {b}, k={ka}"

@@ -89,7 +89,7 @@ def model_input(wildcards):
 
 
 def per_query_files():
-    """Per-query values of every model on every benchmark, model by model (see `stats.per_query_paths`)."""
+    """Per-query values of every model on every benchmark, model by model (see `stats.study.per_query_paths`)."""
     return expand(f"{RESULTS}/metrics/{{model}}/{{benchmark}}.parquet", model=STUDY.model_tags(), benchmark=EVALUATION["benchmarks"])
 
 
