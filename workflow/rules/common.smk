@@ -24,6 +24,7 @@ STATS = config["stats"]
 RESULTS = config["results"]
 COSTS = f"{RESULTS}/costs"  # Snakemake's per-job cost files (`cost_file`)
 STUDY_ENV = "../../envs/study.yaml"
+PUBLISHED_TABLE1 = str(ROOT / "workflow" / "resources" / "published_table1.yaml")  # the paper's Table 1 (tables.with_published)
 
 
 wildcard_constraints:
