@@ -25,13 +25,15 @@ def question(lang: str, qid: str, parallel: bool) -> str:
     return f"[{lang}] what about the {QUESTIONS[qid]}?" + ("" if parallel else f" ({lang} only)")
 
 
-def write_beir(root: Path, languages: list[str], parallel: bool, split: str = "test") -> Path:
-    """The collection's folders under `root`; returns `root`."""
+def write_beir(root: Path, languages: list[str], parallel: bool, split: str = "test", fillers: int = 0) -> Path:
+    """The collection's folders under `root`, each corpus followed by `fillers` unjudged, untitled passages x0, x1, ...;
+    returns `root`."""
     for lang in languages:
         folder = root / lang
         (folder / "qrels").mkdir(parents=True, exist_ok=True)
         with open(folder / "corpus.jsonl", "w", encoding="utf-8") as out:
             out.writelines(json.dumps(passage(lang, docid), ensure_ascii=False) + "\n" for docid in TOPICS)
+            out.writelines(json.dumps({"_id": f"x{i}", "title": "", "text": f"[{lang}] filler {i}"}) + "\n" for i in range(fillers))
         with open(folder / "queries.jsonl", "w", encoding="utf-8") as out:
             out.writelines(json.dumps({"_id": qid, "text": question(lang, qid, parallel)}) + "\n" for qid in QUESTIONS)
         with open(folder / "qrels" / f"{split}.tsv", "w", encoding="utf-8") as out:

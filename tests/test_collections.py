@@ -2,7 +2,6 @@
 their real formats, graded relevance through the metrics, the corpus cap, the config's checks, and MIRACL read
 through the same path."""
 
-import json
 import math
 import sys
 
@@ -85,9 +84,7 @@ def test_a_collection_without_parallel_ids_is_mono_only(tmp_path):
 
 
 def test_the_corpus_cap_keeps_every_judged_passage_and_n_seeded_others(tmp_path):
-    root = write_beir(tmp_path / "big", ["en"], parallel=False)
-    with open(root / "en" / "corpus.jsonl", "a") as out:
-        out.writelines(json.dumps({"_id": f"x{i}", "title": "", "text": f"filler {i}"}) + "\n" for i in range(24))
+    root = write_beir(tmp_path / "big", ["en"], parallel=False, fillers=24)
 
     def candidates(**cap):
         tables, manifest = read_collection(study({"big": folder(root, ["en"], False, **cap)}), "big")

@@ -20,6 +20,7 @@ streaming pass; `None` keeps the whole corpus.
 
 from __future__ import annotations
 
+import glob
 import gzip
 import json
 import math
@@ -106,21 +107,24 @@ def file_paths(entry: dict, lang: str) -> dict[str, str]:
     return {key: str(Path(layout["path"]) / layout[key]).format(lang=lang, split=layout["split"]) for key in ("corpus", "queries", "qrels")}
 
 
+def _found(entry: dict, lang: str) -> dict[str, list[Path]]:
+    """The files that a folder entry's corpus, queries and qrels paths (globs) name in one language, in natural order."""
+    return {key: sorted(map(Path, glob.glob(pattern)), key=lambda p: natural_key(str(p))) for key, pattern in file_paths(entry, lang).items()}
+
+
 def files(name: str, entry: dict, lang: str) -> tuple[list[Path], Path, Path]:
     """(corpus files, queries file, qrels file) of a folder entry in one language; a missing one is an error
-    naming the entry and what belongs there."""
-    paths = file_paths(entry, lang)
-    corpus_pattern = Path(paths["corpus"])
-    corpus = sorted(corpus_pattern.parent.glob(corpus_pattern.name), key=lambda p: natural_key(str(p)))
-    found = {"corpus": bool(corpus), "queries": Path(paths["queries"]).is_file(), "qrels": Path(paths["qrels"]).is_file()}
-    missing = [paths[key] for key, there in found.items() if not there]
+    naming the entry, what belongs where, and where the collection is published (its `source`, when given)."""
+    found = _found(entry, lang)
+    missing = [path for key, path in file_paths(entry, lang).items() if not found[key]]
     if missing:
+        origin = f"download it from {entry['source']}" if entry.get("source") else "e.g. unzipped from its publisher's release"
         raise DataError(
-            f"data.collections.{name} ({lang}): {', '.join(missing)} not found. Put the collection's files there (the BEIR layout: "
-            f"<folder>/corpus.jsonl, <folder>/queries.jsonl, <folder>/qrels/<split>.tsv, e.g. unzipped from its publisher's release), "
-            f"or point data.collections.{name}.path (and .corpus, .queries, .qrels) at them"
+            f"data.collections.{name} ({lang}): {', '.join(missing)} not found. Put the collection's files there ({origin}; the BEIR "
+            f"layout: <folder>/corpus.jsonl, <folder>/queries.jsonl, <folder>/qrels/<split>.tsv), or point data.collections.{name}.path "
+            f"(and .corpus, .queries, .qrels) at them"
         )
-    return corpus, Path(paths["queries"]), Path(paths["qrels"])
+    return found["corpus"], found["queries"][0], found["qrels"][0]
 
 
 def local_files(entry: dict, languages: list[str]) -> list[str]:
@@ -128,13 +132,7 @@ def local_files(entry: dict, languages: list[str]) -> list[str]:
     so that changing them re-runs it; a missing one is left to `files`, whose error says what to put there."""
     if "path" not in entry:
         return []
-    found = []
-    for lang in languages:
-        paths = file_paths(entry, lang)
-        corpus = Path(paths["corpus"])
-        found += sorted(str(p) for p in corpus.parent.glob(corpus.name))
-        found += [paths[key] for key in ("queries", "qrels") if Path(paths[key]).is_file()]
-    return found
+    return [str(path) for lang in languages for paths in _found(entry, lang).values() for path in paths]
 
 
 # --- the corpus cap and the tables -------------------------------------------------------------------
@@ -326,7 +324,7 @@ def read(name: str, languages: list[str], entry: dict) -> tuple[Tables, dict]:
     """Every language of a collection entry, and a manifest: where each language was read from, its corpus
     cap, and (parallel entries) how many question ids every language has."""
     reader = read_folder if "path" in entry else read_ir_dataset
-    parts, manifest = [], {"collection": name, "parallel": entry["parallel"], "languages": {}}
+    parts, manifest = [], {"collection": name, "source": entry.get("source"), "parallel": entry["parallel"], "languages": {}}
     for lang in sorted(languages):
         tables, manifest["languages"][lang] = reader(name, entry, lang)
         parts.append(tables)
