@@ -50,7 +50,7 @@ def parallel(tmp_path):
 def test_beir_folders_are_read_with_parallel_ids_and_graded_relevance(parallel):
     s, tables, manifest = parallel
     q, c, r = tables.questions, tables.candidates, tables.qrels
-    assert s.settings("par") == ["mono", "cross", "multi"] and s.lareqa_datasets() == []
+    assert s.settings("par") == ["mono", "cross", "multi"] and s.lareqa_datasets() == ["mlqa-r"]  # the training dataset only
     asked = ["par/q1", "par/q2", "par/q3"]  # q4 has no relevant passage
     assert q.groupby("lang").question_id.apply(sorted).to_dict() == {"de": asked, "en": asked}
     assert sorted(c.candidate_id) == sorted(f"par/{lang}/{d}" for lang in ("de", "en") for d in TOPICS)

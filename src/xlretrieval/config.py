@@ -64,13 +64,14 @@ def check_collections(data: dict[str, Any]) -> None:
     read per language."""
     for name, entry in data["collections"].items():
         key = f"config key 'data.collections.{name}'"
+        download_key = f"config key 'data.collections.{name}.download'"
         if name in SOURCES or name in data["datasets"]:
             raise ConfigError(f"{key}: {name} is a built-in or data.datasets benchmark; give the collection a name of its own")
         if ("path" in entry) == ("ir_datasets" in entry):
             raise ConfigError(f"{key}: give either path (a folder per language) or ir_datasets (an id per language)")
         if "path" in entry:
             if entry["download"]:
-                raise ConfigError(f"{key}.download: only an ir_datasets id downloads; a folder (path) is read as it is")
+                raise ConfigError(f"{download_key}: only an ir_datasets id downloads; a folder (path) is read as it is")
             layout = {**BEIR_LAYOUT, **entry}
             templates = {part: f"{entry['path']}/{layout[part]}" for part in ("corpus", "queries", "qrels")}
         else:
