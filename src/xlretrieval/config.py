@@ -11,7 +11,8 @@ import jsonschema
 import numpy as np
 import yaml
 
-from .data.sources import SOURCES, LareqaSource, Source
+from .data.collections import BEIR_LAYOUT
+from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
 from .runs import BASE, ModelSpec, parse_strategy, strategy_slugs
 
 
@@ -58,6 +59,31 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     return config
 
 
+def check_collections(data: dict[str, Any]) -> None:
+    """`data.collections`: a name of its own, a folder or an ir_datasets id (not both), and a `{lang}` in what is
+    read per language."""
+    for name, entry in data["collections"].items():
+        key = f"config key 'data.collections.{name}'"
+        download_key = f"config key 'data.collections.{name}.download'"
+        if name in SOURCES or name in data["datasets"]:
+            raise ConfigError(f"{key}: {name} is a built-in or data.datasets benchmark; give the collection a name of its own")
+        if ("path" in entry) == ("ir_datasets" in entry):
+            raise ConfigError(f"{key}: give either path (a folder per language) or ir_datasets (an id per language)")
+        if "path" in entry:
+            if entry["download"]:
+                raise ConfigError(f"{download_key}: only an ir_datasets id downloads; a folder (path) is read as it is")
+            layout = {**BEIR_LAYOUT, **entry}
+            templates = {part: f"{entry['path']}/{layout[part]}" for part in ("corpus", "queries", "qrels")}
+        else:
+            folder_keys = sorted(set(entry) & set(BEIR_LAYOUT))
+            if folder_keys:
+                raise ConfigError(f"{key}: {', '.join(folder_keys)} belong to a folder (path); an ir_datasets id names its own files")
+            templates = {"ir_datasets": entry["ir_datasets"]}
+        for part, template in templates.items():
+            if len(entry["languages"]) > 1 and "{lang}" not in template:
+                raise ConfigError(f"{key}: {part} ({template}) has no {{lang}}, so all its {len(entry['languages'])} languages would read the same")
+
+
 class Study:
     """Typed view of a validated config."""
 
@@ -67,6 +93,9 @@ class Study:
         self.evaluation = config["evaluation"]
 
     def source(self, name: str) -> Source:
+        entry = self.config["data"]["collections"].get(name)
+        if entry is not None:
+            return CollectionSource(name=name, licence=entry["licence"], languages=tuple(sorted(entry["languages"])), parallel=entry["parallel"])
         extra = self.config["data"]["datasets"].get(name)
         base = SOURCES.get(name)
         if base is None and (extra is None or "url" not in extra):
@@ -91,9 +120,11 @@ class Study:
         self._check_figure()
 
     def _check_data(self) -> None:
-        """Every dataset defined under data.datasets must resolve to a source (see `source`)."""
+        """Every dataset defined under data.datasets must resolve to a source (see `source`); data.collections' entries
+        are checked by `check_collections`."""
         for name in self.config["data"]["datasets"]:
             self.source(name)
+        check_collections(self.config["data"])
 
     def _check_training(self) -> None:
         t = self.training
@@ -224,6 +255,8 @@ class Study:
             return source.reader, {"repo": source.repo, **hub, **data["mmarco"]}
         if source.reader == "miracl":
             return source.reader, {"topics_repo": source.topics_repo, "corpus_repo": source.corpus_repo, **hub, **data["miracl"]}
+        if source.reader == "collection":
+            return source.reader, {"name": dataset, **data["collections"][dataset]}
         return source.reader, {}
 
     def lareqa_datasets(self) -> list[str]:
