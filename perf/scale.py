@@ -7,7 +7,7 @@ Writes the candidate embeddings (float32 .npy, generated and written shard by sh
 map, never whole in memory) and the tables (Parquet) to a temporary folder beside --out. Each question
 id is asked in every language and has one answer per language; a question is a noisy copy of its
 answer in its own language. Then, each in a fresh process, runs what the `search` rule runs
-(`xlretrieval.search.search` on memory-mapped embeddings: every setting, TREC runs and exact ranks)
+(`xlretrieval.search.output.search` on memory-mapped embeddings: every setting, TREC runs and exact ranks)
 with each index type, and reports wall and CPU time, seconds per phase, peak RSS (ru_maxrss: it
 includes the resident pages of the memory-mapped candidate file, which the kernel may drop at any
 time), peak anonymous memory (RssAnon, sampled every 20 ms), and the recall@10 and @depth of each
@@ -32,7 +32,8 @@ import pandas as pd
 
 from xlretrieval.data.tables import Tables
 from xlretrieval.encoding import open_embeddings
-from xlretrieval.search import IndexSpec, search
+from xlretrieval.search.index import IndexSpec
+from xlretrieval.search.output import search
 
 GIB = 2**30
 

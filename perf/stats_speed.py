@@ -4,8 +4,8 @@
 
 Builds per-query tables of the config's models (base and every fine-tuned model) over 11 XQuAD-R
 languages (11 mono, 110 cross, 11 multi query sets; every measure of `evaluation.measures` plus
-rank_distance in multi) for `--questions` parallel question ids, then times `stats.question_matrix`,
-`stats.intervals` and `stats.paired_tests` with the config's `stats` settings. Prints the timings.
+rank_distance in multi) for `--questions` parallel question ids, then times `stats.cells.question_matrix`,
+`stats.bootstrap.intervals` and `stats.paired.paired_tests` with the config's `stats` settings. Prints the timings.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pandas as pd
 import yaml
 from snakemake.utils import update_config
 
-from xlretrieval import stats
 from xlretrieval.config import Study, validate
+from xlretrieval.stats import bootstrap, cells, paired
 from xlretrieval.tables import languages_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,21 +49,22 @@ def main() -> None:
         update_config(config, yaml.safe_load(Path(path).read_text()))
     config = validate(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
     study, options = Study(config), config["stats"]
-    tags, languages = study.model_tags(), languages_table(study.draws())
+    tags, languages, roles = study.model_tags(), languages_table(study.draws()), study.language_roles("xquad-r")
     rng = np.random.default_rng(0)
 
     start = time.perf_counter()
-    matrix = stats.question_matrix((tag, per_query_table(config["evaluation"]["measures"], args.questions, rng)) for tag in tags)
+    matrix = cells.question_matrix((tag, per_query_table(config["evaluation"]["measures"], args.questions, rng)) for tag in tags)
     built = time.perf_counter() - start
-    runs = stats.runs_table(tags, languages)
+    runs = cells.runs_table(tags, languages)
     start = time.perf_counter()
-    cells = stats.intervals(matrix, runs, "xquad-r", level=options["level"], resamples=options["resamples"], seed=options["seed"])
+    cell_table = bootstrap.intervals(matrix, runs, "xquad-r", roles, level=options["level"], resamples=options["resamples"], seed=options["seed"])
     intervals_s = time.perf_counter() - start
     start = time.perf_counter()
-    tests = stats.paired_tests(
+    tests = paired.paired_tests(
         matrix,
         runs,
         "xquad-r",
+        roles,
         options["metric"],
         study.strategies(),
         level=options["level"],
@@ -74,7 +75,7 @@ def main() -> None:
     tests_s = time.perf_counter() - start
     print(f"{len(tags)} models x {matrix.values.shape[0] // len(tags)} units x {args.questions} questions")
     print(f"matrix (incl. making the synthetic tables): {built:.1f} s")
-    print(f"intervals: {len(cells)} cells, {options['resamples']} resamples: {intervals_s:.1f} s")
+    print(f"intervals: {len(cell_table)} cells, {options['resamples']} resamples: {intervals_s:.1f} s")
     print(f"paired tests: {len(tests)} tests, {options['permutations']} sign flips: {tests_s:.1f} s")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -6,11 +6,14 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from xlretrieval import figures, stats
+from xlretrieval import figures
 from xlretrieval.metrics import summarise
-from xlretrieval.tables import collect, headline_table, language_table, loss_table, paired_test_table, paper_table, write_table
+from xlretrieval.stats import bootstrap, cells, paired
+from xlretrieval.tables import collect, headline_table, language_table, loss_table, paired_test_table, paper_table, published_note, write_table
 
+from conftest import ROOT
 from synthetic import ROLES, synthetic_study
 
 MAIN = ["xx-mono", "x-y", "hybrid-a0.5"]
@@ -27,13 +30,13 @@ def study():
         settings=("mono", "cross", "multi"),
         sweep=("hybrid-a0.25",),
     )
-    runs = stats.runs_table(list(models), languages)
-    matrix = stats.question_matrix(models.items())
+    runs = cells.runs_table(list(models), languages)
+    matrix = cells.question_matrix(models.items())
     return SimpleNamespace(
         languages=languages,
         metrics=collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages, ROLES),
-        intervals=stats.intervals(matrix, runs, "xquad-r", ROLES["xquad-r"], resamples=200),
-        tests=stats.paired_tests(matrix, runs, "xquad-r", ROLES["xquad-r"], "RR", MAIN, resamples=200, permutations=500),
+        intervals=bootstrap.intervals(matrix, runs, "xquad-r", ROLES["xquad-r"], resamples=200),
+        tests=paired.paired_tests(matrix, runs, "xquad-r", ROLES["xquad-r"], "RR", MAIN, resamples=200, permutations=500),
         losses=loss_table(
             {
                 tag: pd.DataFrame(
@@ -185,6 +188,19 @@ def test_paper_table_shows_mean_and_interval_of_the_main_strategies(study, tmp_p
     write_table(table, tmp_path / "t.md", tmp_path / "t.tex", "Caption.", tmp_path / "t.html")
     assert "hybrid-a0.5" in (tmp_path / "t.md").read_text() and "\\begin{table}" in (tmp_path / "t.tex").read_text()
     assert "<table" in (tmp_path / "t.html").read_text()
+
+
+def test_paper_table_shows_the_papers_published_map_beside_the_study(study):
+    published = yaml.safe_load((ROOT / "workflow" / "resources" / "published_table1.yaml").read_text())
+    table = paper_table(study.metrics, study.languages, ROLES, "xquad-r", strategies=MAIN, published=published)
+    paper = [f"{s} mAP, paper† (XLM-R / LaBSE)" for s in ("Mono", "Cross", "Multi")]
+    assert list(table.columns[-3:]) == paper
+    assert table.loc["hybrid-a0.5", paper].tolist() == ["0.798 / 0.817", "0.705 / 0.767", "0.593 / 0.682"]  # Table 1, Hybrid rows
+    assert table.loc["xx-mono", paper[0]] == "0.792 / 0.808" and table.loc["base (no fine-tuning)", paper].tolist() == ["", "", ""]
+    note = published_note(published, "xquad-r")
+    assert note.startswith(" † Published mAP, not this study's") and "2408.10536" in note and "different model and training scale" in note
+    assert published_note(published, "miracl") == ""
+    assert list(paper_table(study.metrics, study.languages, ROLES, "xquad-r", strategies=MAIN).columns) == list(table.columns[:-3])
 
 
 def test_language_table_and_test_table(study):

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from xlretrieval.data import miracl, mmarco
+from xlretrieval.data import collections, miracl, mmarco
 from xlretrieval.data.hub import HubRepo
 from xlretrieval.data.readers import read
 from xlretrieval.data.sources import DataError
@@ -149,13 +149,13 @@ def test_capped_corpus_keeps_every_judged_passage_and_n_others(hub):
 def test_reservoir_sample_is_uniform_exact_and_in_stream_order():
     counts = np.zeros(20)
     for seed in range(4000):
-        sample = miracl.reservoir(iter(range(20)), 5, np.random.default_rng(seed))
+        sample = collections.reservoir(iter(range(20)), 5, np.random.default_rng(seed))
         assert len(sample) == 5 and sample == sorted(sample)
         counts[sample] += 1
     np.testing.assert_allclose(counts / 4000, 0.25, atol=0.03)
-    assert miracl.reservoir(range(3), 5, np.random.default_rng(0)) == [0, 1, 2]
+    assert collections.reservoir(range(3), 5, np.random.default_rng(0)) == [0, 1, 2]
     stream = iter(range(3))
-    assert miracl.reservoir(stream, 0, np.random.default_rng(0)) == [] and next(stream, None) is None
+    assert collections.reservoir(stream, 0, np.random.default_rng(0)) == [] and next(stream, None) is None
 
 
 def test_corpus_shards_are_read_in_numeric_order(tmp_path):
@@ -167,22 +167,25 @@ def test_corpus_shards_are_read_in_numeric_order(tmp_path):
     repo = HubRepo("miracl/miracl-corpus", mirror=tmp_path)
     shards = repo.files(miracl.corpus_pattern("yo"))
     assert [s.rsplit("/", 1)[1] for s in shards] == ["docs-0.jsonl.gz", "docs-1.jsonl.gz", "docs-2.jsonl.gz", "docs-10.jsonl.gz"]
-    assert [p["docid"] for p in miracl.passages([repo.file(s) for s in shards])] == ["0#0", "1#0", "2#0", "10#0"]
+    assert [p["docid"] for p in collections.passages([repo.file(s) for s in shards])] == ["0#0", "1#0", "2#0", "10#0"]
 
 
 def test_malformed_miracl_files_are_named(tmp_path):
-    (tmp_path / "qrels.tsv").write_text("1\tQ0\t3#0\n")
-    with pytest.raises(DataError, match="qrels.tsv has rows with fewer than 4"):
-        miracl.read_qrels(tmp_path / "qrels.tsv")
+    (tmp_path / "qrels.tsv").write_text("1\tQ0\t3#0\tx\n")
+    with pytest.raises(DataError, match="qrels.tsv, line 1: relevance is not an integer"):
+        collections.read_qrels(tmp_path / "qrels.tsv")
+    (tmp_path / "topics.tsv").write_text("1 no tab\n")
+    with pytest.raises(DataError, match=r"topics.tsv, line 1: not a query"):
+        collections.read_queries(tmp_path / "topics.tsv")
     with gzip.open(tmp_path / "docs-0.jsonl.gz", "wt") as out:
-        out.write('{"docid": "1#0", "text": "no title"}\n')
-    with pytest.raises(DataError, match=r"docs-0.jsonl.gz, line 1: not a MIRACL passage"):
-        list(miracl.passages([tmp_path / "docs-0.jsonl.gz"]))
+        out.write('{"docid": "1#0", "title": "no text"}\n')
+    with pytest.raises(DataError, match=r"docs-0.jsonl.gz, line 1: not a passage"):
+        list(collections.passages([tmp_path / "docs-0.jsonl.gz"]))
 
 
 def test_a_relevant_passage_missing_from_the_corpus_is_an_error(hub, tmp_path):
     write_miracl(tmp_path, ["sw"], passages=10)  # judged passages 5#0 .. 7#1 are beyond the corpus
-    with pytest.raises(DataError, match=r"MIRACL sw: 2 relevant passages are not in the corpus shards"):
+    with pytest.raises(DataError, match=r"miracl sw: 2 relevant passages are not in the corpus"):
         read("miracl", ["sw"], [], miracl_options(tmp_path))
 
 

@@ -5,7 +5,7 @@ import pytest
 from xlretrieval import metrics
 from xlretrieval.data.tables import Tables
 from xlretrieval.querysets import query_sets
-from xlretrieval.search import search
+from xlretrieval.search.output import search
 from xlretrieval.tables import macro
 
 

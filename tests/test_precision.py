@@ -79,17 +79,9 @@ def test_bf16_encoding_is_close_to_fp32_and_recorded(monkeypatch, tmp_path, samp
 def test_bf16_training_keeps_fp32_weights_and_records_its_precision(monkeypatch, tmp_path, mlqa_pairs):
     machine(monkeypatch, tmp_path, XEON_WITH_AMX)
     encoder = bi.load(NAME, CPU, 32, precision="auto")
-    train(
-        encoder,
-        mlqa_pairs,
-        make_batches(mlqa_pairs, ["de", "en"], 0.5, 4, 4, 0),
-        tmp_path / "model",
-        learning_rate=1e-4,
-        weight_decay=0.0,
-        warmup_ratio=0.0,
-        temperature=0.05,
-        progress=False,
-    )
+    batches = make_batches(mlqa_pairs, ["de", "en"], 0.5, 4, 4, 0)
+    settings = {"learning_rate": 1e-4, "weight_decay": 0.0, "warmup_ratio": 0.0, "temperature": 0.05, "progress": False}
+    train(encoder, mlqa_pairs, batches, tmp_path / "model", **settings)
     info = json.loads((tmp_path / "model" / "training.json").read_text())
     assert info["precision"] == "bf16" and info["hardware"].startswith("Test CPU")
     assert all(p.dtype == torch.float32 for p in bi.load(str(tmp_path / "model"), CPU).parameters())

@@ -9,14 +9,18 @@ import torch
 
 from xlretrieval import metrics
 from xlretrieval import model as bi
-from xlretrieval import search as sharded
 from xlretrieval.config import validate
 from xlretrieval.data.lareqa import read_dataset
 from xlretrieval.data.splits import evaluation_set
 from xlretrieval.data.tables import Tables
 from xlretrieval.encoding import encode
 from xlretrieval.querysets import query_sets
-from xlretrieval.search import IndexSpec, decode_keys, order_keys, rank, recall, search
+from xlretrieval.search import shards
+from xlretrieval.search.index import IndexSpec, recall
+from xlretrieval.search.order import decode_keys, order_keys
+from xlretrieval.search.output import RANK_COLUMNS, search
+from xlretrieval.search.shards import Partial, rank, rank_shard
+from xlretrieval.search.targets import query_targets
 
 from conftest import SCHEMA, lareqa_file
 
@@ -67,7 +71,7 @@ def brute_force(tables: Tables, questions: np.ndarray, candidates: np.ndarray, d
             runs[unit.name] += [(qid, cid, r, score) for r, (score, cid) in enumerate(ordered[:depth], 1)]
             position = {cid: r for r, (_, cid) in enumerate(ordered, 1)}
             ranks += [(unit.setting, unit.query_lang, unit.passage_lang, qid, cid, position[cid]) for cid in relevant[qid]]
-    return runs, pd.DataFrame(ranks, columns=sharded.RANK_COLUMNS)
+    return runs, pd.DataFrame(ranks, columns=RANK_COLUMNS)
 
 
 def read_run(path):
@@ -97,7 +101,7 @@ def test_sharded_search_equals_brute_force(real, tmp_path, monkeypatch, shard_si
     tables, questions, candidates = real
     if ties:
         candidates = with_ties(candidates)
-    monkeypatch.setattr(sharded, "BLOCK_SCORES", 200)  # query chunks of a few questions
+    monkeypatch.setattr(shards, "BLOCK_SCORES", 200)  # query chunks of a few questions
     report = search(tables, questions, candidates, DEPTH, tmp_path, index=IndexSpec(shard_size=shard_size))
     assert {"mono/de-de", "cross/de-zh", "multi/zh-all"} <= {u.name for u in query_sets(tables)}
     check_against_brute_force(tables, questions, candidates, tmp_path, report)
@@ -112,9 +116,42 @@ def test_thai_exact_ties_equal_brute_force(thai, tmp_path, monkeypatch, shard_si
     th = tables.candidates.lang.to_numpy() == "th"
     shared = pd.Series([row.tobytes() for row in candidates[th]]).duplicated(keep=False).to_numpy()
     assert tables.qrels.candidate_id.isin(tables.candidates.candidate_id[th][shared]).sum() >= 3
-    monkeypatch.setattr(sharded, "BLOCK_SCORES", 200)
+    monkeypatch.setattr(shards, "BLOCK_SCORES", 200)
     report = search(tables, questions, candidates, DEPTH, tmp_path, index=IndexSpec(shard_size=shard_size))
     check_against_brute_force(tables, questions, candidates, tmp_path, report)
+
+
+def test_one_shard_is_ranked_on_its_own_and_shards_merge(real):
+    # 30 of the German candidates, relevant ones among them and outside: each query set that pools them
+    # gets their top lists and, for each relevant candidate, how many of them a plain sort puts ahead
+    tables, questions, candidates = real
+    tiebreak = np.random.default_rng(0).permutation(len(tables.candidates))
+    targets = [
+        t
+        for t in query_targets(tables, questions, candidates, tiebreak, DEPTH, ("mono", "cross", "multi"), 200)
+        if t.unit.passage_lang in ("de", "all")
+    ]
+    shard = np.flatnonzero(tables.candidates.lang.to_numpy() == "de")[10:40]
+    assert tables.qrels.candidate_id.isin(tables.candidates.candidate_id.iloc[shard]).any()
+    parts = rank_shard(shard, candidates, targets, tiebreak, DEPTH)
+    assert {t.unit.name for t in targets} >= {"mono/de-de", "cross/en-de", "multi/zh-all"}
+    for target, part in zip(targets, parts):
+        pool_scores = (questions[target.unit.question_rows].astype(np.float64) @ candidates[shard].astype(np.float64).T).astype(np.float32)
+        for i, row in enumerate(pool_scores.tolist()):
+            ordered = sorted(zip(row, tiebreak[shard].tolist()), key=lambda pair: (-pair[0], pair[1]))
+            found, places = decode_keys(np.sort(part.exact[i]))
+            assert list(zip(found.tolist(), places.tolist())) == ordered[:DEPTH], target.unit.name
+            for j, relevant in enumerate(target.relevant_rows[i]):
+                if relevant >= 0:
+                    score = float(np.float32(questions[target.unit.question_rows[i]].astype(np.float64) @ candidates[relevant].astype(np.float64)))
+                    ahead = sum(s > score or (s == score and b < tiebreak[relevant]) for s, b in ordered)
+                    assert part.ahead[i, j] == ahead, target.unit.name
+    # the results of two halves, merged into lists of the query set's length: those of the whole shard
+    halves = [rank_shard(rows, candidates, targets, tiebreak, DEPTH) for rows in (shard[:13], shard[13:])]
+    for target, whole, first, second in zip(targets, parts, *halves):
+        merged = Partial.empty(target, target.k, approximate=False).merged(first).merged(second)
+        np.testing.assert_array_equal(np.sort(merged.exact, axis=1), np.sort(whole.exact, axis=1))
+        np.testing.assert_array_equal(merged.ahead, whole.ahead)
 
 
 def test_near_and_exact_ties_rank_as_the_measures_see_them(tmp_path):

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from xlretrieval import stats
 from xlretrieval.metrics import summarise
+from xlretrieval.stats import bootstrap, cells, paired, resampling, significance
 from xlretrieval.tables import collect, macro, with_base_reference
 
 from synthetic import ROLES, per_query_frame, synthetic_study
@@ -28,7 +28,7 @@ def test_bootstrap_interval_covers_the_true_macro_mean_at_about_the_nominal_rate
     covered = []
     for _ in range(300):
         values = rng.uniform(0, 1, 120)[None, :] + offsets + rng.normal(0, 0.3, (3, 120))
-        result = stats.cell_bootstrap(*single_cell(values), level=0.9, resamples=400, rng=rng)
+        result = bootstrap.cell_bootstrap(*single_cell(values), level=0.9, resamples=400, rng=rng)
         covered.append(result.ci_low.item() <= 0.5 <= result.ci_high.item())
     assert 0.85 <= np.mean(covered) <= 0.95
 
@@ -37,8 +37,8 @@ def test_translations_of_a_question_move_together():
     # every language holds the same values: the macro mean's interval is that of one language, which
     # resampling languages independently would shrink by about sqrt(3)
     values = np.random.default_rng(0).uniform(0, 1, (1, 200))
-    one = stats.cell_bootstrap(*single_cell(values), level=0.95, resamples=500, rng=np.random.default_rng(5))
-    three = stats.cell_bootstrap(*single_cell(np.repeat(values, 3, axis=0)), level=0.95, resamples=500, rng=np.random.default_rng(5))
+    one = bootstrap.cell_bootstrap(*single_cell(values), level=0.95, resamples=500, rng=np.random.default_rng(5))
+    three = bootstrap.cell_bootstrap(*single_cell(np.repeat(values, 3, axis=0)), level=0.95, resamples=500, rng=np.random.default_rng(5))
     np.testing.assert_allclose(three[["estimate", "ci_low", "ci_high"]], one[["estimate", "ci_low", "ci_high"]])
 
 
@@ -48,8 +48,8 @@ def test_run_resampling_widens_the_interval_by_the_spread_of_runs():
     base = rng.uniform(0.2, 0.4, (1, 300))
     values = np.vstack([base, base + 0.3])
     weights = sparse.csc_matrix(np.eye(2))
-    both = stats.cell_bootstrap(values, np.ones_like(values, bool), weights, np.array([0, 0]), level=0.95, resamples=1000, rng=rng)
-    alone = stats.cell_bootstrap(values, np.ones_like(values, bool), weights, np.array([0, 1]), level=0.95, resamples=1000, rng=rng)
+    both = bootstrap.cell_bootstrap(values, np.ones_like(values, bool), weights, np.array([0, 0]), level=0.95, resamples=1000, rng=rng)
+    alone = bootstrap.cell_bootstrap(values, np.ones_like(values, bool), weights, np.array([0, 1]), level=0.95, resamples=1000, rng=rng)
     assert both.estimate.item() == pytest.approx(base.mean() + 0.15)
     assert both.ci_low.item() < base.mean() + 0.01 and both.ci_high.item() > base.mean() + 0.29
     assert (alone.ci_high - alone.ci_low < 0.03).all()
@@ -58,14 +58,14 @@ def test_run_resampling_widens_the_interval_by_the_spread_of_runs():
 def test_missing_questions_are_left_out_of_their_query_set():
     values = np.array([[1.0, 0.0, 0.5]])
     present = np.array([[True, False, True]])
-    means = stats.set_means(values, present, np.array([[1.0, 1.0, 1.0], [0.0, 3.0, 0.0], [2.0, 0.0, 1.0]]))
+    means = resampling.set_means(values, present, np.array([[1.0, 1.0, 1.0], [0.0, 3.0, 0.0], [2.0, 0.0, 1.0]]))
     np.testing.assert_allclose(means[:, 0], [0.75, np.nan, 2.5 / 3])
 
 
 def test_interval_estimates_equal_the_tables_macro_average():
     models, languages = synthetic_study(np.random.default_rng(3))
-    matrix = stats.question_matrix(models.items())
-    result = stats.intervals(matrix, stats.runs_table(list(models), languages), "xquad-r", ROLE, resamples=200)
+    matrix = cells.question_matrix(models.items())
+    result = bootstrap.intervals(matrix, cells.runs_table(list(models), languages), "xquad-r", ROLE, resamples=200)
     metrics = collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages, ROLES)
     expected = macro(with_base_reference(metrics, languages, ROLES), ["strategy", "k", "setting", "lang_group"])
     groups = result[(result.query_lang == "all") & (result.quantity == "value")].merge(expected, on=["strategy", "k", "setting", "lang_group"])
@@ -87,7 +87,7 @@ def test_gain_is_the_paired_difference_to_the_base_model_on_the_same_query_sets(
     for tag in [t for t in models if t != "base"]:
         models[tag] = base.assign(value=(base.value + 0.1).clip(upper=1.0))
     expected = (base.value + 0.1).clip(upper=1.0) - base.value
-    result = stats.intervals(stats.question_matrix(models.items()), stats.runs_table(list(models), languages), "xquad-r", ROLE, resamples=300)
+    result = bootstrap.intervals(cells.question_matrix(models.items()), cells.runs_table(list(models), languages), "xquad-r", ROLE, resamples=300)
     gains = result[(result.quantity == "gain") & (result.query_lang == "all") & (result.lang_group == "held-out")]
     assert set(gains.strategy) == {"hybrid-a0.5"} and set(gains.k) == {1, 2}
     mono = gains[gains.setting == "mono"]  # el-el only
@@ -108,33 +108,33 @@ def test_gain_is_the_paired_difference_to_the_base_model_on_the_same_query_sets(
 def test_question_matrix_rejects_a_repeated_query():
     frame = per_query_frame({("mono", "en", "en", "RR"): np.array([1.0, 0.5])})
     with pytest.raises(ValueError, match="more than once"):
-        stats.question_matrix([("base", pd.concat([frame, frame.iloc[:1]]))])
+        cells.question_matrix([("base", pd.concat([frame, frame.iloc[:1]]))])
 
 
 def test_sign_flip_test_rejects_a_planted_difference_and_not_identical_inputs():
     rng = np.random.default_rng(4)
     noise = rng.normal(0, 0.3, (2, 200))
     differences = np.vstack([noise[0] + 0.1, np.zeros(200), noise[1]])
-    p = stats.sign_flip_pvalues(differences, 5000, rng)
+    p = significance.sign_flip_pvalues(differences, 5000, rng)
     assert p[0] < 0.001 and p[1] == 1.0 and p[2] > 0.05
 
 
 def test_sign_flip_test_holds_its_level_under_the_null():
     rng = np.random.default_rng(6)
-    p = stats.sign_flip_pvalues(rng.normal(0, 1, (400, 60)), 2000, rng)
+    p = significance.sign_flip_pvalues(rng.normal(0, 1, (400, 60)), 2000, rng)
     assert 0.02 <= np.mean(p < 0.05) <= 0.08
 
 
 def test_holm_matches_hand_computed_values():
     # sorted: 0.005 x4 = 0.02; 0.01 x3 = 0.03; 0.03 x2 = 0.06; 0.04 x1 = 0.04 -> 0.06 (monotone)
-    np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
-    np.testing.assert_allclose(stats.holm([0.5, 0.4]), [0.8, 0.8])
-    np.testing.assert_allclose(stats.holm([0.3, 0.9]), [0.6, 0.9])
+    np.testing.assert_allclose(significance.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(significance.holm([0.5, 0.4]), [0.8, 0.8])
+    np.testing.assert_allclose(significance.holm([0.3, 0.9]), [0.6, 0.9])
     # sorted: 0.01 x3 = 0.03; 0.6 x2 = 1.2 -> 1 (clipped); 0.7 x1 = 0.7 -> 1 (monotone)
-    np.testing.assert_allclose(stats.holm([0.6, 0.7, 0.01]), [1.0, 1.0, 0.03])
-    np.testing.assert_allclose(stats.holm([0.02, 0.01, 0.02]), [0.04, 0.03, 0.04])  # tied p-values, tied results
+    np.testing.assert_allclose(significance.holm([0.6, 0.7, 0.01]), [1.0, 1.0, 0.03])
+    np.testing.assert_allclose(significance.holm([0.02, 0.01, 0.02]), [0.04, 0.03, 0.04])  # tied p-values, tied results
     with pytest.raises(ValueError, match=r"p-values must lie in \[0, 1\]"):
-        stats.holm([0.2, 1.5])
+        significance.holm([0.2, 1.5])
 
 
 def holm_is_a_family_adjustment(p: np.ndarray, adjusted: np.ndarray) -> None:
@@ -148,16 +148,16 @@ def holm_is_a_family_adjustment(p: np.ndarray, adjusted: np.ndarray) -> None:
 
 def test_holm_is_monotone_and_clipped_on_random_p_values():
     p = np.random.default_rng(10).uniform(0, 1, 50) ** 4
-    adjusted = stats.holm(p)
+    adjusted = significance.holm(p)
     holm_is_a_family_adjustment(p, adjusted)
     assert (adjusted == 1).any() and (adjusted < 0.05).any()
 
 
 def test_paired_tests_find_the_planted_differences_only():
     models, languages = synthetic_study(np.random.default_rng(7), shifts={"base": 0.0, "xx-mono": 0.0, "hybrid-a0.5": 0.12})
-    matrix = stats.question_matrix(models.items())
-    tests = stats.paired_tests(
-        matrix, stats.runs_table(list(models), languages), "xquad-r", ROLE, "RR", ["xx-mono", "hybrid-a0.5"], resamples=300, permutations=2000
+    matrix = cells.question_matrix(models.items())
+    tests = paired.paired_tests(
+        matrix, cells.runs_table(list(models), languages), "xquad-r", ROLE, "RR", ["xx-mono", "hybrid-a0.5"], resamples=300, permutations=2000
     )
     assert set(tests.lang_group) == {"held-out", "source"}
     strategies = tests[tests.family == "strategies"]
@@ -178,9 +178,9 @@ def test_paired_tests_find_the_planted_differences_only():
 def test_k_trend_compares_the_same_held_out_query_sets_at_both_k():
     # el is held out: el-el, el-en and en-el are its query sets whatever the k=1 draws trained (en+zh, en+de)
     models, languages = synthetic_study(np.random.default_rng(8))
-    matrix = stats.question_matrix(models.items())
-    tests = stats.paired_tests(
-        matrix, stats.runs_table(list(models), languages), "xquad-r", ROLE, "RR", ["xx-mono", "hybrid-a0.5"], resamples=100, permutations=500
+    matrix = cells.question_matrix(models.items())
+    tests = paired.paired_tests(
+        matrix, cells.runs_table(list(models), languages), "xquad-r", ROLE, "RR", ["xx-mono", "hybrid-a0.5"], resamples=100, permutations=500
     )
     trend = tests[tests.family == "k-trend"].set_index(["strategy_a", "setting", "lang_group"])
     assert trend.loc[("xx-mono", "mono", "held-out"), "n_query_sets"] == 1
@@ -192,4 +192,4 @@ def test_k_trend_compares_the_same_held_out_query_sets_at_both_k():
 def test_level_outside_zero_one_is_an_error():
     models, languages = synthetic_study(np.random.default_rng(9))
     with pytest.raises(ValueError, match="confidence level"):
-        stats.intervals(stats.question_matrix(models.items()), stats.runs_table(list(models), languages), "x", ROLE, level=95)
+        bootstrap.intervals(cells.question_matrix(models.items()), cells.runs_table(list(models), languages), "x", ROLE, level=95)

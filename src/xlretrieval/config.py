@@ -11,7 +11,8 @@ import jsonschema
 import numpy as np
 import yaml
 
-from .data.sources import SOURCES, LareqaSource, Source
+from .data.collections import BEIR_LAYOUT
+from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
 from .runs import BASE, ModelSpec, parse_strategy, strategy_slugs
 
 
@@ -58,6 +59,31 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     return config
 
 
+def check_collections(data: dict[str, Any]) -> None:
+    """`data.collections`: a name of its own, a folder or an ir_datasets id (not both), and a `{lang}` in what is
+    read per language."""
+    for name, entry in data["collections"].items():
+        key = f"config key 'data.collections.{name}'"
+        download_key = f"config key 'data.collections.{name}.download'"
+        if name in SOURCES or name in data["datasets"]:
+            raise ConfigError(f"{key}: {name} is a built-in or data.datasets benchmark; give the collection a name of its own")
+        if ("path" in entry) == ("ir_datasets" in entry):
+            raise ConfigError(f"{key}: give either path (a folder per language) or ir_datasets (an id per language)")
+        if "path" in entry:
+            if entry["download"]:
+                raise ConfigError(f"{download_key}: only an ir_datasets id downloads; a folder (path) is read as it is")
+            layout = {**BEIR_LAYOUT, **entry}
+            templates = {part: f"{entry['path']}/{layout[part]}" for part in ("corpus", "queries", "qrels")}
+        else:
+            folder_keys = sorted(set(entry) & set(BEIR_LAYOUT))
+            if folder_keys:
+                raise ConfigError(f"{key}: {', '.join(folder_keys)} belong to a folder (path); an ir_datasets id names its own files")
+            templates = {"ir_datasets": entry["ir_datasets"]}
+        for part, template in templates.items():
+            if len(entry["languages"]) > 1 and "{lang}" not in template:
+                raise ConfigError(f"{key}: {part} ({template}) has no {{lang}}, so all its {len(entry['languages'])} languages would read the same")
+
+
 class Study:
     """Typed view of a validated config."""
 
@@ -67,6 +93,9 @@ class Study:
         self.evaluation = config["evaluation"]
 
     def source(self, name: str) -> Source:
+        entry = self.config["data"]["collections"].get(name)
+        if entry is not None:
+            return CollectionSource(name=name, licence=entry["licence"], languages=tuple(sorted(entry["languages"])), parallel=entry["parallel"])
         extra = self.config["data"]["datasets"].get(name)
         base = SOURCES.get(name)
         if base is None and (extra is None or "url" not in extra):
@@ -83,9 +112,22 @@ class Study:
         )
 
     def check(self) -> None:
-        t, e = self.training, self.evaluation
+        """The checks that relate several config keys, beyond the schema, section by section."""
+        self._check_data()
+        self._check_training()
+        self._check_evaluation()
+        self._check_stats()
+        self._check_figure()
+
+    def _check_data(self) -> None:
+        """Every dataset defined under data.datasets must resolve to a source (see `source`); data.collections' entries
+        are checked by `check_collections`."""
         for name in self.config["data"]["datasets"]:
             self.source(name)
+        check_collections(self.config["data"])
+
+    def _check_training(self) -> None:
+        t = self.training
         if not self.source(t["dataset"]).trains:
             raise ConfigError(f"config key 'training.dataset': {t['dataset']} is an evaluation benchmark only")
         train_langs = self.source(t["dataset"]).languages
@@ -100,6 +142,20 @@ class Study:
             raise ConfigError(f"config key 'training.k': {too_big} exceeds the {len(t['target_pool'])} languages of training.target_pool")
         if t["pairs"] < t["batch_size"]:
             raise ConfigError("config key 'training.pairs': must be at least training.batch_size")
+        stopping = t["early_stopping"]
+        if stopping["dev_fraction"] > 0 and stopping["dev_pairs"] < t["batch_size"]:
+            raise ConfigError("config key 'training.early_stopping.dev_pairs': must be at least training.batch_size")
+        unknown = sorted(set(t["every_k"] or []) - set(t["strategies"]))
+        if unknown:
+            raise ConfigError(f"config key 'training.every_k': {', '.join(unknown)} not in training.strategies")
+        sweep_k = t["alpha_sweep"]["k"]
+        if sweep_k is not None and sweep_k not in t["k"]:
+            raise ConfigError(f"config key 'training.alpha_sweep.k': {sweep_k} is not one of training.k {t['k']}")
+        if t["alpha_sweep"]["alpha"] and "hybrid" not in t["strategies"]:
+            raise ConfigError("config key 'training.alpha_sweep.alpha': sweeps hybrid, which training.strategies lacks")
+
+    def _check_evaluation(self) -> None:
+        t, e = self.training, self.evaluation
         for name in e["benchmarks"]:
             if not self.source(name).evaluates:
                 raise ConfigError(f"config key 'evaluation.benchmarks': {name} is a training source only")
@@ -112,18 +168,12 @@ class Study:
                     f"config key 'evaluation.settings.{name}': {name} supports only {', '.join(self.source(name).settings)} "
                     f"(its question ids are not parallel across languages), not {', '.join(unsupported)}"
                 )
-        stopping = t["early_stopping"]
-        if stopping["dev_fraction"] > 0 and stopping["dev_pairs"] < t["batch_size"]:
-            raise ConfigError("config key 'training.early_stopping.dev_pairs': must be at least training.batch_size")
         for name, langs in e["languages"].items():
             if name not in e["benchmarks"]:
                 raise ConfigError(f"config key 'evaluation.languages.{name}': not in evaluation.benchmarks")
             unknown = sorted(set(langs) - set(self.source(name).languages))
             if unknown:
                 raise ConfigError(f"config key 'evaluation.languages.{name}': unknown language {', '.join(unknown)}")
-        unknown = sorted(set(t["every_k"] or []) - set(t["strategies"]))
-        if unknown:
-            raise ConfigError(f"config key 'training.every_k': {', '.join(unknown)} not in training.strategies")
         for name, langs in e["held_out"].items():
             if name not in e["benchmarks"]:
                 raise ConfigError(f"config key 'evaluation.held_out.{name}': not in evaluation.benchmarks")
@@ -136,17 +186,19 @@ class Study:
             unknown = sorted(set(langs) - set(self.evaluation_languages(name)))
             if unknown:
                 raise ConfigError(f"config key 'evaluation.held_out.{name}': {', '.join(unknown)} not evaluated on {name}")
-        sweep_k = t["alpha_sweep"]["k"]
-        if sweep_k is not None and sweep_k not in t["k"]:
-            raise ConfigError(f"config key 'training.alpha_sweep.k': {sweep_k} is not one of training.k {t['k']}")
-        if t["alpha_sweep"]["alpha"] and "hybrid" not in t["strategies"]:
-            raise ConfigError("config key 'training.alpha_sweep.alpha': sweeps hybrid, which training.strategies lacks")
-        metrics = [*e["measures"], "rank_distance"]
-        for key, metric in (("stats.metric", self.config["stats"]["metric"]), ("figure.metric", self.config["figure"]["metric"])):
-            if metric not in metrics:
-                raise ConfigError(f"config key '{key}': '{metric}' is none of evaluation.measures or rank_distance")
         if isinstance(e["articles"], float) and e["articles"] > 1:
             raise ConfigError("config key 'evaluation.articles': a fraction must be at most 1.0 (or give a whole count)")
+
+    def _check_stats(self) -> None:
+        self._check_metric("stats.metric", self.config["stats"]["metric"])
+
+    def _check_figure(self) -> None:
+        self._check_metric("figure.metric", self.config["figure"]["metric"])
+
+    def _check_metric(self, key: str, metric: str) -> None:
+        """A metric that `key` reports on must be one the evaluation measures."""
+        if metric not in [*self.evaluation["measures"], "rank_distance"]:
+            raise ConfigError(f"config key '{key}': '{metric}' is none of evaluation.measures or rank_distance")
 
     # --- languages -------------------------------------------------------------------------
     def training_languages(self, k: int, draw: int) -> list[str]:
@@ -203,6 +255,8 @@ class Study:
             return source.reader, {"repo": source.repo, **hub, **data["mmarco"]}
         if source.reader == "miracl":
             return source.reader, {"topics_repo": source.topics_repo, "corpus_repo": source.corpus_repo, **hub, **data["miracl"]}
+        if source.reader == "collection":
+            return source.reader, {"name": dataset, **data["collections"][dataset]}
         return source.reader, {}
 
     def lareqa_datasets(self) -> list[str]:

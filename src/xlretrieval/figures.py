@@ -2,7 +2,7 @@
 
 Every strategy keeps one colour, marker and line style in every figure (colour-blind palette;
 markers and dashes keep them apart in grayscale); the un-fine-tuned base model is grey and dotted.
-Bands and error bars are the confidence intervals of `stats.intervals`.
+Bands and error bars are the confidence intervals of `stats.bootstrap.intervals`.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def rank_distance_figure(intervals: pd.DataFrame, benchmark: str, strategies: li
     figure = band_grid(
         data,
         ["multi"],
-        [f"{g} query languages" for g in FIXED_GROUPS],
+        [f"{g} query languages" for g in FIXED_GROUPS if g in set(data.lang_group)],  # a benchmark may have no held-out language
         "setting",
         "languages",
         strategy_styles(ordered),
@@ -216,7 +216,7 @@ def language_heatmaps(metrics: pd.DataFrame, languages: pd.DataFrame, benchmark:
     columns = 3
     n_rows = -(-len(panels) // columns)
     figure, axes = plt.subplots(n_rows, columns, figsize=(5.2 * columns, 4.6 * n_rows), squeeze=False)
-    scale = max(1e-9, *(abs(p.to_numpy()).max() for name, p in panels.items() if " - " in name)) if hybrids else None
+    scale = max([1e-9, *(abs(p.to_numpy()).max() for name, p in panels.items() if " - " in name)])  # > 0 when no panel differs
     for ax, (name, panel) in zip(axes.flat, panels.items()):
         labels = [f"{lang}*" if lang in trained else lang for lang in panel.index]
         difference = " - " in name

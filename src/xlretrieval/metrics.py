@@ -33,7 +33,8 @@ def per_query(tables: Tables, run_dir: Path, measure_names: list[str], settings:
     measures = parse_measures(measure_names)
     frames = []
     for unit in query_sets(tables, tuple(settings)):
-        qrels = [ir_measures.Qrel(q, c, 1) for q, c in zip(unit.qrels.question_id, unit.qrels.candidate_id)]
+        # graded relevance: nDCG uses the grades, RR and AP (trec_eval) count every grade > 0 as relevant
+        qrels = [ir_measures.Qrel(q, c, int(r)) for q, c, r in zip(unit.qrels.question_id, unit.qrels.candidate_id, unit.qrels.relevance)]
         run = list(ir_measures.read_trec_run(str(Path(run_dir) / f"{unit.name}.trec")))
         values = [(m.query_id, str(m.measure), m.value) for m in ir_measures.iter_calc(measures, qrels, run)]
         frame = pd.DataFrame(values, columns=["question_id", "metric", "value"])

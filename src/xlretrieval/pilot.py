@@ -20,8 +20,9 @@ from .batching import training_batches
 from .data.splits import select_languages
 from .data.tables import Tables
 from .encoding import encode
-from .search import search
-from .stats import percentile_interval, question_counts, question_matrix, set_means
+from .search.output import search
+from .stats.cells import question_matrix
+from .stats.resampling import percentile_interval, question_counts, set_means
 
 CURVE_COLUMNS = [
     "strategy",

@@ -31,7 +31,7 @@ class QuerySet:
     passage_lang: str
     question_rows: np.ndarray  # rows of the questions table
     candidate_rows: np.ndarray  # rows of the candidates table (the pool)
-    qrels: pd.DataFrame  # question_id, candidate_id
+    qrels: pd.DataFrame  # question_id, candidate_id, relevance
 
     @property
     def name(self) -> str:
@@ -42,10 +42,10 @@ def query_sets(tables: Tables, settings: tuple[str, ...] = SETTINGS) -> Iterator
     q, c, r = tables.questions, tables.candidates, tables.qrels
     langs = sorted(q.lang.unique())
     rows_of_lang = {lang: np.flatnonzero(c.lang.to_numpy() == lang) for lang in sorted(c.lang.unique())}
-    answers = r[["question_id", "lang", "candidate_id"]]
+    answers = r[["question_id", "lang", "candidate_id", "relevance"]]
 
     def unit(setting, x, y, pool_rows, relevant):
-        qrels = relevant[["question_id", "candidate_id"]]
+        qrels = relevant[["question_id", "candidate_id", "relevance"]]
         asked = np.flatnonzero((q.lang.to_numpy() == x) & q.question_id.isin(set(qrels.question_id)).to_numpy())
         if len(asked) and len(pool_rows):
             return QuerySet(setting, x, y, asked, pool_rows, qrels.reset_index(drop=True))
@@ -71,8 +71,8 @@ def query_sets(tables: Tables, settings: tuple[str, ...] = SETTINGS) -> Iterator
 def write_trec_qrels(qrels: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as out:
-        for qid, cid in zip(qrels.question_id, qrels.candidate_id):
-            out.write(f"{qid} 0 {cid} 1\n")
+        for qid, cid, relevance in zip(qrels.question_id, qrels.candidate_id, qrels.relevance):
+            out.write(f"{qid} 0 {cid} {relevance}\n")
 
 
 def write_qrels(tables: Tables, directory: Path, settings: tuple[str, ...] = SETTINGS) -> int:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 BASE = "base"
-SETTINGS = ("mono", "cross", "multi")  # evaluation settings: see xlretrieval.search
+SETTINGS = ("mono", "cross", "multi")  # evaluation settings: see xlretrieval.querysets
 # Patterns of the strategy slug and of a fine-tuned model's tag (strategy, k, draw, seed as unnamed groups), also
 # the workflow's wildcard constraints.
 STRATEGY_SLUG = r"xx-mono|x-y|hybrid-a[0-9.]+"

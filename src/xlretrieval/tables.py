@@ -131,12 +131,14 @@ def paper_table(
     benchmark: str,
     intervals: pd.DataFrame | None = None,
     strategies: list[str] | None = None,
+    published: dict | None = None,
 ) -> pd.DataFrame:
     """Strategy x {mono, cross, multi} x (mAP, MRR, R@1) and multi rank distance at the largest k,
     macro-averaged over all evaluated languages (trained and not); the base model as reference.
 
-    Only `strategies` (and base) are shown when given. With `intervals` (`stats.intervals`), each cell
-    reads "mean ± half the width of its confidence interval".
+    Only `strategies` (and base) are shown when given. With `intervals` (`stats.bootstrap.intervals`), each cell
+    reads "mean ± half the width of its confidence interval". With `published` (see `with_published`),
+    the paper's numbers for the benchmark stand beside the study's.
     """
     k = int(metrics.k.max())
     rows = with_base_reference(metrics[metrics.benchmark == benchmark], languages, roles)
@@ -147,13 +149,46 @@ def paper_table(
     if intervals is not None:
         cells = interval_cells(intervals, benchmark, k, quantity="value", lang_group="all", query_lang="all")
         table = plus_minus(table, _table1_layout(_table1_rows(cells)).loc[table.index, table.columns])
+    if published is not None:
+        table = with_published(table, published, benchmark)
     table.index = [f"{s} (no fine-tuning)" if s == BASE else s for s in table.index]
     table.index.name = f"{benchmark}, k={k}"
     return table
 
 
+PUBLISHED_MARK = "†"
+
+
+def with_published(table: pd.DataFrame, published: dict, benchmark: str) -> pd.DataFrame:
+    """`table` (rows: strategy slugs) with a column per setting holding the paper's published values of the
+    benchmark, one per model ("0.792 / 0.808"), where the paper has the strategy; unchanged for a benchmark
+    the paper does not report. `published` is `workflow/resources/published_table1.yaml`: its `metric` and
+    `values` ({benchmark: {model: {strategy slug: {setting: value}}}})."""
+    models = published["values"].get(benchmark)
+    if not models:
+        return table
+    name = TABLE_METRICS[published["metric"]]
+    out = table.copy()
+    for setting, title in SETTING_NAMES.items():
+        column = f"{title} {name}, paper{PUBLISHED_MARK} ({' / '.join(models)})"
+        out[column] = [
+            " / ".join(f"{values[strategy][setting]:.3f}" for values in models.values()) if all(strategy in v for v in models.values()) else ""
+            for strategy in out.index
+        ]
+    return out
+
+
+def published_note(published: dict, benchmark: str) -> str:
+    """The caption's note on the published columns (what they are, from which version, why they differ), with
+    a leading space; empty for a benchmark the paper does not report."""
+    if not published["values"].get(benchmark):
+        return ""
+    source = f"{published['paper']}, {published['table']} ({published['version']})"
+    return f" {PUBLISHED_MARK} Published {TABLE_METRICS[published['metric']]}, not this study's: {source}; {published['differs']}."
+
+
 def interval_cells(intervals: pd.DataFrame, benchmark: str, k: int, **where) -> pd.DataFrame:
-    """Cells of `stats.intervals` at (benchmark, k, where...), with `value` = half the interval's width."""
+    """Cells of `stats.bootstrap.intervals` at (benchmark, k, where...), with `value` = half the interval's width."""
     chosen = intervals[(intervals.benchmark == benchmark) & (intervals.k == k)]
     for column, value in where.items():
         chosen = chosen[chosen[column] == value]
@@ -219,7 +254,7 @@ def headline_table(intervals: pd.DataFrame, benchmark: str, metric: str, strateg
 
 
 def paired_test_table(tests: pd.DataFrame, level: float) -> pd.DataFrame:
-    """`stats.paired_tests` rows for reading: comparison, setting, languages, difference with its
+    """`stats.paired.paired_tests` rows for reading: comparison, setting, languages, difference with its
     `level` interval, effect size d_z, p and Holm-adjusted p."""
     comparison = [
         f"{a}, k={ka} vs k={kb}" if family == "k-trend" else f"{a} vs {b}, k={ka}"

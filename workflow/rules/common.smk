@@ -8,6 +8,7 @@ sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
 from xlretrieval.config import ConfigError, Study, validate  # noqa: E402
+from xlretrieval.data.collections import local_files  # noqa: E402
 from xlretrieval.ownership import ResultsConflict, claim  # noqa: E402
 from xlretrieval.provenance import code_digest  # noqa: E402
 from xlretrieval.runs import BASE, MODEL_TAG, STRATEGY_SLUG, parse_strategy  # noqa: E402
@@ -25,6 +26,7 @@ STATS = config["stats"]
 RESULTS = config["results"]
 COSTS = f"{RESULTS}/costs"  # Snakemake's per-job cost files (`cost_file`)
 STUDY_ENV = "../../envs/study.yaml"
+PUBLISHED_TABLE1 = str(ROOT / "workflow" / "resources" / "published_table1.yaml")  # the paper's Table 1 (tables.with_published)
 
 
 onstart:
@@ -64,7 +66,8 @@ def mirror():
 
 
 def hub_source(dataset):
-    """mMARCO and MIRACL: read from the Hugging Face hub inside the `prepare` job, no `download` jobs."""
+    """mMARCO, MIRACL and test collections: read (from the Hugging Face hub, local folders or ir_datasets) inside the
+    `prepare` job, no `download` jobs."""
     return dataset not in STUDY.lareqa_datasets()
 
 
@@ -73,6 +76,13 @@ def raw_files(dataset):
     if hub_source(dataset):
         return {}
     return {lang: f"{RESULTS}/raw/{dataset}/{lang}.json" for lang in STUDY.dataset_languages(dataset)}
+
+
+def collection_files(dataset):
+    """The existing files of a test collection's folders (`data.collections`): inputs of `prepare`, so that changing
+    them re-runs it. A missing one is the `prepare` job's error, which names the entry and what belongs there."""
+    entry = config["data"]["collections"].get(dataset)
+    return local_files(entry, STUDY.dataset_languages(dataset)) if entry else []
 
 
 def early_stopping(*keys):
@@ -105,7 +115,7 @@ def model_input(wildcards):
 
 
 def per_query_files():
-    """Per-query values of every model on every benchmark, model by model (see `stats.per_query_paths`)."""
+    """Per-query values of every model on every benchmark, model by model (see `stats.study.per_query_paths`)."""
     return expand(f"{RESULTS}/metrics/{{model}}/{{benchmark}}.parquet", model=STUDY.model_tags(), benchmark=EVALUATION["benchmarks"])
 
 

@@ -22,7 +22,7 @@ rule download:
 
 rule prepare:
     input:
-        lambda w: raw_files(w.dataset).values(),
+        lambda w: [*raw_files(w.dataset).values(), *collection_files(w.dataset)],
     output:
         questions=f"{RESULTS}/data/{{dataset}}/questions.parquet",
         candidates=f"{RESULTS}/data/{{dataset}}/candidates.parquet",

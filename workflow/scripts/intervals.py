@@ -1,7 +1,7 @@
 import pandas as pd
 
 from xlretrieval.logs import to_file
-from xlretrieval.stats import per_query_paths, study_intervals
+from xlretrieval.stats.study import per_query_paths, study_intervals
 
 log = to_file(snakemake.log[0])
 p = snakemake.params

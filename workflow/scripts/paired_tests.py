@@ -3,7 +3,7 @@ from pathlib import Path
 import pandas as pd
 
 from xlretrieval.logs import to_file
-from xlretrieval.stats import per_query_paths, study_paired_tests
+from xlretrieval.stats.study import per_query_paths, study_paired_tests
 from xlretrieval.tables import paired_test_table, write_table
 
 log = to_file(snakemake.log[0])

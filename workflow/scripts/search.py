@@ -4,7 +4,8 @@ import numpy as np
 
 from xlretrieval.data.tables import Tables
 from xlretrieval.logs import to_file
-from xlretrieval.search import IndexSpec, search
+from xlretrieval.search.index import IndexSpec
+from xlretrieval.search.output import search
 
 log = to_file(snakemake.log[0])
 tables = Tables.read(Path(snakemake.input.evalset[0]).parent)

@@ -2,7 +2,7 @@
 
 Every reader yields the same three tables:
 
-- questions:  question_id (parallel across languages), lang, text, article, context_id
+- questions:  question_id (parallel across languages where the source's are), lang, text, article, context_id
 - candidates: candidate_id, lang, text, article, context_id
-- qrels:      question_id, lang, candidate_id (the answer candidate of the question in `lang`)
+- qrels:      question_id, lang, candidate_id (a relevant candidate of the question in `lang`), relevance (its grade, > 0)
 """

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import lareqa, miracl, mmarco
+from . import collections, lareqa, miracl, mmarco
 from .hub import HubRepo
 from .tables import Tables
 
 
 def read(reader: str, languages: list[str], files: list[Path], options: dict) -> tuple[Tables, dict]:
     """Read one source. LAReQA reads `files` (one per language, in `languages` order); the hub sources
-    read their repositories as `options` say (`hub_mirror`, `revisions`, and their own caps)."""
+    read their repositories as `options` say (`hub_mirror`, `revisions`, and their own caps); a test
+    collection reads what its config entry (`options`, with its `name`) names."""
     if reader == "lareqa":
         paths = dict(zip(languages, map(Path, files)))
         return lareqa.read_dataset(paths), {"files": {lang: str(path) for lang, path in paths.items()}}
+    if reader == "collection":
+        return collections.read(options["name"], languages, options)
     mirror = Path(options["hub_mirror"]) if options.get("hub_mirror") else None
 
     def repo(repo_id: str) -> HubRepo:
@@ -28,4 +31,4 @@ def read(reader: str, languages: list[str], files: list[Path], options: dict) ->
         return mmarco.read(languages, repo(options["repo"]), options["queries"], options["seed"], options["max_passage_chars"])
     if reader == "miracl":
         return miracl.read(languages, repo(options["topics_repo"]), repo(options["corpus_repo"]), options["others"], options["seed"])
-    raise ValueError(f"unknown reader '{reader}' (known: lareqa, mmarco, miracl)")
+    raise ValueError(f"unknown reader '{reader}' (known: lareqa, mmarco, miracl, collection)")

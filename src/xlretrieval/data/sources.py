@@ -1,10 +1,11 @@
 """What the study knows of each source (languages, licence, reader, what it can be used for), and
 fetching LAReQA files with checksum verification.
 
-Three kinds of source, each read by one reader (`xlretrieval.data.readers`) into the same tables:
+Four kinds of source, each read by one reader (`xlretrieval.data.readers`) into the same tables:
 LAReQA-format JSON files (XQuAD-R, MLQA-R; one file per language, sha256-checked, `download` rule),
 mMARCO (training only) and MIRACL (evaluation only), both read from Hugging Face hub dataset
-repositories inside the `prepare` job (`xlretrieval.data.hub`).
+repositories inside the `prepare` job (`xlretrieval.data.hub`), and test collections defined in the
+config (evaluation only; local BEIR-layout folders or ir_datasets ids, `xlretrieval.data.collections`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,21 @@ class MiraclSource(Source):
     @property
     def languages(self) -> list[str]:
         return sorted(languages.MIRACL)
+
+
+@dataclass(frozen=True)
+class CollectionSource(Source):
+    """A test collection defined in the config (`data.collections.<name>`, read by `collections`): evaluation
+    only; the cross and multi settings exist only where its query ids are parallel across languages."""
+
+    languages: tuple[str, ...] = ()
+    parallel: bool = False
+    reader: ClassVar[str] = "collection"
+    trains: ClassVar[bool] = False
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        return SETTINGS if self.parallel else ("mono",)
 
 
 SOURCES: dict[str, Source] = {

@@ -16,6 +16,11 @@ class Tables:
     candidates: pd.DataFrame
     qrels: pd.DataFrame
 
+    def __post_init__(self) -> None:
+        # graded relevance where a source has grades (test collections); 1 for a source whose qrels name the answers only
+        if "relevance" not in self.qrels.columns:
+            self.qrels = self.qrels.assign(relevance=1)
+
     def write(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,57 @@
+"""The study's statistics from its files: per-query Parquet files in, intervals and paired tests of
+every benchmark out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .bootstrap import intervals
+from .cells import QuestionMatrix, question_matrix, runs_table
+from .paired import paired_tests
+from .significance import holm
+
+
+def read_matrix(paths: dict[str, str | Path]) -> QuestionMatrix:
+    """The `QuestionMatrix` of per-query Parquet files given by model tag, read one at a time."""
+    return question_matrix((tag, pd.read_parquet(path)) for tag, path in paths.items())
+
+
+def study_intervals(paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, roles: dict[str, dict[str, str]], **options) -> pd.DataFrame:
+    """`intervals` of every benchmark; `paths[benchmark][model tag]` is a per-query Parquet file, `languages`
+    the (k, draw, languages) table and `roles[benchmark]` its languages' roles; `options` go to `intervals`."""
+    return pd.concat(
+        [
+            intervals(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], **options)
+            for benchmark, by_model in paths.items()
+        ],
+        ignore_index=True,
+    )
+
+
+def study_paired_tests(
+    paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, roles: dict[str, dict[str, str]], metric: str, strategies: list[str], **options
+) -> pd.DataFrame:
+    """`paired_tests` of every benchmark (files as in `study_intervals`), Holm-adjusted over all of
+    them: the family is every test the study reports."""
+    tests = pd.concat(
+        [
+            paired_tests(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], metric, strategies, **options)
+            for benchmark, by_model in paths.items()
+        ],
+        ignore_index=True,
+    )
+    tests["p_holm"] = holm(tests.p_value)
+    return tests
+
+
+def per_query_paths(files: list[str], models: list[str], benchmarks: list[str]) -> dict[str, dict[str, str]]:
+    """{benchmark: {model tag: file}} from the per-query files listed model by model, benchmark by
+    benchmark (the order of Snakemake's `expand(..., model=models, benchmark=benchmarks)`)."""
+    if len(files) != len(models) * len(benchmarks):
+        raise ValueError(f"{len(files)} per-query files for {len(models)} models x {len(benchmarks)} benchmarks")
+    paths: dict[str, dict[str, str]] = {benchmark: {} for benchmark in benchmarks}
+    for i, file in enumerate(files):
+        paths[benchmarks[i % len(benchmarks)]][models[i // len(benchmarks)]] = file
+    return paths
