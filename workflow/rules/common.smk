@@ -11,7 +11,7 @@ from xlretrieval.config import ConfigError, Study, validate  # noqa: E402
 from xlretrieval.data.collections import local_files  # noqa: E402
 from xlretrieval.ownership import ResultsConflict, claim  # noqa: E402
 from xlretrieval.provenance import code_digest  # noqa: E402
-from xlretrieval.runs import BASE, MODEL_TAG, STRATEGY_SLUG, parse_strategy  # noqa: E402
+from xlretrieval.runs import BASE, MODEL_TAG, STRATEGY_SLUG, ModelSpec, parse_strategy  # noqa: E402
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
@@ -141,19 +141,16 @@ def cost_file(rule, wildcards=""):
 
 
 def cost_files():
-    """The cost file of every job upstream of the tables (see `cost_file`)."""
+    """The cost file of every job upstream of the tables: each rule's own `benchmark:` path, filled in per job."""
     datasets = sorted({TRAINING["dataset"], *EVALUATION["benchmarks"]})
-    files = [cost_file("download", f"{dataset}/{lang}") for dataset in datasets for lang in raw_files(dataset)]
-    files += [cost_file("prepare", dataset) for dataset in datasets]
-    files += [cost_file("evaluation_set", benchmark) for benchmark in EVALUATION["benchmarks"]]
-    files.append(cost_file("training_pairs"))
-    files += [cost_file(step, model) for step in ("batches", "train") for model in STUDY.model_tags()[1:]]
-    files += [
-        cost_file(step, f"{model}/{benchmark}")
-        for step in ("embed", "search", "evaluate")
-        for model in STUDY.model_tags()
-        for benchmark in EVALUATION["benchmarks"]
-    ]
+    specs = [vars(ModelSpec.parse(tag)) for tag in STUDY.model_tags()[1:]]
+    evaluated = [{"model": model, "benchmark": benchmark} for model in STUDY.model_tags() for benchmark in EVALUATION["benchmarks"]]
+    files = [str(rules.download.benchmark).format(dataset=dataset, lang=lang) for dataset in datasets for lang in raw_files(dataset)]
+    files += [str(rules.prepare.benchmark).format(dataset=dataset) for dataset in datasets]
+    files += [str(rules.evaluation_set.benchmark).format(benchmark=benchmark) for benchmark in EVALUATION["benchmarks"]]
+    files.append(str(rules.training_pairs.benchmark))
+    files += [str(rule.benchmark).format(**spec) for rule in (rules.batches, rules.train) for spec in specs]
+    files += [str(rule.benchmark).format(**job) for rule in (rules.embed, rules.search, rules.evaluate) for job in evaluated]
     return files
 
 
