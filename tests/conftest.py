@@ -11,6 +11,25 @@ SHARED = ROOT.parent / "shared" / "data"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 LOCAL_CORES = 2
 TINY = "results/tiny"  # config/tiny.yaml's results directory
+MICRO = "results/micro"
+# One hybrid model at k = 1 on a few pairs, one XQuAD-R article in 3 languages: the workflow tests' micro study (over
+# config/tiny.yaml; under a minute).
+MICRO_STUDY = {
+    "results": MICRO,
+    "training": {
+        "target_pool": ["de", "es"],
+        "k": [1],
+        "language_draws": [0],
+        "strategies": ["hybrid"],
+        "pairs": 16,
+        "batch_size": 4,
+        "max_seq_length": 32,
+    },
+    "evaluation": {"languages": {"xquad-r": ["de", "el", "en"]}, "articles": 1},
+}
+# Products that record when or how long something ran (logs, Snakemake's cost files, the time table): every other
+# file a study writes is the same bytes on every run of the same config on the same machine.
+TIMED = ("logs", "costs", "costs.tsv", "tables/time_by_rule.md")
 
 
 def lareqa_file(dataset: str, lang: str) -> Path:
@@ -41,20 +60,40 @@ def mlqa_pairs(mlqa, xquad):
     return training_pairs(mlqa, [xquad])[0]
 
 
+def write_overrides(workdir: Path, overrides: dict | None) -> Path:
+    """`workdir`/overrides.yaml: the shared data mirror and `overrides`, the last config file of a test's run."""
+    path = workdir / "overrides.yaml"
+    path.write_text(yaml.safe_dump({"data": {"mirror": str(SHARED)}, **(overrides or {})}))
+    return path
+
+
 def snakemake(workdir, *args, config="config/tiny.yaml", overrides=None, check=True, execution=("--cores", str(LOCAL_CORES))):
     """Run Snakemake in `workdir` on `config` (a file or a list of files), the shared data mirror and
     `overrides` (a config dict).
 
     `execution` says how jobs run: on local cores by default, or e.g. through a profile.
     """
-    override_file = workdir / "overrides.yaml"
-    override_file.write_text(yaml.safe_dump({"data": {"mirror": str(SHARED)}, **(overrides or {})}))
+    override_file = write_overrides(workdir, overrides)
     configs = [config] if isinstance(config, str) else list(config)
     command = [sys.executable, "-m", "snakemake", *execution, *args, "--configfile", *configs, override_file.name]  # --configfile takes the rest
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
+
+
+def micro(**changes) -> dict:
+    """MICRO_STUDY with `changes` merged into its sections (training={"pairs": 32} changes one key)."""
+    config = dict(MICRO_STUDY)
+    for key, value in changes.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    return config
+
+
+def reproducible_products(results: Path) -> dict[str, bytes]:
+    """{path under `results`: bytes} of every product but the TIMED ones."""
+    files = sorted(p for p in results.rglob("*") if p.is_file())
+    return {str(p.relative_to(results)): p.read_bytes() for p in files if not str(p.relative_to(results)).startswith(TIMED)}
 
 
 def copy_project(target):
@@ -67,9 +106,19 @@ def copy_project(target):
 
 @pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory):
-    """The tiny study run once on local cores (shared by the workflow and Slurm tests)."""
+    """The tiny study run once on local cores (shared by the workflow tests)."""
     if not (SHARED / "xquad-r" / "en.json").is_file():
         pytest.skip("the shared data mirror is not beside the checkout")
     workdir = copy_project(tmp_path_factory.mktemp("study"))
     snakemake(workdir)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def micro_study(tmp_path_factory):
+    """The micro study run once on local cores: the reference of the determinism and fault-injection tests."""
+    if not (SHARED / "xquad-r" / "en.json").is_file():
+        pytest.skip("the shared data mirror is not beside the checkout")
+    workdir = copy_project(tmp_path_factory.mktemp("micro"))
+    snakemake(workdir, overrides=MICRO_STUDY)
     return workdir

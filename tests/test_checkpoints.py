@@ -17,8 +17,8 @@ from xlretrieval import training
 from xlretrieval.batching import training_batches
 from xlretrieval.data.splits import hold_out_dev
 
-from conftest import snakemake
-from test_ownership import MODEL, micro, micro_project
+from conftest import micro, snakemake
+from test_ownership import MODEL, micro_project
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
 SETTINGS = dict(learning_rate=1e-3, weight_decay=0.01, warmup_ratio=0.25, temperature=0.05, every=2, patience=10, progress=False)

@@ -40,6 +40,14 @@ def test_defaults_fill_an_empty_config():
         ({"evaluation": {"held_out": {"xquad-r": ["el", "de"]}}}, r"'evaluation.held_out.xquad-r': de can be trained on"),
         ({"evaluation": {"held_out": {"xquad-r": ["xx"]}}}, r"'evaluation.held_out.xquad-r': xx not evaluated on xquad-r"),
         ({"evaluation": {"held_out": {"mlqa-r": ["el"]}}}, r"'evaluation.held_out.mlqa-r': not in evaluation.benchmarks"),
+        # found by tests/test_any_config.py: nothing to compare (paired_tests), a multi figure of no language pair
+        ({"evaluation": {"languages": {"xquad-r": ["ar"]}}}, r"'evaluation.languages.xquad-r': ar holds neither training.source_language \(en\)"),
+        (
+            {"evaluation": {"languages": {"xquad-r": ["el"]}, "settings": {"xquad-r": ["mono", "multi"]}}},
+            r"'evaluation.settings.xquad-r': multi need two evaluated languages, xquad-r has el only",
+        ),
+        ({"model": {"name": "/nonexistent/model"}}, r"'model.name': /nonexistent/model is not a folder"),
+        ({"model": {"name": "models/mine/v1"}}, r"'model.name': models/mine/v1 is not a folder"),
     ],
 )
 def test_config_errors_name_the_key(config, message):
@@ -151,3 +159,8 @@ def test_pilot_points_cover_budgets_and_learning_rates_at_the_extreme_k():
         "hybrid-a0.5/k6/lr3e-05/steps20",
         "hybrid-a0.5/k6/lr0.0001/steps10",
     ]
+
+
+def test_one_evaluated_language_is_evaluated_mono_only():
+    study = Study(validate({"evaluation": {"languages": {"xquad-r": ["el"]}}}, SCHEMA))
+    assert study.settings("xquad-r") == ["mono"] and study.held_out("xquad-r") == ["el"]

@@ -10,32 +10,10 @@ import yaml
 from xlretrieval.config import validate
 from xlretrieval.ownership import RECORD, ResultsConflict, claim
 
-from conftest import ROOT, SCHEMA, copy_project, lareqa_file, snakemake
+from conftest import ROOT, SCHEMA, copy_project, lareqa_file, micro, snakemake
 from test_workflow import planned_jobs, shipped_configs
 
-# One hybrid model at k = 1 on a few pairs, one XQuAD-R article in 3 languages: the workflow tests' micro study.
-MICRO = {
-    "results": "results/micro",
-    "training": {
-        "target_pool": ["de", "es"],
-        "k": [1],
-        "language_draws": [0],
-        "strategies": ["hybrid"],
-        "pairs": 16,
-        "batch_size": 4,
-        "max_seq_length": 32,
-    },
-    "evaluation": {"languages": {"xquad-r": ["de", "el", "en"]}, "articles": 1},
-}
 MODEL = "models/hybrid-a0.5/k1/draw0/seed0"
-
-
-def micro(**changes) -> dict:
-    """MICRO with `changes` merged into its sections (training={"pairs": 32} changes one key)."""
-    config = dict(MICRO)
-    for key, value in changes.items():
-        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
-    return config
 
 
 def study(**changes) -> dict:

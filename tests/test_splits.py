@@ -143,3 +143,29 @@ def test_training_pairs_depend_on_every_language_of_the_benchmark(tmp_path):
     assert "rule evaluation_set:" not in plan  # the evaluated subset is not upstream of the guard
     assert "results/tiny/data/xquad-r/candidates.parquet" in plan.split("rule training_pairs:")[1].split("output:")[0]
     assert all(f"results/tiny/raw/xquad-r/{lang}.json" in plan for lang in SOURCES["xquad-r"].languages)
+
+
+# Found by tests/test_any_config.py: MLQA-R titles its articles in each language, so subsets and splits cut translations apart.
+def test_mlqa_articles_are_named_alike_in_every_language(mlqa):
+    assert mlqa.questions.groupby("question_id").article.nunique().eq(1).all()
+    english = mlqa.questions[mlqa.questions.lang == "en"].set_index("question_id").article
+    assert mlqa.questions.article.eq(mlqa.questions.question_id.map(english)).all()
+    paragraphs = mlqa.questions.drop_duplicates(["lang", "context_id"]).set_index(["lang", "context_id"]).article
+    assert (
+        mlqa.candidates.set_index(["lang", "context_id"])
+        .article.eq(paragraphs.reindex(mlqa.candidates.set_index(["lang", "context_id"]).index))
+        .all()
+    )
+
+
+def test_mlqa_article_split_keeps_translations_on_one_side(mlqa):
+    holdout, languages = {"train_fraction": 0.5, "seed": 0}, ["ar", "de", "en", "es", "hi", "vi", "zh"]
+    train, test = training_set(mlqa, languages, holdout), evaluation_set(mlqa, languages, None, 0, holdout)
+    assert set(train.questions.question_id).isdisjoint(test.questions.question_id)
+
+
+def test_a_small_subset_asks_in_every_evaluated_language(mlqa, xquad):
+    for articles in (1, 2):
+        subset = evaluation_set(mlqa, ["en", "es", "vi"], articles, 0, None)
+        assert set(subset.questions.lang) == {"en", "es", "vi"} and subset.questions.article.nunique() >= articles
+    assert evaluation_set(xquad, ["de", "en", "zh"], 1, 0, None).questions.article.nunique() == 1  # every article asks in all

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from conftest import ROOT, copy_project, lareqa_file, snakemake
-from test_ownership import MODEL, digests, micro
+from conftest import ROOT, copy_project, lareqa_file, micro, snakemake
+from test_ownership import MODEL, digests
 
 FULL = "error: No space left on device: {} (free space there, or set `results:` to another directory"
 

@@ -11,6 +11,7 @@ import jsonschema
 import numpy as np
 import yaml
 
+from .availability import looks_like_path
 from .data.collections import BEIR_LAYOUT
 from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
 from .runs import BASE, ModelSpec, parse_strategy, strategy_slugs
@@ -114,6 +115,7 @@ class Study:
     def check(self) -> None:
         """The checks that relate several config keys, beyond the schema, section by section."""
         self._check_data()
+        self._check_model()
         self._check_training()
         self._check_evaluation()
         self._check_stats()
@@ -125,6 +127,12 @@ class Study:
         for name in self.config["data"]["datasets"]:
             self.source(name)
         check_collections(self.config["data"])
+
+    def _check_model(self) -> None:
+        """A model.name meant as a folder must be one; a hub id is checked before the first job (`availability`)."""
+        name = self.config["model"]["name"]
+        if looks_like_path(name) and not Path(name).expanduser().is_dir():
+            raise ConfigError(f"config key 'model.name': {name} is not a folder (a hub id reads owner/name)")
 
     def _check_training(self) -> None:
         t = self.training
@@ -188,6 +196,23 @@ class Study:
                 raise ConfigError(f"config key 'evaluation.held_out.{name}': {', '.join(unknown)} not evaluated on {name}")
         if isinstance(e["articles"], float) and e["articles"] > 1:
             raise ConfigError("config key 'evaluation.articles': a fraction must be at most 1.0 (or give a whole count)")
+        for name in e["benchmarks"]:
+            self._check_comparable(name)
+
+    def _check_comparable(self, benchmark: str) -> None:
+        """A benchmark must evaluate a fixed language group (the source language or a held-out one: every curve
+        over k and paired test is drawn on those), and cross or multi needs two languages."""
+        langs = self.evaluation_languages(benchmark)
+        if self.training["source_language"] not in langs and not self.held_out(benchmark):
+            raise ConfigError(
+                f"config key 'evaluation.languages.{benchmark}': {', '.join(langs)} holds neither training.source_language "
+                f"({self.training['source_language']}) nor a held-out language, the fixed groups that curves over k and paired tests compare"
+            )
+        between = [s for s in self.evaluation["settings"].get(benchmark, []) if s != "mono"]
+        if len(langs) < 2 and between:
+            raise ConfigError(
+                f"config key 'evaluation.settings.{benchmark}': {' and '.join(between)} need two evaluated languages, {benchmark} has {langs[0]} only"
+            )
 
     def _check_stats(self) -> None:
         self._check_metric("stats.metric", self.config["stats"]["metric"])
@@ -264,8 +289,11 @@ class Study:
         return [d for d in self.datasets() if isinstance(self.source(d), LareqaSource)]
 
     def settings(self, benchmark: str) -> list[str]:
-        """Evaluation settings of a benchmark: those configured, else every one its source supports."""
-        return list(self.evaluation["settings"].get(benchmark, self.source(benchmark).settings))
+        """Evaluation settings of a benchmark: those configured, else every one its source supports (mono only where
+        one language is evaluated)."""
+        if benchmark in self.evaluation["settings"]:
+            return list(self.evaluation["settings"][benchmark])
+        return list(self.source(benchmark).settings if len(self.evaluation_languages(benchmark)) > 1 else ["mono"])
 
     def article_subset(self, benchmark: str) -> int | float | None:
         """`evaluation.articles` for a benchmark organised in articles; None (everything) for one that is not."""

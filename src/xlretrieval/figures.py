@@ -54,10 +54,12 @@ def strategy_styles(strategies: list[str]) -> dict[str, dict]:
 
 
 def save(figure: plt.Figure, outputs: list[Path]) -> None:
-    """Write the figure to every path (PNG, PDF, ... by suffix) and close it."""
+    """Write the figure to every path (PNG, PDF, ... by suffix) and close it; a PDF carries no creation date, so
+    that the same figure is the same bytes."""
     for path in outputs:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=150, bbox_inches="tight")
+        metadata = {"CreationDate": None} if Path(path).suffix == ".pdf" else None
+        figure.savefig(path, dpi=150, bbox_inches="tight", metadata=metadata)
     plt.close(figure)
 
 

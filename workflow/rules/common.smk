@@ -7,6 +7,7 @@ SRC = str(ROOT / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
+from xlretrieval.availability import ModelUnavailable, check_available, unreachable_files  # noqa: E402
 from xlretrieval.config import ConfigError, Study, validate  # noqa: E402
 from xlretrieval.data.collections import local_files  # noqa: E402
 from xlretrieval.ownership import ResultsConflict, claim  # noqa: E402
@@ -26,11 +27,13 @@ STATS = config["stats"]
 RESULTS = config["results"]
 COSTS = f"{RESULTS}/costs"  # Snakemake's per-job cost files (`cost_file`)
 STUDY_ENV = "../../envs/study.yaml"
-PUBLISHED_TABLE1 = str(ROOT / "workflow" / "resources" / "published_table1.yaml")  # the paper's Table 1 (tables.with_published)
+# The paper's Table 1 (tables.with_published), relative to the working directory: a study moved with its project has nothing to redo.
+PUBLISHED_TABLE1 = os.path.relpath(ROOT / "workflow" / "resources" / "published_table1.yaml")
 
 
 onstart:
     claim_results()
+    check_inputs()
 
 
 wildcard_constraints:
@@ -54,6 +57,28 @@ def claim_results():
         claim(RESULTS, config, SCHEMA, Path(configfiles[-1]).stem if configfiles else None)
     except ResultsConflict as error:
         raise WorkflowError(str(error)) from None
+
+
+def check_inputs():
+    """Before the first job (not a dry run): the model and every LAReQA file not yet fetched must be at hand, so
+    that a run does not fail hours in (see xlretrieval.availability)."""
+    try:
+        check_available(config["model"]["name"])
+    except ModelUnavailable as error:
+        raise WorkflowError(f"config key 'model.name': {error}") from None
+    to_fetch = {
+        f"{dataset}/{lang}.json": (Path(mirror(), dataset, f"{lang}.json") if mirror() else None, STUDY.source(dataset).url(lang))
+        for dataset in STUDY.lareqa_datasets()
+        for lang, path in raw_files(dataset).items()
+        if not Path(path).is_file()
+    }
+    problems = unreachable_files(to_fetch)
+    if problems:
+        raise WorkflowError(
+            "config key 'data.mirror': files the study needs cannot be had:\n  "
+            + "\n  ".join(problems)
+            + "\nset data.mirror to a folder holding them, or run where their URLs are reachable"
+        )
 
 
 def package_code(script):

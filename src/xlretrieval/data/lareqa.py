@@ -97,5 +97,24 @@ def read_language(path: Path, lang: str) -> Tables:
 
 
 def read_dataset(files: dict[str, Path]) -> Tables:
-    """Read every language file of one benchmark ({lang: path}) into one set of tables."""
-    return Tables.concat([read_language(path, lang) for lang, path in sorted(files.items())])
+    """Read every language file of one benchmark ({lang: path}) into one set of tables, with parallel articles."""
+    return parallel_articles(Tables.concat([read_language(path, lang) for lang, path in sorted(files.items())]))
+
+
+def parallel_articles(tables: Tables) -> Tables:
+    """Name every row's article as one language does, so that a question and its translations share an article.
+
+    MLQA-R titles its articles in each language (XQuAD-R keeps the English titles), so without this an article
+    subset or split would cut parallel questions apart: one article would hold one language's questions, and an
+    article split would train on a question's German version and evaluate its Spanish one. A question takes the
+    article of its English row (else of its first language read); a passage, that of its paragraph's questions.
+    """
+    questions = tables.questions
+    order = questions.lang.map(lambda lang: (lang != "en", lang))
+    canonical = questions.assign(order=order).sort_values("order", kind="stable").drop_duplicates("question_id").set_index("question_id").article
+    questions = questions.assign(article=questions.question_id.map(canonical))
+    by_paragraph = questions.drop_duplicates(["lang", "context_id"]).set_index(["lang", "context_id"]).article
+    keys = pd.MultiIndex.from_frame(tables.candidates[["lang", "context_id"]])
+    renamed = pd.Series(by_paragraph.reindex(keys).to_numpy(), index=tables.candidates.index)
+    candidates = tables.candidates.assign(article=renamed.fillna(tables.candidates.article))
+    return Tables(questions, candidates, tables.qrels)

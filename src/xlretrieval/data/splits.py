@@ -168,4 +168,19 @@ def evaluation_set(tables: Tables, languages: list[str], articles: int | float |
         _, pool = holdout_split(pool, holdout["train_fraction"], holdout["seed"])
     if articles is not None and isinstance(articles, int) and articles >= len(set(pool)):
         articles = None
-    return restrict(tables, choose_articles(pool, articles, seed))
+    return restrict(tables, asking_every_language(tables, pool, choose_articles(pool, articles, seed), seed))
+
+
+def asking_every_language(tables: Tables, pool: list[str], chosen: list[str], seed: int) -> list[str]:
+    """`chosen` plus, for each language none of them asks a question in, the first article of a seeded order of
+    `pool` that does: each of MLQA-R's articles asks in 2 to 7 of its languages, so a small subset may miss one
+    (XQuAD-R's articles ask in all 11, so its subsets stay as chosen)."""
+    asked = tables.questions.groupby("article").lang.agg(set).to_dict()
+    unique = sorted(set(pool))
+    order = [unique[i] for i in np.random.default_rng(seed).permutation(len(unique))]
+    chosen = list(chosen)
+    for lang in sorted(set(tables.questions.lang)):
+        if not any(lang in asked.get(article, ()) for article in chosen):
+            extra = next((article for article in order if lang in asked.get(article, ())), None)
+            chosen += [extra] if extra is not None else []
+    return sorted(chosen)
