@@ -46,6 +46,10 @@ def test_defaults_fill_an_empty_config():
             {"evaluation": {"languages": {"xquad-r": ["el"]}, "settings": {"xquad-r": ["mono", "multi"]}}},
             r"'evaluation.settings.xquad-r': multi need two evaluated languages, xquad-r has el only",
         ),
+        (
+            {"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}, "stats": {"metric": "rank_distance"}},
+            r"'stats.metric': rank_distance is measured in the multi setting, which xquad-r is not evaluated in",
+        ),
         ({"model": {"name": "/nonexistent/model"}}, r"'model.name': /nonexistent/model is not a folder"),
         ({"model": {"name": "models/mine/v1"}}, r"'model.name': models/mine/v1 is not a folder"),
     ],
@@ -103,6 +107,9 @@ def test_alpha_sweep_adds_hybrids_at_one_k_only():
         ({"alpha_sweep": {"alpha": []}}, 6),  # X-Y, hybrid and X-X-mono at the largest k
         ({"alpha_sweep": {"alpha": []}, "strategies": ["hybrid"]}, None),
         ({"alpha_sweep": {"alpha": [0.75]}, "strategies": ["hybrid"]}, 6),
+        # found by tests/test_any_config.py: on 2 batches alpha 0.25 rounds to no X-X-mono batch, as X-Y trains
+        ({"strategies": ["x-y", "hybrid"], "alpha": [0.25], "pairs": 6, "batch_size": 3}, None),
+        ({"strategies": ["x-y", "hybrid"], "alpha": [0.25], "pairs": 12, "batch_size": 3}, 6),
     ],
 )
 def test_alpha_figure_needs_two_alphas_at_its_k(training, k):

@@ -8,11 +8,12 @@ import time
 
 import pytest
 
-from conftest import SHARED, TINY, copy_project, snakemake
+from conftest import MICRO, SHARED, copy_project, micro, snakemake, write_overrides
 from test_workflow import planned_jobs
 
 pytestmark = pytest.mark.workflow
-TINY_MODELS = 12  # config/tiny.yaml: 3 strategies x k in {1, 2} x 2 language draws
+OVERRIDES = micro(training={"k": [1, 2], "strategies": ["xx-mono", "hybrid"]})
+MODELS = 4  # 2 strategies x k in {1, 2}
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -27,8 +28,8 @@ def test_a_run_killed_during_training_keeps_finished_models(tmp_path):
     if not (SHARED / "xquad-r" / "en.json").is_file():
         pytest.skip("the shared data mirror is not beside the checkout")
     workdir = copy_project(tmp_path)
-    snakemake(workdir, "-n")  # writes overrides.yaml
-    models, logs = workdir / TINY / "models", workdir / TINY / "logs" / "train"
+    write_overrides(workdir, OVERRIDES)
+    models, logs = workdir / MICRO / "models", workdir / MICRO / "logs" / "train"
     command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/tiny.yaml", "overrides.yaml", "--until", "train"]
     run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -39,7 +40,7 @@ def test_a_run_killed_during_training_keeps_finished_models(tmp_path):
         os.killpg(run.pid, signal.SIGKILL)  # the whole job tree dies at once, as on a crash
         run.wait()
     kept = {path: path.stat().st_mtime_ns for path in finished()}
-    assert 1 <= len(kept) < TINY_MODELS
+    assert 1 <= len(kept) < MODELS
 
     subprocess.run(
         [sys.executable, "-m", "snakemake", "--unlock", "--configfile", "config/tiny.yaml", "overrides.yaml"],
@@ -47,8 +48,8 @@ def test_a_run_killed_during_training_keeps_finished_models(tmp_path):
         check=True,
         capture_output=True,
     )
-    plan = planned_jobs(workdir, extra=["--until", "train", "--rerun-incomplete"])
-    assert plan["train"] == TINY_MODELS - len(kept)
-    snakemake(workdir, "--until", "train", "--rerun-incomplete")
+    plan = planned_jobs(workdir, OVERRIDES, extra=["--until", "train", "--rerun-incomplete"])
+    assert plan["train"] == MODELS - len(kept)
+    snakemake(workdir, "--until", "train", "--rerun-incomplete", overrides=OVERRIDES)
     assert {path: path.stat().st_mtime_ns for path in kept} == kept
-    assert len(finished()) == TINY_MODELS and not any(models.glob("*/k*/draw*/seed*.partial"))
+    assert len(finished()) == MODELS and not any(models.glob("*/k*/draw*/seed*.partial"))

@@ -224,6 +224,11 @@ class Study:
         """A metric that `key` reports on must be one the evaluation measures."""
         if metric not in [*self.evaluation["measures"], "rank_distance"]:
             raise ConfigError(f"config key '{key}': '{metric}' is none of evaluation.measures or rank_distance")
+        without_multi = [b for b in self.evaluation["benchmarks"] if "multi" not in self.settings(b)]
+        if metric == "rank_distance" and without_multi:
+            raise ConfigError(
+                f"config key '{key}': rank_distance is measured in the multi setting, which {', '.join(without_multi)} is not evaluated in"
+            )
 
     # --- languages -------------------------------------------------------------------------
     def training_languages(self, k: int, draw: int) -> list[str]:
@@ -346,8 +351,14 @@ class Study:
         """The k at which the alpha figure compares strategies (the sweep's, else the largest k); None
         when fewer than two alphas are trained there (X-Y is alpha 0, X-X-mono alpha 1)."""
         k = self.sweep_k() or max(self.training["k"])
-        alphas = {parse_strategy(spec.strategy)[1] for spec in self.models() if spec.k == k}
+        alphas = {self.xx_mono_share(spec.strategy) for spec in self.models() if spec.k == k}
         return k if len(alphas) >= 2 else None
+
+    def xx_mono_share(self, slug: str) -> float:
+        """Share of X-X-mono batches a strategy trains on: its alpha rounded to whole batches (`batching.batch_kinds`;
+        on 2 batches, alpha 0.25 trains on none, as X-Y does)."""
+        batches = self.training["pairs"] // self.training["batch_size"]
+        return round(parse_strategy(slug)[1] * batches) / batches
 
     def models(self) -> list[ModelSpec]:
         """Every fine-tuned model: each strategy at each (k, distinct draw) and seed, plus the alpha sweep."""
