@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, assume, event, given, seed, settings
+from hypothesis import HealthCheck, Phase, assume, event, given, settings
 from hypothesis import strategies as st
 from snakemake.utils import update_config
 
@@ -130,8 +130,8 @@ def project(tmp_path_factory):
     return copy_project(tmp_path_factory.mktemp("drawn"))
 
 
-# Seeded and reproducible, no example database; no shrinking either: each example runs Snakemake, so hypothesis
-# reports the first failing config as drawn.
+# Seeded (derandomize: the same draws on every run, from the test's name), no example database; no shrinking either:
+# each example runs Snakemake, so hypothesis reports the first failing config as drawn.
 DRAW = settings(
     max_examples=DRAWN,
     deadline=None,
@@ -142,7 +142,6 @@ DRAW = settings(
 )
 
 
-@seed(15)
 @DRAW
 @given(config=study_configs())
 def test_every_drawn_config_is_rejected_naming_a_key_or_plans_the_study(project, config):
@@ -172,7 +171,6 @@ def run_to_the_end(config):
         shutil.rmtree(workdir / "results")
 
 
-@seed(15)
 @settings(DRAW, max_examples=RUN_IN_CI)
 @given(config=study_configs(mistakes=False))
 def test_drawn_configs_run_to_the_end(project, config):
@@ -181,7 +179,6 @@ def test_drawn_configs_run_to_the_end(project, config):
 
 
 @pytest.mark.slow
-@seed(15)
 @DRAW
 @given(config=study_configs(mistakes=False))
 def test_all_drawn_configs_run_to_the_end(project, config):
