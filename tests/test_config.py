@@ -23,7 +23,8 @@ def test_defaults_fill_an_empty_config():
         ({"evaluation": {"depth": 0}}, r"'evaluation.depth': 0 is less than the minimum"),
         ({"training": {"k": [7]}}, r"'training.k': \[7\] exceeds the 6 languages"),
         ({"training": {"target_pool": ["de", "xx"]}}, r"'training.target_pool': mlqa-r has no language xx"),
-        ({"evaluation": {"benchmarks": ["xquad"]}}, r"unknown dataset 'xquad'"),
+        ({"evaluation": {"benchmarks": ["xquad"]}}, r"'evaluation.benchmarks': unknown dataset 'xquad'"),  # found by test_any_config
+        ({"training": {"dataset": "mlqa"}}, r"'training.dataset': unknown dataset 'mlqa'"),
         ({"stats": {"metric": "MRR"}}, r"'stats.metric': 'MRR' is none of evaluation.measures or rank_distance"),
         ({"stats": {"level": 95}}, r"'stats.level': 95 is greater than or equal to the maximum of 1"),
         ({"training": {"dataset": "miracl"}}, r"'training.dataset': miracl is an evaluation benchmark only"),

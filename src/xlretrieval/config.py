@@ -134,9 +134,16 @@ class Study:
         if looks_like_path(name) and not Path(name).expanduser().is_dir():
             raise ConfigError(f"config key 'model.name': {name} is not a folder (a hub id reads owner/name)")
 
+    def _named_source(self, key: str, name: str) -> Source:
+        """`source(name)`, whose error for an unknown dataset then names `key`."""
+        try:
+            return self.source(name)
+        except ConfigError as error:
+            raise error if str(error).startswith("config key") else ConfigError(f"config key '{key}': {error}") from None
+
     def _check_training(self) -> None:
         t = self.training
-        if not self.source(t["dataset"]).trains:
+        if not self._named_source("training.dataset", t["dataset"]).trains:
             raise ConfigError(f"config key 'training.dataset': {t['dataset']} is an evaluation benchmark only")
         train_langs = self.source(t["dataset"]).languages
         for key, langs in (("training.source_language", [t["source_language"]]), ("training.target_pool", t["target_pool"])):
@@ -165,7 +172,7 @@ class Study:
     def _check_evaluation(self) -> None:
         t, e = self.training, self.evaluation
         for name in e["benchmarks"]:
-            if not self.source(name).evaluates:
+            if not self._named_source("evaluation.benchmarks", name).evaluates:
                 raise ConfigError(f"config key 'evaluation.benchmarks': {name} is a training source only")
         for name, settings in e["settings"].items():
             if name not in e["benchmarks"]:
