@@ -99,10 +99,10 @@ def test_the_corpus_cap_keeps_every_judged_passage_and_n_seeded_others(tmp_path)
 
 
 def test_a_missing_folder_is_one_error_naming_the_entry_and_what_belongs_there(tmp_path):
-    s = study({"ndqa": folder(tmp_path / "nowhere", ["de"], False)})
-    with pytest.raises(DataError, match=r"data.collections.ndqa \(de\): .*nowhere/de/corpus.jsonl, .*queries.jsonl, .*qrels/test.tsv not found"):
+    s = study({"ndqa": folder(tmp_path / "nowhere", ["el"], False)})
+    with pytest.raises(DataError, match=r"data.collections.ndqa \(el\): .*nowhere/el/corpus.jsonl, .*queries.jsonl, .*qrels/test.tsv not found"):
         read_collection(s, "ndqa")
-    assert collections.local_files(s.config["data"]["collections"]["ndqa"], ["de"]) == []
+    assert collections.local_files(s.config["data"]["collections"]["ndqa"], ["el"]) == []
 
 
 def test_malformed_files_are_named(tmp_path):
