@@ -1,13 +1,16 @@
 """Valid config => complete run: configurations drawn from the schema's space (hypothesis, seeded) are either rejected
 at start-up with a message naming a key, or plan and run to `all` on a micro budget.
 
-CI dry-runs every drawn config and runs a seeded few to the end; `pytest -m slow` runs all of them to the end.
+CI dry-runs every drawn config and runs a seeded few to the end; `pytest -m slow -s` runs all of them to the end
+(about an hour on 2 cores), printing a line per config.
 """
 
 import copy
+import json
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -161,6 +164,7 @@ def test_every_drawn_config_is_rejected_naming_a_key_or_plans_the_study(project,
 def run_to_the_end(config):
     """Run a drawn valid config to `all` in a fresh copy of the project; then nothing is left to do."""
     study = Study(validate(as_the_workflow_sees_it(config), SCHEMA))
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="drawn-") as folder:
         workdir = copy_project(Path(folder))
         snakemake(workdir, config="config.yaml", overrides=config)
@@ -169,6 +173,9 @@ def run_to_the_end(config):
         models = {line.split("\t")[0] for line in metrics[1:]}
         assert models == set(study.model_tags())
         shutil.rmtree(workdir / "results")
+    print(
+        f"ran to the end in {time.monotonic() - started:.0f} s, {len(study.models())} models: {json.dumps(config)}", flush=True
+    )  # -s shows progress
 
 
 @settings(DRAW, max_examples=RUN_IN_CI)
