@@ -231,8 +231,10 @@ class Study:
         """A metric that `key` reports on must be one the evaluation measures."""
         if metric not in [*self.evaluation["measures"], "rank_distance"]:
             raise ConfigError(f"config key '{key}': '{metric}' is none of evaluation.measures or rank_distance")
+        if metric != "rank_distance":
+            return
         without_multi = [b for b in self.evaluation["benchmarks"] if "multi" not in self.settings(b)]
-        if metric == "rank_distance" and without_multi:
+        if without_multi:
             raise ConfigError(
                 f"config key '{key}': rank_distance is measured in the multi setting, which {', '.join(without_multi)} is not evaluated in"
             )

@@ -182,5 +182,6 @@ def asking_every_language(tables: Tables, pool: list[str], chosen: list[str], se
     for lang in sorted(set(tables.questions.lang)):
         if not any(lang in asked.get(article, ()) for article in chosen):
             extra = next((article for article in order if lang in asked.get(article, ())), None)
-            chosen += [extra] if extra is not None else []
+            if extra is not None:
+                chosen.append(extra)
     return sorted(chosen)
