@@ -168,7 +168,7 @@ def test_micro_study_on_slurm_makes_the_local_runs_bytes(micro_study, tmp_path):
         execution=(
             *["--profile", "profiles/slurm"],
             *["--slurm-no-account", "--slurm-status-command", "squeue"],  # this cluster has no accounting
-            *["--slurm-init-seconds-before-status-checks", "5"],  # not the plugin's 40 s: this cluster answers at once
+            *["--slurm-init-seconds-before-status-checks", "1"],  # not the plugin's 40 s: this cluster answers at once
             *["--set-resources", "train:gpu=0", "embed:gpu=0"],  # no GPU here: train and embed run on CPUs
             # torch on as many threads as the local run: float sums, hence near-tied ranks, depend on it
             *["--max-threads", str(LOCAL_CORES)],
