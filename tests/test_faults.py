@@ -90,6 +90,6 @@ def test_a_run_killed_again_and_again_finishes_with_the_same_bytes(micro_study, 
     for kind in IN_CI:
         delay = kill_delay(kind, 0)
         running = kill_during(workdir, kind, delay, "--rerun-incomplete")
-        print(f"killed {delay:.2f} s after a {kind} job started, while {', '.join(sorted(running)) or 'no script'} ran")
+        print(f"{kind}: killed {delay:.2f} s after the job started, while {', '.join(sorted(running)) or 'no script'} ran")
         snakemake(workdir, "--unlock", overrides=OVERRIDES)
     finish_and_compare(workdir, reproducible_products(micro_study / MICRO))
