@@ -118,6 +118,11 @@ def as_the_workflow_sees_it(config: dict) -> dict:
     return merged
 
 
+def study_of(config: dict) -> Study:
+    """The study a valid drawn config describes."""
+    return Study(validate(as_the_workflow_sees_it(config), SCHEMA))
+
+
 def start_up_error(config: dict) -> ConfigError | None:
     """The error the workflow's start-up validation gives the drawn config, if any."""
     try:
@@ -159,12 +164,12 @@ def test_every_drawn_config_is_rejected_naming_a_key_or_plans_the_study(project,
     else:
         assert result.returncode == 0, said[-3000:]
         plan = job_counts(result)
-        assert plan["train"] == len(Study(validate(as_the_workflow_sees_it(config), SCHEMA)).models()) and plan["aggregate"] == 1
+        assert plan["train"] == len(study_of(config).models()) and plan["aggregate"] == 1
 
 
 def run_to_the_end(config):
     """Run a drawn valid config to `all` in a fresh copy of the project; then nothing is left to do."""
-    study = Study(validate(as_the_workflow_sees_it(config), SCHEMA))
+    study = study_of(config)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="drawn-") as folder:
         workdir = copy_project(Path(folder))
@@ -183,7 +188,7 @@ def run_to_the_end(config):
 @given(config=study_configs(mistakes=False))
 def test_drawn_configs_run_to_the_end(project, config):
     assume(start_up_error(config) is None)
-    assume(len(Study(validate(as_the_workflow_sees_it(config), SCHEMA)).models()) <= CI_MODELS)
+    assume(len(study_of(config).models()) <= CI_MODELS)
     run_to_the_end(config)
 
 

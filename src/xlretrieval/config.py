@@ -93,14 +93,17 @@ class Study:
         self.training = config["training"]
         self.evaluation = config["evaluation"]
 
-    def source(self, name: str) -> Source:
+    def source(self, name: str, key: str | None = None) -> Source:
+        """The dataset or collection `name`; `key`, the config key `name` was read from, is named by the error for an
+        unknown name."""
         entry = self.config["data"]["collections"].get(name)
         if entry is not None:
             return CollectionSource(name=name, licence=entry["licence"], languages=tuple(sorted(entry["languages"])), parallel=entry["parallel"])
         extra = self.config["data"]["datasets"].get(name)
         base = SOURCES.get(name)
         if base is None and (extra is None or "url" not in extra):
-            raise ConfigError(f"unknown dataset '{name}': known are {', '.join(sorted(SOURCES))} (or define it under data.datasets)")
+            where = f"config key '{key}': " if key else ""
+            raise ConfigError(f"{where}unknown dataset '{name}': known are {', '.join(sorted(SOURCES))} (or define it under data.datasets)")
         if extra is None:
             return base
         if base is not None and not isinstance(base, LareqaSource):
@@ -134,18 +137,12 @@ class Study:
         if looks_like_path(name) and not Path(name).expanduser().is_dir():
             raise ConfigError(f"config key 'model.name': {name} is not a folder (a hub id reads owner/name)")
 
-    def _named_source(self, key: str, name: str) -> Source:
-        """`source(name)`, whose error for an unknown dataset then names `key`."""
-        try:
-            return self.source(name)
-        except ConfigError as error:
-            raise error if str(error).startswith("config key") else ConfigError(f"config key '{key}': {error}") from None
-
     def _check_training(self) -> None:
         t = self.training
-        if not self._named_source("training.dataset", t["dataset"]).trains:
+        source = self.source(t["dataset"], "training.dataset")
+        if not source.trains:
             raise ConfigError(f"config key 'training.dataset': {t['dataset']} is an evaluation benchmark only")
-        train_langs = self.source(t["dataset"]).languages
+        train_langs = source.languages
         for key, langs in (("training.source_language", [t["source_language"]]), ("training.target_pool", t["target_pool"])):
             unknown = sorted(set(langs) - set(train_langs))
             if unknown:
@@ -172,7 +169,7 @@ class Study:
     def _check_evaluation(self) -> None:
         t, e = self.training, self.evaluation
         for name in e["benchmarks"]:
-            if not self._named_source("evaluation.benchmarks", name).evaluates:
+            if not self.source(name, "evaluation.benchmarks").evaluates:
                 raise ConfigError(f"config key 'evaluation.benchmarks': {name} is a training source only")
         for name, settings in e["settings"].items():
             if name not in e["benchmarks"]:
