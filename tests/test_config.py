@@ -47,6 +47,11 @@ def test_defaults_fill_an_empty_config():
             {"evaluation": {"languages": {"xquad-r": ["el"]}, "settings": {"xquad-r": ["mono", "multi"]}}},
             r"'evaluation.settings.xquad-r': multi need two evaluated languages, xquad-r has el only",
         ),
+        # found in CI: cross between a held-out and a pool language only (mixed), so no paired test
+        (
+            {"evaluation": {"languages": {"xquad-r": ["de", "el"]}, "settings": {"xquad-r": ["cross"]}}},
+            r"'evaluation.settings.xquad-r': cross alone has no fixed language group in de, el: that needs two held-out",
+        ),
         (
             {"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}, "stats": {"metric": "rank_distance"}},
             r"'stats.metric': rank_distance is measured in the multi setting, which xquad-r is not evaluated in",
@@ -172,3 +177,9 @@ def test_pilot_points_cover_budgets_and_learning_rates_at_the_extreme_k():
 def test_one_evaluated_language_is_evaluated_mono_only():
     study = Study(validate({"evaluation": {"languages": {"xquad-r": ["el"]}}}, SCHEMA))
     assert study.settings("xquad-r") == ["mono"] and study.held_out("xquad-r") == ["el"]
+
+
+def test_cross_alone_is_valid_on_a_fixed_pair():
+    for languages in (["el", "th"], ["de", "en", "th"]):  # two held out; the source and one held out
+        study = Study(validate({"evaluation": {"languages": {"xquad-r": languages}, "settings": {"xquad-r": ["cross"]}}}, SCHEMA))
+        assert study.settings("xquad-r") == ["cross"]

@@ -273,3 +273,11 @@ def test_bad_input_is_a_clear_error(tmp_path):
         search(tables, questions, broken, 10, tmp_path)
     with pytest.raises(ValueError, match="index type must be exact, hnsw or ivf, not 'flat'"):
         IndexSpec(type="flat")
+
+
+def test_a_search_without_a_query_set_names_the_settings(real, tmp_path):
+    tables, questions, candidates = real
+    english = tables.questions.lang.eq("en").to_numpy()
+    one_language = Tables(tables.questions[english], tables.candidates, tables.qrels[tables.qrels.lang == "en"])
+    with pytest.raises(ValueError, match="nothing to search: .* settings cross"):
+        search(one_language, questions[english], candidates, DEPTH, tmp_path, settings=("cross",))

@@ -1,3 +1,5 @@
+from itertools import combinations
+
 import pytest
 
 from xlretrieval.data.splits import (
@@ -8,6 +10,7 @@ from xlretrieval.data.splits import (
     normalise_title,
     training_set,
 )
+from xlretrieval.querysets import query_sets
 
 
 def test_training_pairs_drop_articles_shared_with_evaluation(mlqa, xquad, mlqa_pairs):
@@ -169,3 +172,14 @@ def test_a_small_subset_asks_in_every_evaluated_language(mlqa, xquad):
         subset = evaluation_set(mlqa, ["en", "es", "vi"], articles, 0, None)
         assert set(subset.questions.lang) == {"en", "es", "vi"} and subset.questions.article.nunique() >= articles
     assert evaluation_set(xquad, ["de", "en", "zh"], 1, 0, None).questions.article.nunique() == 1  # every article asks in all
+
+
+# Found by tests/test_any_config.py in CI: one MLQA-R article asked in de, another in es, and no cross-lingual query set.
+def test_a_small_subset_shares_a_question_between_every_two_evaluated_languages(mlqa):
+    languages = ["ar", "de", "en", "es", "hi", "vi", "zh"]
+    for articles, seed in [(1, 0), (1, 1), (2, 0)]:
+        asked = evaluation_set(mlqa, languages, articles, seed, None).questions.groupby("question_id").lang.agg(set)
+        for x, y in combinations(languages, 2):
+            assert any({x, y} <= langs for langs in asked), (articles, seed, x, y)
+    subset = evaluation_set(mlqa, ["de", "es"], 1, 0, None)
+    assert [s.name for s in query_sets(subset, ("cross",))] == ["cross/de-es", "cross/es-de"]

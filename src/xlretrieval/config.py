@@ -204,10 +204,11 @@ class Study:
             self._check_comparable(name)
 
     def _check_comparable(self, benchmark: str) -> None:
-        """A benchmark must evaluate a fixed language group (the source language or a held-out one: every curve
-        over k and paired test is drawn on those), and cross or multi needs two languages."""
-        langs = self.evaluation_languages(benchmark)
-        if self.training["source_language"] not in langs and not self.held_out(benchmark):
+        """A benchmark must evaluate a fixed language group (every curve over k and paired test is drawn on those):
+        the source language or a held-out one, and in cross alone a pair of them; cross or multi needs two languages."""
+        langs, held_out = self.evaluation_languages(benchmark), self.held_out(benchmark)
+        has_source = self.training["source_language"] in langs
+        if not has_source and not held_out:
             raise ConfigError(
                 f"config key 'evaluation.languages.{benchmark}': {', '.join(langs)} holds neither training.source_language "
                 f"({self.training['source_language']}) nor a held-out language, the fixed groups that curves over k and paired tests compare"
@@ -216,6 +217,11 @@ class Study:
         if len(langs) < 2 and between:
             raise ConfigError(
                 f"config key 'evaluation.settings.{benchmark}': {' and '.join(between)} need two evaluated languages, {benchmark} has {langs[0]} only"
+            )
+        if self.settings(benchmark) == ["cross"] and not (len(held_out) > 1 or (has_source and held_out)):
+            raise ConfigError(
+                f"config key 'evaluation.settings.{benchmark}': cross alone has no fixed language group in {', '.join(langs)}: "
+                f"that needs two held-out languages, or training.source_language ({self.training['source_language']}) and one"
             )
 
     def _check_stats(self) -> None:

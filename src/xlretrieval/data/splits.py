@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 
@@ -168,20 +170,24 @@ def evaluation_set(tables: Tables, languages: list[str], articles: int | float |
         _, pool = holdout_split(pool, holdout["train_fraction"], holdout["seed"])
     if articles is not None and isinstance(articles, int) and articles >= len(set(pool)):
         articles = None
-    return restrict(tables, asking_every_language(tables, pool, choose_articles(pool, articles, seed), seed))
+    return restrict(tables, asking_every_language_pair(tables, pool, choose_articles(pool, articles, seed), seed))
 
 
-def asking_every_language(tables: Tables, pool: list[str], chosen: list[str], seed: int) -> list[str]:
-    """`chosen` plus, for each language none of them asks a question in, the first article of a seeded order of
-    `pool` that does: each of MLQA-R's articles asks in 2 to 7 of its languages, so a small subset may miss one
-    (XQuAD-R's articles ask in all 11, so its subsets stay as chosen)."""
-    asked = tables.questions.groupby("article").lang.agg(set).to_dict()
+def asking_every_language_pair(tables: Tables, pool: list[str], chosen: list[str], seed: int) -> list[str]:
+    """`chosen` plus, for each language and each pair of languages that none of them asks a question in, the
+    first article of a seeded order of `pool` that does. Each of MLQA-R's articles asks in 2 to 7 of its
+    languages, so a small subset may miss a language, or share no question between two (no cross-lingual
+    query set); XQuAD-R's articles ask in all 11, so its subsets stay as chosen."""
+    covered: dict[str, set[frozenset[str]]] = {}  # article: the languages and pairs its questions ask in
+    for (article, _), langs in tables.questions.groupby(["article", "question_id"]).lang.agg(frozenset).items():
+        covered.setdefault(article, set()).update(frozenset(group) for n in (1, 2) for group in combinations(langs, n))
     unique = sorted(set(pool))
     order = [unique[i] for i in np.random.default_rng(seed).permutation(len(unique))]
     chosen = list(chosen)
-    for lang in sorted(set(tables.questions.lang)):
-        if not any(lang in asked.get(article, ()) for article in chosen):
-            extra = next((article for article in order if lang in asked.get(article, ())), None)
+    languages = sorted(set(tables.questions.lang))
+    for group in [frozenset(group) for n in (1, 2) for group in combinations(languages, n)]:
+        if not any(group in covered.get(article, ()) for article in chosen):
+            extra = next((article for article in order if group in covered.get(article, ())), None)
             if extra is not None:
                 chosen.append(extra)
     return sorted(chosen)
