@@ -173,6 +173,12 @@ def evaluation_set(tables: Tables, languages: list[str], articles: int | float |
     return restrict(tables, asking_every_language_pair(tables, pool, choose_articles(pool, articles, seed), seed))
 
 
+def languages_and_pairs(languages: set[str] | frozenset[str]) -> list[frozenset[str]]:
+    """Each language, then each pair of languages, in sorted order."""
+    ordered = sorted(languages)
+    return [frozenset(group) for n in (1, 2) for group in combinations(ordered, n)]
+
+
 def asking_every_language_pair(tables: Tables, pool: list[str], chosen: list[str], seed: int) -> list[str]:
     """`chosen` plus, for each language and each pair of languages that none of them asks a question in, the
     first article of a seeded order of `pool` that does. Each of MLQA-R's articles asks in 2 to 7 of its
@@ -180,12 +186,11 @@ def asking_every_language_pair(tables: Tables, pool: list[str], chosen: list[str
     query set); XQuAD-R's articles ask in all 11, so its subsets stay as chosen."""
     covered: dict[str, set[frozenset[str]]] = {}  # article: the languages and pairs its questions ask in
     for (article, _), langs in tables.questions.groupby(["article", "question_id"]).lang.agg(frozenset).items():
-        covered.setdefault(article, set()).update(frozenset(group) for n in (1, 2) for group in combinations(langs, n))
+        covered.setdefault(article, set()).update(languages_and_pairs(langs))
     unique = sorted(set(pool))
     order = [unique[i] for i in np.random.default_rng(seed).permutation(len(unique))]
     chosen = list(chosen)
-    languages = sorted(set(tables.questions.lang))
-    for group in [frozenset(group) for n in (1, 2) for group in combinations(languages, n)]:
+    for group in languages_and_pairs(set(tables.questions.lang)):
         if not any(group in covered.get(article, ()) for article in chosen):
             extra = next((article for article in order if group in covered.get(article, ())), None)
             if extra is not None:

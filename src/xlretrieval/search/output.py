@@ -75,8 +75,6 @@ def search(
     """Write a TREC run per query set (`{run_dir}/{setting}/{qlang}-{plang}.trec`) and report exact ranks."""
     clock = Clock()
     rankings = rank(tables, question_vectors, candidate_vectors, depth, index, clock, settings)
-    if not rankings:
-        raise ValueError(f"nothing to search: no evaluated question has a relevant candidate in a pool of the settings {', '.join(settings)}")
     recalls = []
     with clock("write"):
         for ranking in rankings:

@@ -171,6 +171,8 @@ def rank(
     approximate = index.type != "exact"
     with clock("prepare"):
         targets = query_targets(tables, question_vectors, candidate_vectors, tiebreak, depth, settings, BLOCK_SCORES)
+    if not targets:
+        raise ValueError(f"nothing to search: no evaluated question has a relevant candidate in a pool of the settings {', '.join(settings)}")
     totals = [Partial.empty(target, target.k, approximate) for target in targets]
 
     candidate_langs = c.lang.to_numpy()
