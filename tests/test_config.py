@@ -161,17 +161,27 @@ def test_strategies_can_be_trained_at_fewer_k():
     assert len(Study(validate({"training": {"language_draws": [0, 1]}}, SCHEMA)).models()) == 3 * 7
 
 
-def test_pilot_points_cover_budgets_and_learning_rates_at_the_extreme_k():
+def test_pilot_points_cover_budgets_and_learning_rates_at_the_whole_pool():
     budgets = [{"learning_rate": 3e-5, "steps": [10, 20]}, {"learning_rate": 1e-4, "steps": [10]}]
     study = Study(validate({"pilot": {"budgets": budgets}}, SCHEMA))
-    assert study.pilot_models() == [
-        "hybrid-a0.5/k1/lr3e-05/steps10",
-        "hybrid-a0.5/k1/lr3e-05/steps20",
-        "hybrid-a0.5/k1/lr0.0001/steps10",
-        "hybrid-a0.5/k6/lr3e-05/steps10",
-        "hybrid-a0.5/k6/lr3e-05/steps20",
-        "hybrid-a0.5/k6/lr0.0001/steps10",
-    ]
+    assert study.pilot_models() == ["hybrid-a0.5/k6/lr3e-05/steps10", "hybrid-a0.5/k6/lr3e-05/steps20", "hybrid-a0.5/k6/lr0.0001/steps10"]
+
+
+def test_cover_trains_every_pool_language_once_per_k():
+    study = Study(validate({"training": {"language_draws": "cover", "k": [1, 2, 3, 6], "full_pool_seeds": [1, 2]}}, SCHEMA))
+    pool = set(study.training["target_pool"])
+    for k in (1, 2, 3, 6):
+        sets = [set(langs) - {"en"} for kk, _, langs in study.draws() if kk == k]
+        assert len(sets) == 6 // k and all(len(s) == k for s in sets)
+        assert set().union(*sets) == pool and sum(map(len, sets)) == len(pool)  # disjoint, covering
+    runs = [(m.k, m.draw, m.seed) for m in study.models() if m.strategy == "hybrid-a0.5"]
+    assert [r for r in runs if r[0] == 6] == [(6, 0, 0), (6, 0, 1), (6, 0, 2)]  # full_pool_seeds: the one set, three seeds
+    assert sum(1 for r in runs if r[0] == 1) == 6
+
+
+def test_cover_needs_every_k_to_divide_the_pool():
+    with pytest.raises(ConfigError, match=r"training.k.*\[4\]"):
+        Study(validate({"training": {"language_draws": "cover", "k": [1, 4, 6]}}, SCHEMA)).check()
 
 
 def test_one_evaluated_language_is_evaluated_mono_only():

@@ -208,10 +208,23 @@ def test_language_table_and_test_table(study):
     assert list(table.columns) == ["de", "el", "en", "zh"]
     assert table.index[0] == ("mono", "xx-mono") and ("multi", "base") in table.index and len(table) == 12
     assert all(" ± " in cell for cell in table.to_numpy().flat)
-    readable = paired_test_table(study.tests, 0.95)
+    readable = paired_test_table(study.tests, 0.95, permutations=500, resamples=200)
     assert "hybrid-a0.5 vs xx-mono, k=1" in readable.index and "x-y, k=2 vs k=1" in readable.index
     assert "hybrid-a0.5 vs base, k=2" in readable.index
-    assert list(readable.columns) == ["setting", "languages", "query sets", "difference [95% CI]", "d_z", "p", "p (Holm)"]
+    assert readable["Holm family"].iloc[0] == "primary" and readable.index[0] == "hybrid-a0.5, k=2 vs k=1"
+    assert list(readable.columns) == [
+        "Holm family",
+        "setting",
+        "languages",
+        "query sets",
+        "difference [95% CI, questions]",
+        "95% CI, runs and questions",
+        "d_z",
+        "p (sign flips)",
+        "p (runs)",
+        "p (Holm)",
+        "detectable (80% power)",
+    ]
 
 
 def test_headline_table_shows_held_out_gains_by_k(study):

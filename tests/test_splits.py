@@ -183,3 +183,15 @@ def test_a_small_subset_shares_a_question_between_every_two_evaluated_languages(
             assert any({x, y} <= langs for langs in asked), (articles, seed, x, y)
     subset = evaluation_set(mlqa, ["de", "es"], 1, 0, None)
     assert [s.name for s in query_sets(subset, ("cross",))] == ["cross/de-es", "cross/es-de"]
+
+
+def test_the_pilot_set_is_as_large_as_the_evaluated_subset_and_disjoint_from_it(xquad):
+    from xlretrieval.data.splits import evaluation_set, pilot_set
+
+    evaluated = evaluation_set(xquad, ["de", "en"], 3, 0, None)
+    pilot = pilot_set(xquad, ["de", "en"], 3, 0, None)
+    assert pilot.questions.article.nunique() == 3 and set(pilot.questions.lang) == {"de", "en"}
+    assert not set(pilot.questions.article) & set(evaluated.questions.article)
+    assert not set(pilot.questions.question_id) & set(evaluated.questions.question_id)
+    with pytest.raises(ValueError, match="evaluation.articles"):
+        pilot_set(xquad, ["de", "en"], None, 0, None)

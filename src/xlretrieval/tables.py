@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .metrics import RANK_DISTANCE, lang_group
@@ -253,29 +255,49 @@ def headline_table(intervals: pd.DataFrame, benchmark: str, metric: str, strateg
     return table
 
 
-def paired_test_table(tests: pd.DataFrame, level: float) -> pd.DataFrame:
-    """`stats.paired.paired_tests` rows for reading: comparison, setting, languages, difference with its
-    `level` interval, effect size d_z, p and Holm-adjusted p."""
+def paired_test_table(tests: pd.DataFrame, level: float, *, permutations: int, resamples: int) -> pd.DataFrame:
+    """`stats.paired.paired_tests` rows for reading, the primary family first: comparison, Holm family, setting,
+    languages, difference with its `level` interval over questions and its interval over runs and questions,
+    effect size d_z, sign-flip p (`permutations` flips), run-level bootstrap p (`resamples` samples),
+    Holm-adjusted p and the smallest detectable effect. A p-value at its floor, 1 / (permutations + 1) or
+    1 / (resamples + 1), and the Holm-adjusted p of a test whose family p is at its floor, read "≤ value"."""
+    tests = tests.iloc[np.argsort(~tests.primary.to_numpy(), kind="stable")]
     comparison = [
         f"{a}, k={ka} vs k={kb}" if family == "k-trend" else f"{a} vs {b}, k={ka}"
         for family, a, b, ka, kb in zip(tests.family, tests.strategy_a, tests.strategy_b, tests.k_a, tests.k_b)
     ]
+    flips_at_floor = at_floor(tests.p_value, permutations)
+    runs_at_floor = at_floor(tests.p_runs, resamples)
     table = pd.DataFrame(
         {
             "benchmark": tests.benchmark,
             "comparison": comparison,
+            "Holm family": np.where(tests.primary, "primary", "other"),
             "setting": tests.setting,
             "languages": tests.lang_group,
             "query sets": tests.n_query_sets,
-            f"difference [{level:.0%} CI]": signed_intervals(tests.difference, tests.ci_low, tests.ci_high),
+            f"difference [{level:.0%} CI, questions]": signed_intervals(tests.difference, tests.ci_low, tests.ci_high),
+            f"{level:.0%} CI, runs and questions": [f"[{low:+.3f}, {high:+.3f}]" for low, high in zip(tests.ci_low_runs, tests.ci_high_runs)],
             "d_z": tests.effect_size.map(lambda v: f"{v:+.2f}"),
-            "p": tests.p_value.map(lambda v: f"{v:.4f}"),
-            "p (Holm)": tests.p_holm.map(lambda v: f"{v:.4f}"),
+            "p (sign flips)": p_value_cells(tests.p_value, flips_at_floor),
+            "p (runs)": p_value_cells(tests.p_runs, runs_at_floor),
+            "p (Holm)": p_value_cells(tests.p_holm, np.where(tests.primary, runs_at_floor, flips_at_floor)),
+            "detectable (80% power)": tests.detectable.map(lambda v: f"{v:.3f}"),
         }
     )
     if tests.benchmark.nunique() == 1:
         table = table.drop(columns="benchmark")
     return table.set_index("comparison")
+
+
+def at_floor(p_values: pd.Series, draws: int) -> np.ndarray:
+    """Whether each Monte Carlo p-value is its smallest possible value, 1 / (draws + 1)."""
+    return (p_values <= (1 + 1e-9) / (draws + 1)).to_numpy()
+
+
+def p_value_cells(p_values: pd.Series, bounded: np.ndarray) -> list[str]:
+    """'0.0123' cells, four decimals; a bound as '≤ 0.0001' (rounded up, so that it still holds)."""
+    return [f"≤ {math.ceil(p * 1e4 - 1e-9) / 1e4:.4f}" if bound else f"{p:.4f}" for p, bound in zip(p_values, bounded)]
 
 
 def write_table(table: pd.DataFrame, markdown: Path, latex: Path, caption: str, html: Path | None = None) -> None:

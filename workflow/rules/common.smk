@@ -1,4 +1,5 @@
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -7,7 +8,7 @@ SRC = str(ROOT / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from xlretrieval.availability import ModelUnavailable, check_available, unreachable_files  # noqa: E402
+from xlretrieval.availability import EMBEDDED_MODELS, ModelUnavailable, check_available, packaged_file, unreachable_files  # noqa: E402
 from xlretrieval.config import ConfigError, Study, validate  # noqa: E402
 from xlretrieval.data.collections import local_files  # noqa: E402
 from xlretrieval.ownership import ResultsConflict, claim  # noqa: E402
@@ -47,6 +48,7 @@ wildcard_constraints:
     lr=r"[0-9.e+-]+",
     steps=r"\d+",
     model=rf"{BASE}|{MODEL_TAG}",
+    name="|".join(map(re.escape, EMBEDDED_MODELS)),
 
 
 def claim_results():
@@ -132,11 +134,41 @@ def holdout(dataset):
     return None
 
 
+def loaded_base_model():
+    """The base model as the jobs load it: the folder the `base_model` rule builds for a model a package ships as a
+    file of its own (`availability.EMBEDDED_MODELS`), else model.name (a folder or hub id)."""
+    name = config["model"]["name"]
+    return f"{RESULTS}/base_model/{name}" if name in EMBEDDED_MODELS else name
+
+
+def packaged_model_file():
+    """The file the `base_model` rule builds model.name from (in an installed package)."""
+    try:
+        return str(packaged_file(config["model"]["name"]))
+    except ModelUnavailable as error:
+        raise WorkflowError(f"config key 'model.name': {error}") from None
+
+
+def base_model_param(wildcards, input):
+    """What a job loads as the base model: the built folder among its inputs (input.base), else model.name."""
+    return input.base[0] if config["model"]["name"] in EMBEDDED_MODELS else config["model"]["name"]
+
+
+def base_model_input():
+    """The built base model folder as a rule's input (nothing for a model loaded by name)."""
+    return [loaded_base_model()] if config["model"]["name"] in EMBEDDED_MODELS else []
+
+
 def model_input(wildcards):
-    """The fine-tuned model folder a rule needs; nothing for the base model (loaded by name)."""
+    """The model folder a job needs (a fine-tuned one, or the built base model)."""
     if wildcards.model == BASE:
-        return []
+        return base_model_input()
     return f"{RESULTS}/models/{wildcards.model}"
+
+
+def model_path(wildcards):
+    """What the `embed` job loads: the base model (`loaded_base_model`) or a fine-tuned model's folder."""
+    return loaded_base_model() if wildcards.model == BASE else f"{RESULTS}/models/{wildcards.model}"
 
 
 def per_query_files():
@@ -233,7 +265,7 @@ def pilot_benchmark():
 def pilot_params(steps, k, lr, alpha):
     benchmark = pilot_benchmark()
     return {
-        "model_name": config["model"]["name"],
+        "model_name": loaded_base_model(),
         "device": config["model"]["device"],
         "precision": config["model"]["precision"],
         "pooling": config["model"]["pooling"],
@@ -251,6 +283,7 @@ def pilot_params(steps, k, lr, alpha):
             "temperature": TRAINING["temperature"],
             "query_prefix": TRAINING["query_prefix"],
             "passage_prefix": TRAINING["passage_prefix"],
+            "freeze_embeddings": TRAINING["freeze_embeddings"],
         },
         "max_seq_length": TRAINING["max_seq_length"],
         "encoding_max_seq_length": EVALUATION["max_seq_length"],

@@ -8,7 +8,7 @@ rule embed:
         encoding=f"{RESULTS}/embeddings/{{model}}/{{benchmark}}/encoding.json",
     params:
         code=package_code("embed"),
-        model=lambda w: config["model"]["name"] if w.model == BASE else f"{RESULTS}/models/{w.model}",
+        model=model_path,
         pooling=config["model"]["pooling"],
         device=config["model"]["device"],
         precision=config["model"]["precision"],  # resolved by the job on its machine

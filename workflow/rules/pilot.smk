@@ -1,11 +1,36 @@
-# The learning-curve pilot (`snakemake pilot`, not part of `all`): hybrid at the smallest and largest k for each
-# step budget and learning rate of `pilot`, evaluated on held-out languages against the base model.
+# The learning-curve pilot (`snakemake pilot`, not part of `all`): hybrid at the largest k for each step budget and
+# learning rate of `pilot`, evaluated on held-out languages against the base model, on articles the study does not evaluate.
+
+
+rule pilot_set:
+    input:
+        lambda w: prepared(w.benchmark),
+    output:
+        questions=f"{RESULTS}/pilot/evalset/{{benchmark}}/questions.parquet",
+        candidates=f"{RESULTS}/pilot/evalset/{{benchmark}}/candidates.parquet",
+        qrels=f"{RESULTS}/pilot/evalset/{{benchmark}}/qrels.parquet",
+    params:
+        code=package_code("pilot_set"),
+        languages=lambda w: STUDY.evaluation_languages(w.benchmark),
+        articles=lambda w: STUDY.article_subset(w.benchmark),
+        subset_seed=EVALUATION["subset_seed"],
+        holdout=lambda w: holdout(w.benchmark),
+    log:
+        f"{RESULTS}/logs/pilot/evalset/{{benchmark}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/pilot_set.py"
 
 
 rule pilot_point:
     input:
         pairs=rules.training_pairs.output[0],
-        evalset=evalset(pilot_benchmark()),
+        evalset=expand(rules.pilot_set.output, benchmark=pilot_benchmark()),
+        base=base_model_input(),
     output:
         f"{RESULTS}/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}.parquet",
     params:

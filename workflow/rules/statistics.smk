@@ -41,6 +41,7 @@ rule paired_tests:
         benchmarks=EVALUATION["benchmarks"],
         metric=STATS["metric"],
         strategies=STUDY.strategies(),
+        primary=STATS["primary"],
         level=STATS["level"],
         resamples=STATS["resamples"],
         permutations=STATS["permutations"],

@@ -23,15 +23,36 @@ rule batches:
         "../scripts/batches.py"
 
 
+rule base_model:
+    input:
+        lambda w: packaged_model_file(),
+    output:
+        directory(f"{RESULTS}/base_model/{{name}}"),
+    params:
+        code=package_code("base_model"),
+    log:
+        f"{RESULTS}/logs/base_model/{{name}}.log",
+    benchmark:
+        cost_file("base_model", "{name}")
+    resources:  # measured ~1.5 GB, ~15 s (multilingual-e5-small: 118M weights dequantised, 250k pieces)
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/base_model.py"
+
+
 rule train:
     input:
         pairs=rules.training_pairs.output[0],
         batches=rules.batches.output[0],
+        base=base_model_input(),
     output:
         directory(f"{RESULTS}/models/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}"),
     params:
         code=package_code("train"),
-        model=config["model"]["name"],
+        model=base_model_param,
         pooling=config["model"]["pooling"],
         device=config["model"]["device"],
         precision=config["model"]["precision"],  # resolved by the job on its machine
@@ -42,6 +63,7 @@ rule train:
         max_seq_length=TRAINING["max_seq_length"],
         query_prefix=TRAINING["query_prefix"],
         passage_prefix=TRAINING["passage_prefix"],
+        freeze_embeddings=TRAINING["freeze_embeddings"],
         early_stopping=early_stopping("every", "patience"),
     log:
         f"{RESULTS}/logs/train/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",

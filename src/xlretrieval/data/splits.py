@@ -173,6 +173,21 @@ def evaluation_set(tables: Tables, languages: list[str], articles: int | float |
     return restrict(tables, asking_every_language_pair(tables, pool, choose_articles(pool, articles, seed), seed))
 
 
+def pilot_set(tables: Tables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None) -> Tables:
+    """As many articles as `evaluation_set` evaluates (seeded, at most all the others), from those it does not: the
+    pilot chooses the training budget on them, so the reported answer's questions take no part in that choice."""
+    evaluated = set(evaluation_set(tables, languages, articles, seed, holdout).questions.article)
+    tables = select_languages(tables, languages)
+    pool = tables.questions.article.tolist()
+    if holdout:
+        _, pool = holdout_split(pool, holdout["train_fraction"], holdout["seed"])
+    rest = sorted(set(pool) - evaluated)
+    if not rest:
+        raise ValueError("the study evaluates every article (evaluation.articles): the pilot needs articles the study does not evaluate")
+    chosen = choose_articles(rest, min(len(evaluated), len(rest)), seed)
+    return restrict(tables, asking_every_language_pair(tables, rest, chosen, seed))
+
+
 def languages_and_pairs(languages: set[str] | frozenset[str]) -> list[frozenset[str]]:
     """Each language, then each pair of languages, in sorted order."""
     ordered = sorted(languages)

@@ -1,24 +1,36 @@
 """Paired comparisons of the study: which sides it compares, and the difference of each with its
-interval, effect size and p-values.
+intervals, effect size, p-values and smallest detectable effect.
 
-Paired tests condition on the trained runs and ask whether a difference holds over questions: a
-sign-flip randomisation test on per-question differences (each question's contribution to the
-macro average of one side minus the other), two-sided, with Holm's step-down adjustment across the
-whole family; the effect's interval is a paired bootstrap over questions.
+Over questions, holding the trained runs fixed: a sign-flip randomisation test on per-question
+differences (each question's contribution to the macro average of one side minus the other),
+two-sided, and a paired bootstrap interval over questions. Over runs and questions: a hierarchical
+bootstrap that also resamples each side's runs (language draws and seeds), jointly where both sides
+hold the same runs (see `paired_runs`), with its percentile interval and two-sided p-value.
+
+The tests named before the run (`stats.primary`) form the primary family, Holm-adjusted on their
+run-level p-values; every other test is Holm-adjusted within the rest, on its sign-flip p-value.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ..metrics import FIXED_GROUPS
-from ..runs import BASE
+from ..runs import BASE, parse_strategy
 from .cells import QuestionMatrix, memberships
 from .resampling import check_level, percentile_interval, question_counts, set_means
-from .significance import holm, sign_flip_pvalues
+from .significance import bootstrap_pvalues, detectable_difference, holm, sign_flip_pvalues
+
+# the study's primary tests when `stats.primary` is null: the hybrid k trend on the held-out languages, those the study has
+DEFAULT_PRIMARY = [
+    {"family": "k-trend", "strategy": "hybrid", "setting": "cross", "lang_group": "held-out"},
+    {"family": "k-trend", "strategy": "hybrid", "setting": "mono", "lang_group": "held-out"},
+]
 
 TEST_COLUMNS = [
     "benchmark",
@@ -32,6 +44,7 @@ TEST_COLUMNS = [
     "k_b",
     "n_runs_a",
     "n_runs_b",
+    "runs_paired",
     "n_query_sets",
     "n_questions",
     "mean_a",
@@ -39,10 +52,21 @@ TEST_COLUMNS = [
     "difference",
     "ci_low",
     "ci_high",
+    "ci_low_runs",
+    "ci_high_runs",
     "effect_size",
     "p_value",
+    "p_runs",
+    "primary",
     "p_holm",
+    "detectable",
 ]
+
+
+# {run: (units, weights)}: each run's units and their weights in its macro average
+RunWeights = dict[int, tuple[np.ndarray, np.ndarray]]
+# One resampled group of runs: the (units, weights) of each member, drawn with replacement within the group.
+RunGroup = list[tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -86,18 +110,20 @@ def paired_tests(
     metric: str,
     strategies: list[str],
     *,
+    primary: list[dict[str, str]] | None = None,
     level: float = 0.95,
     resamples: int = 1000,
     permutations: int = 10000,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Paired comparisons (see `comparisons`) of `metric`: both means, their difference (a - b) with a
-    paired bootstrap interval, effect size, sign-flip p-value and Holm-adjusted p over all of them.
+    bootstrap interval over questions and one over runs and questions, effect size, sign-flip and
+    run-level p-values, and the Holm families of `with_families` (`primary` as there).
 
     Each side is its `value` cell in `intervals`. Sides are compared on the query sets both hold in every
     run (the same sets: the held-out and source groups do not change with k). Comparisons without such
     query sets are left out. `effect_size` is the mean per-question difference over its standard
-    deviation (Cohen's d_z).
+    deviation (Cohen's d_z). `runs_paired` says whether the runs were resampled jointly (`paired_runs`).
     """
     check_level(level)
     members = memberships(matrix, runs, roles)
@@ -107,23 +133,30 @@ def paired_tests(
     tuned = runs[runs.strategy.isin(strategies)]
     strategy_ks = {s: sorted(tuned[tuned.strategy == s].k.unique()) for s in strategies if s in set(tuned.strategy)}
     settings = [s for s in ("mono", "cross", "multi") if s in set(members.setting)]
-    rows, weights_a, weights_b = [], [], []
+    sides = dict(list(members.groupby(["setting", "lang_group", "strategy", "k"], sort=False)))
+    held = {key: query_set_keys(side) for key, side in sides.items()}
+    run_keys = runs.set_index("run")[["strategy", "draw", "seed"]]
+    rows, weights_a, weights_b, run_groups = [], [], [], []
     for c in comparisons(strategy_ks, settings):
-        cell = members[(members.setting == c.setting) & (members.lang_group == c.lang_group)]
-        side_a = cell[(cell.strategy == c.strategy_a) & (cell.k == c.k_a)]
-        side_b = cell[(cell.strategy == c.strategy_b) & (cell.k == c.k_b)]
-        keys = query_set_keys(side_a) & query_set_keys(side_b)
-        side_a, side_b = restrict(side_a, keys), restrict(side_b, keys)
+        key_a, key_b = (c.setting, c.lang_group, c.strategy_a, c.k_a), (c.setting, c.lang_group, c.strategy_b, c.k_b)
+        if key_a not in sides or key_b not in sides:
+            continue
+        keys = held[key_a] & held[key_b]
+        side_a, side_b = restrict(sides[key_a], keys), restrict(sides[key_b], keys)
         if side_a.empty or side_b.empty:
             continue
-        weights_a.append(macro_unit_weights(side_a, len(matrix.units)))
-        weights_b.append(macro_unit_weights(side_b, len(matrix.units)))
+        runs_a, runs_b = run_unit_weights(side_a), run_unit_weights(side_b)
+        weights_a.append(macro_unit_weights(runs_a, len(matrix.units)))
+        weights_b.append(macro_unit_weights(runs_b, len(matrix.units)))
+        pairs = paired_runs(run_keys.loc[list(runs_a)], run_keys.loc[list(runs_b)])
+        run_groups.append(resampled_groups(runs_a, runs_b, pairs))
         rows.append(
             {
                 **c.__dict__,
-                "n_runs_a": side_a.run.nunique(),
-                "n_runs_b": side_b.run.nunique(),
-                "n_query_sets": len(set(zip(side_a.setting, side_a.set_query_lang, side_a.passage_lang))),
+                "n_runs_a": len(runs_a),
+                "n_runs_b": len(runs_b),
+                "runs_paired": pairs is not None,
+                "n_query_sets": len(keys),
             }
         )
     if not rows:
@@ -136,16 +169,104 @@ def paired_tests(
     involved = ((a != 0) | (b != 0)).astype(float) @ present > 0
     means = set_means(values, present, np.ones((1, values.shape[1])))[0]
     rng = np.random.default_rng(seed)
-    samples = set_means(values, present, question_counts(values.shape[1], resamples, rng)) @ (a - b).T
+    unit_samples = set_means(values, present, question_counts(values.shape[1], resamples, rng))  # (samples, units)
     out = pd.DataFrame(rows)
     out["n_questions"] = involved.sum(axis=1)
     out["mean_a"], out["mean_b"] = a @ means, b @ means
     out["difference"] = per_question.sum(axis=1)
-    out["ci_low"], out["ci_high"] = percentile_interval(samples, level)
+    out["ci_low"], out["ci_high"] = percentile_interval(unit_samples @ (a - b).T, level)
     out["effect_size"] = [effect_size(d[m]) for d, m in zip(per_question, involved)]
     out["p_value"] = sign_flip_pvalues(per_question, permutations, rng)
-    out["p_holm"] = holm(out.p_value)
-    return out.assign(benchmark=benchmark, metric=metric)[TEST_COLUMNS]
+    local = np.full(len(matrix.units), -1)
+    local[used] = np.arange(len(used))
+    run_samples = run_level_samples(unit_samples, run_groups, local, rng)
+    out["ci_low_runs"], out["ci_high_runs"] = percentile_interval(run_samples, level)
+    out["p_runs"] = bootstrap_pvalues(run_samples, resamples)
+    out = with_families(out.assign(benchmark=benchmark, metric=metric), primary, level)
+    return out[TEST_COLUMNS]
+
+
+def paired_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> list[tuple[int, int]] | None:
+    """Runs (a, b) resampled jointly, from each side's rows of the runs table (by run): by (draw, seed) when both
+    sides hold the same keys (e.g. two strategies at the same k); against the base model (one run per draw),
+    each run of a with the base run of its draw, when a holds every base draw equally often. None: the sides'
+    runs are resampled independently (e.g. two k)."""
+    keyed_a = dict(zip(zip(runs_a.draw, runs_a.seed), runs_a.index))
+    keyed_b = dict(zip(zip(runs_b.draw, runs_b.seed), runs_b.index))
+    if keyed_a.keys() == keyed_b.keys():
+        return [(keyed_a[key], keyed_b[key]) for key in sorted(keyed_a)]
+    base_by_draw = dict(zip(runs_b.draw, runs_b.index))
+    seeds_per_draw = Counter(runs_a.draw)
+    if (runs_b.strategy == BASE).all() and seeds_per_draw.keys() == base_by_draw.keys() and len(set(seeds_per_draw.values())) == 1:
+        return [(run, base_by_draw[draw]) for run, draw in zip(runs_a.index, runs_a.draw)]
+    return None
+
+
+def resampled_groups(runs_a: RunWeights, runs_b: RunWeights, pairs: list[tuple[int, int]] | None) -> list[RunGroup]:
+    """The run groups of a comparison, each member weighted as in the mean over its group's runs (the
+    side's macro average, b's with sign -1): one group of run pairs (a minus b) or a group per side."""
+    if pairs is not None:
+        return [[(np.concatenate([runs_a[i][0], runs_b[j][0]]), np.concatenate([runs_a[i][1], -runs_b[j][1]])) for i, j in pairs]]
+    return [list(runs_a.values()), [(units, -weights) for units, weights in runs_b.values()]]
+
+
+def run_unit_weights(side: pd.DataFrame) -> RunWeights:
+    """Each run's member units and their weights in its macro average."""
+    return {run: (units, np.full(len(units), 1.0 / len(units))) for run, units in side.groupby("run").unit.agg(np.array).items()}
+
+
+def run_level_samples(unit_samples: np.ndarray, tests: list[list[RunGroup]], local: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(samples, tests): each test's difference in every sample of questions (`unit_samples`, units numbered by
+    `local`) with each of its run groups resampled with replacement (a multinomial draw of its members)."""
+    members = [member for groups in tests for group in groups for member in group]
+    member_of = np.repeat(np.arange(len(members)), [len(units) for units, _ in members])
+    unit_of = local[np.concatenate([units for units, _ in members])]
+    weights = sparse.csr_matrix((np.concatenate([w for _, w in members]), (member_of, unit_of)), shape=(len(members), unit_samples.shape[1]))
+    member_samples = (weights @ unit_samples.T).T  # (samples, members)
+    sizes = np.array([len(group) for groups in tests for group in groups])
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    draws = np.zeros_like(member_samples)
+    for n in np.unique(sizes):
+        chosen = np.flatnonzero(sizes == n)
+        group_members = first[chosen][:, None] + np.arange(n)  # (groups, members)
+        draws[:, group_members] = rng.multinomial(n, np.full(n, 1.0 / n), size=(len(member_samples), len(chosen))) / n
+    member_samples *= draws
+    member_samples[draws == 0] = 0.0  # an undrawn member adds nothing, not even a NaN of its own
+    starts = np.cumsum([0] + [sum(len(group) for group in groups) for groups in tests[:-1]])
+    return np.add.reduceat(member_samples, starts, axis=1)
+
+
+def with_families(tests: pd.DataFrame, primary: list[dict[str, str]] | None, level: float) -> pd.DataFrame:
+    """`tests` with `primary` (named in `primary`, see `primary_mask`), `p_holm` (Holm within the primary
+    family on `p_runs`, within the rest on `p_value`) and `detectable`: the difference a test at the strictest
+    Holm threshold of its family, (1 - level) / family size, detects with 80% power, from the run-level interval."""
+    out = tests.copy()
+    out["primary"] = primary_mask(out, primary)
+    out["p_holm"], out["detectable"] = np.nan, np.nan
+    half_width = (out.ci_high_runs - out.ci_low_runs) / 2
+    for family, p in ((out.primary, out.p_runs), (~out.primary, out.p_value)):
+        if family.any():
+            out.loc[family, "p_holm"] = holm(p[family])
+            out.loc[family, "detectable"] = detectable_difference(half_width[family], level, int(family.sum()))
+    return out
+
+
+def primary_mask(tests: pd.DataFrame, primary: list[dict[str, str]] | None) -> np.ndarray:
+    """Which tests an entry of `primary` names (family, strategy, setting, lang_group; the strategy "hybrid" names
+    every hybrid slug, and a test's strategy is its side a). Each entry must name a test; None stands for
+    `DEFAULT_PRIMARY`, whose entries the study need not have."""
+    marked = np.zeros(len(tests), dtype=bool)
+    for entry in DEFAULT_PRIMARY if primary is None else primary:
+        named = (
+            (tests.family == entry["family"])
+            & (tests.setting == entry["setting"])
+            & (tests.lang_group == entry["lang_group"])
+            & ((tests.strategy_a == entry["strategy"]) | (tests.strategy_a.map(lambda slug: parse_strategy(slug)[0]) == entry["strategy"]))
+        ).to_numpy()
+        if primary is not None and not named.any():
+            raise ValueError(f"config key 'stats.primary': {entry} names none of the {len(tests)} paired tests")
+        marked |= named
+    return marked
 
 
 def restrict(members: pd.DataFrame, keys: set) -> pd.DataFrame:
@@ -159,11 +280,11 @@ def query_set_keys(members: pd.DataFrame) -> set:
     return set.intersection(*per_run) if per_run else set()
 
 
-def macro_unit_weights(members: pd.DataFrame, n_units: int) -> np.ndarray:
+def macro_unit_weights(runs: RunWeights, n_units: int) -> np.ndarray:
     """Weight of each unit in the mean over runs of the macro average over each run's member units."""
-    per_run = members.groupby("run").unit.transform("size").to_numpy()
     weights = np.zeros(n_units)
-    np.add.at(weights, members.unit.to_numpy(), 1.0 / (per_run * members.run.nunique()))
+    for units, run_weights in runs.values():
+        np.add.at(weights, units, run_weights / len(runs))
     return weights
 
 

@@ -9,8 +9,7 @@ import pandas as pd
 
 from .bootstrap import intervals
 from .cells import QuestionMatrix, question_matrix, runs_table
-from .paired import paired_tests
-from .significance import holm
+from .paired import paired_tests, with_families
 
 
 def read_matrix(paths: dict[str, str | Path]) -> QuestionMatrix:
@@ -31,19 +30,28 @@ def study_intervals(paths: dict[str, dict[str, str | Path]], languages: pd.DataF
 
 
 def study_paired_tests(
-    paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, roles: dict[str, dict[str, str]], metric: str, strategies: list[str], **options
+    paths: dict[str, dict[str, str | Path]],
+    languages: pd.DataFrame,
+    roles: dict[str, dict[str, str]],
+    metric: str,
+    strategies: list[str],
+    *,
+    primary: list[dict[str, str]] | None = None,
+    level: float = 0.95,
+    **options,
 ) -> pd.DataFrame:
-    """`paired_tests` of every benchmark (files as in `study_intervals`), Holm-adjusted over all of
-    them: the family is every test the study reports."""
+    """`paired_tests` of every benchmark (files as in `study_intervals`), with the Holm families of
+    `with_families` over all of them: every test the study reports is in one of the two."""
     tests = pd.concat(
         [
-            paired_tests(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], metric, strategies, **options)
+            paired_tests(
+                read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], metric, strategies, level=level, **options
+            )
             for benchmark, by_model in paths.items()
         ],
         ignore_index=True,
     )
-    tests["p_holm"] = holm(tests.p_value)
-    return tests
+    return with_families(tests, primary, level)
 
 
 def per_query_paths(files: list[str], models: list[str], benchmarks: list[str]) -> dict[str, dict[str, str]]:
