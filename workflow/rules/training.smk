@@ -65,6 +65,7 @@ rule train:
         passage_prefix=TRAINING["passage_prefix"],
         freeze_embeddings=TRAINING["freeze_embeddings"],
         early_stopping=early_stopping("every", "patience"),
+        card=model_card_facts,
     log:
         f"{RESULTS}/logs/train/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",
     benchmark:

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +27,7 @@ losses = training.train(
     seed=int(snakemake.wildcards.seed),
     **p.early_stopping,
     checkpoint_every=snakemake.config["training"]["checkpoint_every"],  # not a param: it changes no product, so it re-runs nothing
+    card={**p.card, "base_provenance": json.loads(Path(snakemake.input.base[0], "provenance.json").read_text()) if snakemake.input.base else None},
 )
 log.info(
     "%s on %s (%s), %d steps (%d X-X-mono), mean loss first/last 10 steps: %.3f / %.3f",
