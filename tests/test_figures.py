@@ -239,6 +239,20 @@ def test_headline_table_shows_held_out_gains_by_k(study):
     assert cell.startswith(f"{gain.estimate.item():+.3f} [{gain.ci_low.item():+.3f}, ")
 
 
+def test_headline_table_shows_the_held_out_cross_pairs_apart_where_both_kinds_exist(study):
+    from xlretrieval.metrics import HELD_OUT_PAIRS
+
+    el_only = headline_table(study.intervals, "xquad-r", "RR", MAIN)  # one held-out language: only held-out x source
+    assert not any(":" in setting for setting, _ in el_only.index)
+    pair = study.intervals[(study.intervals.lang_group == HELD_OUT_PAIRS[1]) & (study.intervals.query_lang == "all")]
+    held = study.intervals[(study.intervals.lang_group == "held-out") & (study.intervals.setting == "cross") & (study.intervals.query_lang == "all")]
+    keys = ["metric", "quantity", "strategy", "k"]
+    assert pair.set_index(keys).estimate.sort_index().equals(held.set_index(keys).estimate.sort_index())  # el-en is all of it
+    both = pd.concat([study.intervals, pair.assign(lang_group=HELD_OUT_PAIRS[0])])
+    table = headline_table(both, "xquad-r", "RR", MAIN)
+    assert [s for s, _ in table.index if s.startswith("cross")][::3] == ["cross", f"cross: {HELD_OUT_PAIRS[0]}", f"cross: {HELD_OUT_PAIRS[1]}"]
+
+
 def test_a_strategy_looks_the_same_whatever_else_is_drawn():
     alone = figures.strategy_styles(["x-y", "hybrid-a0.5"])
     with_sweep = figures.strategy_styles(["xx-mono", "x-y", "hybrid-a0.25", "hybrid-a0.5", "hybrid-a0.75", "base"])

@@ -60,6 +60,8 @@ def max_rank_distance(ranks: pd.DataFrame) -> pd.DataFrame:
 # with a pool language; other is a language outside all of these.
 GROUPS = ("held-out", "source", "trained", "not-drawn", "mixed", "other")
 FIXED_GROUPS = GROUPS[:2]
+# The held-out cross-lingual group's two kinds of pairs, reported apart beside it (`held_out_pair`).
+HELD_OUT_PAIRS = ("held-out x held-out", "held-out x source")
 
 
 def language_role(lang: str, roles: dict[str, str], trained: set[str]) -> str:
@@ -91,6 +93,15 @@ def lang_group(setting: str, query_lang: str, passage_lang: str, trained: set[st
     if pair <= {"source", "trained", "not-drawn"}:
         return "not-drawn"
     return "mixed"
+
+
+def held_out_pair(setting: str, query_lang: str, passage_lang: str, roles: dict[str, str]) -> str | None:
+    """For a cross-lingual query set of the held-out group, which of its two kinds it is (`HELD_OUT_PAIRS`): between
+    two held-out languages, or between a held-out language and the source language; None for any other query set."""
+    if setting != "cross":
+        return None
+    pair = sorted([roles.get(query_lang, "other"), roles.get(passage_lang, "other")])
+    return {("held-out", "held-out"): HELD_OUT_PAIRS[0], ("held-out", "source"): HELD_OUT_PAIRS[1]}.get(tuple(pair))
 
 
 def summarise(per_query_table: pd.DataFrame) -> pd.DataFrame:

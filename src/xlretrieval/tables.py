@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import RANK_DISTANCE, lang_group
+from .metrics import HELD_OUT_PAIRS, RANK_DISTANCE, lang_group
 from .runs import BASE, ModelSpec
 
 STRATEGY_ORDER = ["xx-mono", "x-y", "hybrid", BASE]
@@ -238,16 +238,22 @@ def signed_intervals(estimates, lows, highs) -> list[str]:
 
 def headline_table(intervals: pd.DataFrame, benchmark: str, metric: str, strategies: list[str], group: str = "held-out") -> pd.DataFrame:
     """The study's answer: `metric` gain over the base model on a fixed language group (rows: setting and strategy,
-    columns: k), each cell "gain [ci_low, ci_high]", with the base model's own value per setting for scale."""
+    columns: k), each cell "gain [ci_low, ci_high]", with the base model's own value per row for scale. For the
+    held-out group, its cross-lingual pairs follow apart (held-out with held-out, held-out with the source language)
+    where it has both kinds."""
+    pairs = set(intervals.lang_group) & set(HELD_OUT_PAIRS) if group == "held-out" else set()
+    groups = [group, *(sorted(pairs) if len(pairs) == len(HELD_OUT_PAIRS) else ())]  # one kind alone is the cross row again
     cells = intervals[
-        (intervals.benchmark == benchmark) & (intervals.metric == metric) & (intervals.lang_group == group) & (intervals.query_lang == "all")
+        (intervals.benchmark == benchmark) & (intervals.metric == metric) & intervals.lang_group.isin(groups) & (intervals.query_lang == "all")
     ]
+    cells = cells.assign(setting=[s if g == group else f"{s}: {g}" for s, g in zip(cells.setting, cells.lang_group)])
     gains = cells[(cells.quantity == "gain") & cells.strategy.isin(strategies)]
     if gains.empty:
         raise ValueError(f"no {group} gains of '{metric}' on '{benchmark}'")
     table = gains.assign(cell=signed_intervals(gains.estimate, gains.ci_low, gains.ci_high))
     table = table.pivot(index=["setting", "strategy"], columns="k", values="cell").fillna("")
-    order = [(s, strategy) for s in SETTING_NAMES for strategy in sorted(set(gains.strategy), key=strategy_rank)]
+    rows = [s for setting in SETTING_NAMES for s in (setting, *(f"{setting}: {pair}" for pair in HELD_OUT_PAIRS))]
+    order = [(s, strategy) for s in rows for strategy in sorted(set(gains.strategy), key=strategy_rank)]
     table = table.loc[[key for key in order if key in table.index]]
     table.columns = [f"k={k}" for k in table.columns]
     base = cells[(cells.quantity == "value") & (cells.strategy == BASE)].groupby("setting").estimate.first()

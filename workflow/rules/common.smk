@@ -223,6 +223,7 @@ def cost_files():
     files += [str(rules.prepare.benchmark).format(dataset=dataset) for dataset in datasets]
     files += [str(rules.evaluation_set.benchmark).format(benchmark=benchmark) for benchmark in EVALUATION["benchmarks"]]
     files.append(str(rules.training_pairs.benchmark))
+    files += [str(rules.base_model.benchmark).format(name=config["model"]["name"])] if base_model_input() else []
     files += [str(rule.benchmark).format(**spec) for rule in (rules.batches, rules.train) for spec in specs]
     files += [str(rule.benchmark).format(**job) for rule in (rules.embed, rules.search, rules.evaluate) for job in evaluated]
     return files

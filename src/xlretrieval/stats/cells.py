@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..metrics import lang_group
+from ..metrics import held_out_pair, lang_group
 from ..runs import BASE, ModelSpec
 
 UNIT_KEYS = ["setting", "query_lang", "passage_lang", "metric"]
@@ -87,17 +87,20 @@ def memberships(matrix: QuestionMatrix, runs: pd.DataFrame, roles: dict[str, str
     """Which units each cell averages in each run, with their sign: one row per (cell, run, unit).
 
     Cells (`CELL_KEYS`) by language: `lang_group` (by the languages' `roles` and the run's training
-    languages, see `metrics.lang_group`) or all, with `query_lang` all; and one cell per query language,
+    languages, see `metrics.lang_group`; the held-out cross-lingual group also by its kind of pair,
+    `metrics.held_out_pair`) or all, with `query_lang` all; and one cell per query language,
     with `lang_group` all. The unit's own query set is (setting, set_query_lang, passage_lang). Each cell
     of a fine-tuned model has a `gain` twin: its units (sign +1) and the base model's units of the same
     query sets (sign -1) in the base run of the same language draw, so the gain is a paired difference.
     """
     rows = runs.merge(matrix.units.rename_axis("unit").reset_index(), on="model").rename(columns={"query_lang": "set_query_lang"})
     groups = [lang_group(s, q, p, t, roles) for s, q, p, t in zip(rows.setting, rows.set_query_lang, rows.passage_lang, rows.trained)]
+    pairs = pd.Series([held_out_pair(s, q, p, roles) for s, q, p in zip(rows.setting, rows.set_query_lang, rows.passage_lang)], index=rows.index)
     values = (
         pd.concat(
             [
                 rows.assign(lang_group=groups, query_lang=ALL),
+                rows.assign(lang_group=pairs, query_lang=ALL)[pairs.notna()],
                 rows.assign(lang_group=ALL, query_lang=ALL),
                 rows.assign(lang_group=ALL, query_lang=rows.set_query_lang),
             ],
