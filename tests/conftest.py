@@ -1,3 +1,4 @@
+import copy
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,24 @@ MICRO_STUDY = {
     },
     "evaluation": {"languages": {"xquad-r": ["de", "el", "en"]}, "articles": 1},
 }
+# Over config.yaml (not tiny.yaml), what a workflow test of the chain changes: English-only MiniLM (fast on CI's 2 cores),
+# without E5's prefixes, frozen embeddings or extra full-pool seeds. The default model's own chain has a test of its own
+# (test_workflow.test_the_default_model_is_built_trained_and_described).
+CHAIN = {
+    "model": {"name": "sentence-transformers/all-MiniLM-L6-v2"},
+    "training": {"query_prefix": "", "passage_prefix": "", "freeze_embeddings": False, "full_pool_seeds": []},
+}
+
+
+def with_chain(config: dict) -> dict:
+    """`config` merged over CHAIN (a new dict)."""
+    from snakemake.utils import update_config
+
+    merged = copy.deepcopy(CHAIN)
+    update_config(merged, copy.deepcopy(config))
+    return merged
+
+
 # Products that record when or how long something ran (logs, Snakemake's cost files, the time table): every other
 # file a study writes is the same bytes on every run of the same config on the same machine.
 TIMED = ("logs", "costs", "costs.tsv", "tables/time_by_rule.md")

@@ -21,7 +21,7 @@ from snakemake.utils import update_config
 
 from xlretrieval.config import ConfigError, Study, validate
 
-from conftest import ROOT, SCHEMA, SHARED, copy_project, snakemake
+from conftest import CHAIN, ROOT, SCHEMA, SHARED, copy_project, snakemake
 from test_workflow import job_counts
 
 pytestmark = pytest.mark.workflow
@@ -111,17 +111,9 @@ def study_configs(draw, mistakes=True):
     return config
 
 
-# The drawn configs test the chain over the schema's choices, not the default model: they run on English-only MiniLM
-# (fast on CI's 2 cores), as the tiny study does, without E5's prefixes or extra full-pool seeds; the default model's own
-# chain is tested end to end by test_workflow.test_the_default_model_is_built_trained_and_described.
-CHAIN = {
-    "model": {"name": "sentence-transformers/all-MiniLM-L6-v2"},
-    "training": {"query_prefix": "", "passage_prefix": "", "freeze_embeddings": False, "full_pool_seeds": []},
-}
-
-
 def drawn_defaults() -> dict:
-    """config.yaml with CHAIN merged over it: the defaults every drawn config is merged over."""
+    """config.yaml with CHAIN merged over it: the defaults every drawn config is merged over (the drawn configs test the
+    chain over the schema's choices, not the default model)."""
     merged = yaml.safe_load((ROOT / "config.yaml").read_text())
     update_config(merged, copy.deepcopy(CHAIN))
     return merged

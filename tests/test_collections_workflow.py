@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from collection_fixtures import write_beir
-from conftest import SHARED, copy_project, snakemake
+from conftest import SHARED, copy_project, snakemake, with_chain
 
 pytestmark = pytest.mark.workflow
 
@@ -25,22 +25,24 @@ def collection_study(tmp_path_factory):
     workdir = copy_project(tmp_path_factory.mktemp("study"))
     (workdir / "config" / "collections.yaml").write_text(
         yaml.safe_dump(
-            {
-                "data": {
-                    "collections": {
-                        "par": {"path": f"{data}/par/{{lang}}", "languages": ["de", "en"], "parallel": True, "others": 3},
-                        "solo": {"path": f"{data}/solo/{{lang}}", "languages": ["en", "sw"], "parallel": False},
-                    }
-                },
-                "training": {
-                    "target_pool": ["de", "es"],
-                    "k": [1, 2],
-                    "strategies": ["hybrid"],
-                    "pairs": 32,
-                    "batch_size": 8,
-                },
-                "evaluation": {"benchmarks": ["par", "solo"], "depth": 20},
-            }
+            with_chain(
+                {
+                    "data": {
+                        "collections": {
+                            "par": {"path": f"{data}/par/{{lang}}", "languages": ["de", "en"], "parallel": True, "others": 3},
+                            "solo": {"path": f"{data}/solo/{{lang}}", "languages": ["en", "sw"], "parallel": False},
+                        }
+                    },
+                    "training": {
+                        "target_pool": ["de", "es"],
+                        "k": [1, 2],
+                        "strategies": ["hybrid"],
+                        "pairs": 32,
+                        "batch_size": 8,
+                    },
+                    "evaluation": {"benchmarks": ["par", "solo"], "depth": 20},
+                }
+            )
         )
     )
     snakemake(workdir, config="config/collections.yaml")

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import copy_project, snakemake
+from conftest import copy_project, snakemake, with_chain
 from hub_fixtures import write_miracl, write_mmarco
 from test_workflow import job_counts
 
@@ -23,21 +23,23 @@ def hub_study(tmp_path_factory):
     workdir = copy_project(tmp_path_factory.mktemp("study"))
     (workdir / "config" / "hub.yaml").write_text(
         yaml.safe_dump(
-            {
-                "data": {"hub_mirror": str(hub), "mmarco": {"queries": 60, "max_passage_chars": 40}, "miracl": {"others": 20}},
-                "training": {
-                    "dataset": "mmarco",
-                    "target_pool": ["de", "fr"],
-                    "k": [1, 2],
-                    "language_draws": [0],
-                    "strategies": ["hybrid"],
-                    "alpha_sweep": {"alpha": []},
-                    "pairs": 32,
-                    "batch_size": 8,
-                    "early_stopping": {"dev_fraction": 0.25, "dev_pairs": 16, "every": 2, "patience": 1},
-                },
-                "evaluation": {"benchmarks": ["miracl"], "languages": {"miracl": ["de", "en", "sw"]}, "depth": 20},
-            }
+            with_chain(
+                {
+                    "data": {"hub_mirror": str(hub), "mmarco": {"queries": 60, "max_passage_chars": 40}, "miracl": {"others": 20}},
+                    "training": {
+                        "dataset": "mmarco",
+                        "target_pool": ["de", "fr"],
+                        "k": [1, 2],
+                        "language_draws": [0],
+                        "strategies": ["hybrid"],
+                        "alpha_sweep": {"alpha": []},
+                        "pairs": 32,
+                        "batch_size": 8,
+                        "early_stopping": {"dev_fraction": 0.25, "dev_pairs": 16, "every": 2, "patience": 1},
+                    },
+                    "evaluation": {"benchmarks": ["miracl"], "languages": {"miracl": ["de", "en", "sw"]}, "depth": 20},
+                }
+            )
         )
     )
     snakemake(workdir, config="config/hub.yaml")
