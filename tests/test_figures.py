@@ -212,19 +212,7 @@ def test_language_table_and_test_table(study):
     assert "hybrid-a0.5 vs xx-mono, k=1" in readable.index and "x-y, k=2 vs k=1" in readable.index
     assert "hybrid-a0.5 vs base, k=2" in readable.index
     assert readable["Holm family"].iloc[0] == "primary" and readable.index[0] == "hybrid-a0.5, k=2 vs k=1"
-    assert list(readable.columns) == [
-        "Holm family",
-        "setting",
-        "languages",
-        "query sets",
-        "difference [95% CI, questions]",
-        "95% CI, runs and questions",
-        "d_z",
-        "p (sign flips)",
-        "p (runs)",
-        "p (Holm)",
-        "detectable (80% power)",
-    ]
+    assert "95% CI, runs and questions" in readable.columns  # every column: test_stats
 
 
 def test_headline_table_shows_held_out_gains_by_k(study):

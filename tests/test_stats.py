@@ -257,16 +257,7 @@ def test_run_level_interval_covers_the_k_contrast_at_about_the_nominal_rate():
 
 
 def test_run_level_interval_is_the_question_interval_when_each_side_has_one_run():
-    models, languages = synthetic_study(np.random.default_rng(7), shifts={"base": 0.0, "xx-mono": 0.0, "hybrid-a0.5": 0.12})
-    tests = paired.paired_tests(
-        cells.question_matrix(models.items()),
-        cells.runs_table(list(models), languages),
-        "xquad-r",
-        ROLE,
-        "RR",
-        ["xx-mono", "hybrid-a0.5"],
-        resamples=300,
-    )
+    tests = planted_tests()
     single = tests[(tests.n_runs_a == 1) & (tests.n_runs_b == 1)]
     assert len(single) == 9  # k = 2: hybrid vs xx-mono, each vs base; in mono and cross held-out, mono source
     np.testing.assert_array_equal(single[["ci_low_runs", "ci_high_runs"]], single[["ci_low", "ci_high"]])
