@@ -35,6 +35,7 @@ def collection_study(tmp_path_factory):
                     },
                     "training": {
                         "target_pool": ["de", "es"],
+                        "language_draws": [0],
                         "k": [1, 2],
                         "strategies": ["hybrid"],
                         "pairs": 32,
