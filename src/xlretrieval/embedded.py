@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import importlib.util
 import json
 import shutil
 import struct
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .model import write_modules
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -296,22 +297,6 @@ def write_tokenizer(packed: PackedModel, folder: Path) -> None:
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
-def write_sentence_transformers(packed: PackedModel, folder: Path) -> None:
-    """modules.json (Transformer, mean Pooling, Normalize) and the configs of the modules."""
-    modules = [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ]
-    (folder / "modules.json").write_text(json.dumps(modules, indent=2) + "\n")
-    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": packed.sizes["positions"], "do_lower_case": False}) + "\n")
-    (folder / "1_Pooling").mkdir()
-    pooling = {"word_embedding_dimension": packed.sizes["hidden"], "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}
-    pooling |= {"pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2) + "\n")
-    (folder / "2_Normalize").mkdir()
-
-
 def provenance(packed: PackedModel) -> dict:
     """Where the folder's weights come from and what was done to them."""
     try:
@@ -350,7 +335,7 @@ def build(source: Path, output: Path) -> dict:
         partial.chmod(0o755)
         write_transformer(packed, partial)
         write_tokenizer(packed, partial)
-        write_sentence_transformers(packed, partial)
+        write_modules(partial, packed.sizes["hidden"], "mean", normalize=True, max_seq_length=packed.sizes["positions"])
         record = provenance(packed)
         (partial / "provenance.json").write_text(json.dumps(record, indent=2) + "\n")
         partial.rename(output)

@@ -185,32 +185,40 @@ class BiEncoder(torch.nn.Module):
         path = Path(path)
         self.transformer.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
-        modules = [
-            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        ]
+        write_modules(path, self.dimension, self.pooling, self.normalize, self.max_seq_length, dense=self.dense is not None)
         if self.dense is not None:
-            modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
             self.dense.save(path / "2_Dense")
-        if self.normalize:
-            idx = len(modules)
-            modules.append({"idx": idx, "name": str(idx), "path": f"{idx}_Normalize", "type": "sentence_transformers.models.Normalize"})
-            (path / f"{idx}_Normalize").mkdir(exist_ok=True)
-        (path / "1_Pooling").mkdir(exist_ok=True)
-        (path / "1_Pooling" / "config.json").write_text(
-            json.dumps(
-                {
-                    "word_embedding_dimension": self.dimension,
-                    "pooling_mode_cls_token": self.pooling == "cls",
-                    "pooling_mode_mean_tokens": self.pooling == "mean",
-                    "pooling_mode_max_tokens": False,
-                    "pooling_mode_mean_sqrt_len_tokens": False,
-                },
-                indent=2,
-            )
+
+
+def write_modules(path: Path, dimension: int, pooling: str, normalize: bool, max_seq_length: int, dense: bool = False) -> None:
+    """The sentence-transformers files of a folder whose transformer sits at its root: modules.json (Transformer,
+    Pooling, then a Dense module at 2_Dense when `dense`, then Normalize when `normalize`), the Pooling config and
+    sentence_bert_config.json."""
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    if dense:
+        modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    if normalize:
+        idx = len(modules)
+        modules.append({"idx": idx, "name": str(idx), "path": f"{idx}_Normalize", "type": "sentence_transformers.models.Normalize"})
+        (path / f"{idx}_Normalize").mkdir(exist_ok=True)
+    (path / "1_Pooling").mkdir(exist_ok=True)
+    (path / "1_Pooling" / "config.json").write_text(
+        json.dumps(
+            {
+                "word_embedding_dimension": dimension,
+                "pooling_mode_cls_token": pooling == "cls",
+                "pooling_mode_mean_tokens": pooling == "mean",
+                "pooling_mode_max_tokens": False,
+                "pooling_mode_mean_sqrt_len_tokens": False,
+            },
+            indent=2,
         )
-        (path / "modules.json").write_text(json.dumps(modules, indent=2))
-        (path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": self.max_seq_length, "do_lower_case": False}))
+    )
+    (path / "modules.json").write_text(json.dumps(modules, indent=2))
+    (path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length, "do_lower_case": False}))
 
 
 def _folder_pooling(config_file: Path) -> str:
