@@ -37,6 +37,15 @@ CHAIN = {
 }
 
 
+def study_config(overrides: dict | None = None) -> dict:
+    """config.yaml with `overrides` merged over it, as Snakemake merges a --configfile over the Snakefile's."""
+    from snakemake.utils import update_config
+
+    merged = yaml.safe_load((ROOT / "config.yaml").read_text())
+    update_config(merged, copy.deepcopy(overrides or {}))
+    return merged
+
+
 def with_chain(config: dict) -> dict:
     """`config` merged over CHAIN (a new dict)."""
     from snakemake.utils import update_config

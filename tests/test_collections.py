@@ -16,7 +16,7 @@ from xlretrieval.data.sources import DataError
 from xlretrieval.querysets import query_sets, write_qrels
 
 from collection_fixtures import TOPICS, write_beir
-from conftest import SCHEMA
+from conftest import SCHEMA, study_config
 from hub_fixtures import write_miracl
 
 MEASURES = ["RR", "AP", "nDCG@10", "R@1"]
@@ -25,7 +25,7 @@ MEASURES = ["RR", "AP", "nDCG@10", "R@1"]
 def study(collections_config: dict, **evaluation) -> Study:
     """A validated study evaluating on the given collections (all of them unless `benchmarks` is given)."""
     evaluation = {"benchmarks": list(collections_config), **evaluation}
-    return Study(validate({"data": {"collections": collections_config}, "evaluation": evaluation}, SCHEMA))
+    return Study(validate(study_config({"data": {"collections": collections_config}, "evaluation": evaluation}), SCHEMA))
 
 
 def folder(root, languages, parallel, **entry) -> dict:
@@ -270,7 +270,7 @@ def test_config_refuses_a_shadowing_name_an_unstated_parallelism_and_training(tm
     with pytest.raises(ConfigError, match=r"'data.collections.c': 'parallel' is a required property"):
         study({"c": {"path": "x/{lang}", "languages": ["de"]}})
     with pytest.raises(ConfigError, match=r"'training.dataset': c is an evaluation benchmark only"):
-        Study(validate({"data": {"collections": {"c": folder(tmp_path, ["de"], False)}}, "training": {"dataset": "c"}}, SCHEMA))
+        Study(validate(study_config({"data": {"collections": {"c": folder(tmp_path, ["de"], False)}}, "training": {"dataset": "c"}}), SCHEMA))
 
 
 def test_a_collection_is_an_evaluation_benchmark_beside_the_builtin_ones(tmp_path):

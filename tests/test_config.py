@@ -4,14 +4,35 @@ import yaml
 from xlretrieval.config import ConfigError, Study, validate
 from xlretrieval.runs import ModelSpec
 
-from conftest import ROOT, SCHEMA
+from conftest import ROOT, SCHEMA, study_config
 
 
-def test_defaults_fill_an_empty_config():
-    config = validate({}, SCHEMA)
-    assert config["training"]["strategies"] == ["xx-mono", "x-y", "hybrid"]
-    assert config["training"]["temperature"] == 0.05 and config["training"]["learning_rate"] == 3e-5
-    assert config["evaluation"]["benchmarks"] == ["xquad-r"]
+def schema_node(schema: dict, path: tuple[str, ...]) -> dict:
+    for key in path:
+        schema = schema["properties"][key]
+    return schema
+
+
+def leaf_keys(config: dict, path: tuple[str, ...] = ()):
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            yield from leaf_keys(value, (*path, key))
+        else:
+            yield (*path, key)
+
+
+def test_each_value_has_one_home():
+    """config.yaml gives exactly the keys the schema has no default for: none restated, none missing."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    given = list(leaf_keys(yaml.safe_load((ROOT / "config.yaml").read_text())))
+    restated = [".".join(path) for path in given if "default" in schema_node(schema, path)]
+    assert not restated, f"config.yaml restates the schema's defaults of {restated}"
+    config = validate(study_config(), SCHEMA)  # raises where a key without a default is missing from config.yaml
+    assert config["training"]["temperature"] == 0.05 and config["training"]["k"] == [1, 3, 6]
+    without_k = study_config()
+    del without_k["training"]["k"]
+    with pytest.raises(ConfigError, match=r"config key 'training.k': missing: config.yaml gives its value"):
+        validate(without_k, SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -62,16 +83,25 @@ def test_defaults_fill_an_empty_config():
 )
 def test_config_errors_name_the_key(config, message):
     with pytest.raises(ConfigError, match=message):
-        validate(config, SCHEMA)
+        validate(study_config(config), SCHEMA)
 
 
 def test_shipped_configs_are_valid():
     for path in [ROOT / "config.yaml", *sorted((ROOT / "config").glob("*.yaml"))]:
-        validate(yaml.safe_load(path.read_text()), SCHEMA)
+        validate(study_config(yaml.safe_load(path.read_text())), SCHEMA)
+
+
+# The paper's grid of nested draws, on which the tests of draws, tags and strategies below count models.
+NESTED = {"k": [1, 2, 4, 6], "language_draws": [0], "full_pool_seeds": [], "strategies": ["xx-mono", "x-y", "hybrid"]}
+
+
+def nested(**training) -> dict:
+    """config.yaml with the nested grid and `training` merged over it."""
+    return study_config({"training": {**NESTED, **training}})
 
 
 def test_language_draws_are_seeded_and_nested():
-    study = Study(validate({}, SCHEMA))
+    study = Study(validate(nested(), SCHEMA))
     for draw in (0, 1):
         sets = [study.training_languages(k, draw) for k in (1, 2, 4, 6)]
         assert all(s[0] == "en" for s in sets)
@@ -82,14 +112,14 @@ def test_language_draws_are_seeded_and_nested():
 
 
 def test_model_tags_round_trip():
-    study = Study(validate({"training": {"alpha": [0.25, 0.5]}}, SCHEMA))
+    study = Study(validate(nested(alpha=[0.25, 0.5]), SCHEMA))
     tags = study.model_tags()
     assert tags[0] == "base" and "hybrid-a0.25/k4/draw0/seed0" in tags and len(tags) == 1 + 4 * 4
     assert all(ModelSpec.parse(t).tag == t for t in tags[1:])
 
 
 def test_draws_that_pick_the_same_languages_train_once():
-    study = Study(validate({"training": {"language_draws": [0, 1, 2], "k": [1, 6]}}, SCHEMA))
+    study = Study(validate(study_config({"training": {"language_draws": [0, 1, 2], "k": [1, 6]}}), SCHEMA))
     draws = [(k, d) for k, d, _ in study.draws()]
     assert [d for k, d in draws if k == 6] == [0]
     assert len({tuple(langs) for k, _, langs in study.draws() if k == 1}) == len([1 for k, _ in draws if k == 1])
@@ -97,13 +127,12 @@ def test_draws_that_pick_the_same_languages_train_once():
 
 
 def test_alpha_sweep_adds_hybrids_at_one_k_only():
-    config = {"training": {"language_draws": [0, 1], "alpha_sweep": {"alpha": [0.25, 0.5, 0.75]}}}
-    study = Study(validate(config, SCHEMA))
+    study = Study(validate(nested(language_draws=[0, 1], alpha_sweep={"alpha": [0.25, 0.5, 0.75]}), SCHEMA))
     sweep = [m for m in study.models() if m.strategy in ("hybrid-a0.25", "hybrid-a0.75")]
     assert {(m.strategy, m.k, m.draw) for m in sweep} == {("hybrid-a0.25", 6, 0), ("hybrid-a0.75", 6, 0)}
     assert len([m for m in study.models() if m.strategy == "hybrid-a0.5"]) == 7  # k 1, 2, 4 x 2 draws + k 6
     with pytest.raises(ConfigError, match="'training.alpha_sweep.k': 3 is not one of training.k"):
-        validate({"training": {"alpha_sweep": {"alpha": [0.25], "k": 3}}}, SCHEMA)
+        validate(nested(alpha_sweep={"alpha": [0.25], "k": 3}), SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -119,12 +148,12 @@ def test_alpha_sweep_adds_hybrids_at_one_k_only():
     ],
 )
 def test_alpha_figure_needs_two_alphas_at_its_k(training, k):
-    assert Study(validate({"training": training}, SCHEMA)).alpha_k() == k
+    assert Study(validate(nested(**training), SCHEMA)).alpha_k() == k
 
 
 def test_paper_study_reads_hub_sources_and_splits_languages_by_training():
     config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-    study = Study(validate(config, SCHEMA))
+    study = Study(validate(study_config(config), SCHEMA))
     reader, options = study.reading("mmarco")
     assert reader == "mmarco" and options["queries"] == 100000 and options["hub_mirror"] is None
     assert study.reading("miracl")[1]["others"] == 1000000 and study.reading("xquad-r") == ("lareqa", {})
@@ -140,35 +169,34 @@ def test_paper_study_reads_hub_sources_and_splits_languages_by_training():
 
 
 def test_held_out_languages_are_derived_from_the_config_and_overridable():
-    study = Study(validate({}, SCHEMA))
+    study = Study(validate(study_config(), SCHEMA))
     assert study.held_out("xquad-r") == ["el", "ru", "th", "tr"]
     roles = study.language_roles("xquad-r")
     assert roles["en"] == "source" and roles["de"] == "pool" and roles["th"] == "held-out" and len(roles) == 11
-    narrow = Study(validate({"evaluation": {"held_out": {"xquad-r": ["el", "ru"]}}}, SCHEMA))
+    narrow = Study(validate(study_config({"evaluation": {"held_out": {"xquad-r": ["el", "ru"]}}}), SCHEMA))
     assert narrow.held_out("xquad-r") == ["el", "ru"] and narrow.language_roles("xquad-r")["th"] == "other"
-    tiny = Study(validate(yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text()), SCHEMA))
+    tiny = Study(validate(study_config(yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())), SCHEMA))
     assert tiny.held_out("xquad-r") == ["el"]
 
 
 def test_strategies_can_be_trained_at_fewer_k():
-    config = {"training": {"language_draws": [0, 1], "every_k": ["hybrid"]}}
-    study = Study(validate(config, SCHEMA))
+    study = Study(validate(nested(language_draws=[0, 1], every_k=["hybrid"]), SCHEMA))
     ks = {}
     for m in study.models():
         ks.setdefault(m.strategy, set()).add(m.k)
     assert ks == {"xx-mono": {1, 6}, "x-y": {1, 6}, "hybrid-a0.5": {1, 2, 4, 6}}
     assert len(study.models()) == 3 + 3 + 7  # k=6 is one draw
-    assert len(Study(validate({"training": {"language_draws": [0, 1]}}, SCHEMA)).models()) == 3 * 7
+    assert len(Study(validate(nested(language_draws=[0, 1]), SCHEMA)).models()) == 3 * 7
 
 
 def test_pilot_points_cover_budgets_and_learning_rates_at_the_whole_pool():
     budgets = [{"learning_rate": 3e-5, "steps": [10, 20]}, {"learning_rate": 1e-4, "steps": [10]}]
-    study = Study(validate({"pilot": {"budgets": budgets}}, SCHEMA))
+    study = Study(validate(study_config({"pilot": {"budgets": budgets}}), SCHEMA))
     assert study.pilot_models() == ["hybrid-a0.5/k6/lr3e-05/steps10", "hybrid-a0.5/k6/lr3e-05/steps20", "hybrid-a0.5/k6/lr0.0001/steps10"]
 
 
 def test_cover_trains_every_pool_language_once_per_k():
-    study = Study(validate({"training": {"language_draws": "cover", "k": [1, 2, 3, 6], "full_pool_seeds": [1, 2]}}, SCHEMA))
+    study = Study(validate(study_config({"training": {"language_draws": "cover", "k": [1, 2, 3, 6], "full_pool_seeds": [1, 2]}}), SCHEMA))
     pool = set(study.training["target_pool"])
     for k in (1, 2, 3, 6):
         sets = [set(langs) - {"en"} for kk, _, langs in study.draws() if kk == k]
@@ -181,15 +209,15 @@ def test_cover_trains_every_pool_language_once_per_k():
 
 def test_cover_needs_every_k_to_divide_the_pool():
     with pytest.raises(ConfigError, match=r"training.k.*\[4\]"):
-        Study(validate({"training": {"language_draws": "cover", "k": [1, 4, 6]}}, SCHEMA)).check()
+        Study(validate(study_config({"training": {"language_draws": "cover", "k": [1, 4, 6]}}), SCHEMA)).check()
 
 
 def test_one_evaluated_language_is_evaluated_mono_only():
-    study = Study(validate({"evaluation": {"languages": {"xquad-r": ["el"]}}}, SCHEMA))
+    study = Study(validate(study_config({"evaluation": {"languages": {"xquad-r": ["el"]}}}), SCHEMA))
     assert study.settings("xquad-r") == ["mono"] and study.held_out("xquad-r") == ["el"]
 
 
 def test_cross_alone_is_valid_on_a_fixed_pair():
     for languages in (["el", "th"], ["de", "en", "th"]):  # two held out; the source and one held out
-        study = Study(validate({"evaluation": {"languages": {"xquad-r": languages}, "settings": {"xquad-r": ["cross"]}}}, SCHEMA))
+        study = Study(validate(study_config({"evaluation": {"languages": {"xquad-r": languages}, "settings": {"xquad-r": ["cross"]}}}), SCHEMA))
         assert study.settings("xquad-r") == ["cross"]

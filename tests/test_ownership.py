@@ -10,14 +10,14 @@ import yaml
 from xlretrieval.config import validate
 from xlretrieval.ownership import RECORD, ResultsConflict, claim
 
-from conftest import ROOT, SCHEMA, copy_project, lareqa_file, micro, snakemake
+from conftest import ROOT, SCHEMA, copy_project, lareqa_file, micro, snakemake, study_config
 from test_workflow import planned_jobs, shipped_configs
 
 MODEL = "models/hybrid-a0.5/k1/draw0/seed0"
 
 
 def study(**changes) -> dict:
-    return validate(micro(**changes), SCHEMA)
+    return validate(study_config(micro(**changes)), SCHEMA)
 
 
 def digests(folder: Path, skip: Path | None = None) -> dict[str, str]:

@@ -22,7 +22,7 @@ from xlretrieval.search.output import RANK_COLUMNS, search
 from xlretrieval.search.shards import Partial, rank, rank_shard
 from xlretrieval.search.targets import query_targets
 
-from conftest import SCHEMA, lareqa_file
+from conftest import SCHEMA, lareqa_file, study_config
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEPTH = 20
@@ -256,7 +256,7 @@ def test_order_keys_sort_by_score_then_tiebreak_and_decode():
 
 
 def test_index_defaults_match_the_schema():
-    assert IndexSpec.from_config(validate({}, SCHEMA)["evaluation"]["index"]) == IndexSpec()
+    assert IndexSpec.from_config(validate(study_config(), SCHEMA)["evaluation"]["index"]) == IndexSpec()
     spec = IndexSpec.from_config({"type": "ivf", "shard_size": 10, "ivf": {"nlist": 4, "nprobe": 2}})
     assert (spec.type, spec.shard_size, spec.ivf_nlist, spec.ivf_nprobe) == ("ivf", 10, 4, 2)
 

@@ -104,7 +104,7 @@ def test_guard_drops_the_same_ids_whatever_is_evaluated(mlqa, xquad_all, trainin
     from xlretrieval.config import Study, validate
     from xlretrieval.data.splits import contaminated_questions, guarded_set, select_languages
 
-    from conftest import SCHEMA
+    from conftest import SCHEMA, study_config
 
     train = select_languages(mlqa, ["en", *training])
     dropped, evaluated = {}, {}
@@ -113,7 +113,7 @@ def test_guard_drops_the_same_ids_whatever_is_evaluated(mlqa, xquad_all, trainin
         "default": {"articles": 12},
         "tiny": {"articles": 2, "languages": {"xquad-r": ["de", "el", "en", "zh"]}},
     }.items():
-        study = Study(validate({"evaluation": evaluation}, SCHEMA))
+        study = Study(validate(study_config({"evaluation": evaluation}), SCHEMA))
         prepared = select_languages(xquad_all, study.dataset_languages("xquad-r"))  # what the `prepare` rule keeps
         assert study.dataset_languages("xquad-r") == sorted(set(xquad_all.questions.lang))
         dropped[name] = contaminated_questions(train, [guarded_set(prepared, None)])

@@ -24,13 +24,21 @@ class ConfigError(ValueError):
 
 
 def _with_defaults(validator_class):
+    """Fill a missing key with its schema default. In the configuration's own sections (the top level and every object
+    with a default), a key without one is the config files' to give (config.yaml gives every such value of the default
+    study): missing, it is an error; entries a user names (a dataset, a collection) keep their optional keys."""
     set_defaults = validator_class.VALIDATORS["properties"]
 
     def properties(validator, props, instance, schema):
         if isinstance(instance, dict):
+            section = "default" in schema or "$schema" in schema
             for name, sub in props.items():
-                if "default" in sub and name not in instance:
+                if name in instance:
+                    continue
+                if "default" in sub:
                     instance[name] = copy.deepcopy(sub["default"])
+                elif section:
+                    yield jsonschema.ValidationError("missing: config.yaml gives its value", validator="required", path=[name])
         yield from set_defaults(validator, props, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": properties})
