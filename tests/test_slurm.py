@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOCAL_CORES, MICRO, MICRO_STUDY, copy_project, reproducible_products, snakemake
+from conftest import LOCAL_CORES, MICRO, MICRO_STUDY, ROOT, copy_project, reproducible_products, snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
@@ -159,6 +159,13 @@ def slurm_cluster():
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def local_rules() -> set[str]:
+    """The rules the workflow runs on the submitting machine (`localrule: True`)."""
+    rules = "".join(path.read_text() for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")))
+    blocks = re.findall(r"^rule (\w+):\n((?:    .*\n|\n)*)", rules, re.M)
+    return {name for name, body in blocks if "    localrule: True\n" in body}
+
+
 @pytest.mark.usefixtures("slurm_cluster")
 def test_micro_study_on_slurm_makes_the_local_runs_bytes(micro_study, tmp_path):
     workdir = copy_project(tmp_path)
@@ -174,9 +181,14 @@ def test_micro_study_on_slurm_makes_the_local_runs_bytes(micro_study, tmp_path):
             *["--max-threads", str(LOCAL_CORES)],
         ),
     )
-    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", result.stdout + result.stderr)
-    steps = re.findall(r"(\d+) of (\d+) steps \(100%\) done", result.stdout + result.stderr)
-    assert steps and len(set(submitted)) == len(submitted) == int(steps[-1][1]) - 1  # all but the target rule `all`
+    output = result.stdout + result.stderr
+    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
+    steps = re.findall(r"(\d+) of (\d+) steps \(100%\) done", output)
+    on_nodes, here = (re.findall(rf"^{kind} (\w+):$", output, re.M) for kind in ("rule", "localrule"))
+    assert steps and len(set(submitted)) == len(submitted) == len(on_nodes) == int(steps[-1][1]) - len(here)
+    # the jobs that only read tables and draw run on the login node, every model and statistics step is a job
+    assert set(here) == {"all", *(set(on_nodes) | set(here)) & local_rules()} and len(set(here)) > 5
+    assert {"train", "embed", "search", "evaluate", "intervals", "paired_tests"} <= set(on_nodes)
 
     local, on_slurm = (reproducible_products(root / MICRO) for root in (micro_study, workdir))
     assert sorted(on_slurm) == sorted(local)

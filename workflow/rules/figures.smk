@@ -14,9 +14,7 @@ rule figure:
         f"{RESULTS}/logs/figure/{{benchmark}}/{{metric}}.log",
     benchmark:
         cost_file("figure", "{benchmark}/{metric}")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:
@@ -36,9 +34,7 @@ rule groups_figure:
         f"{RESULTS}/logs/groups_figure/{{benchmark}}/{{metric}}.log",
     benchmark:
         cost_file("groups_figure", "{benchmark}/{metric}")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:
@@ -58,9 +54,7 @@ rule language_pairs_figure:
         f"{RESULTS}/logs/language_pairs_figure/{{benchmark}}/{{metric}}.log",
     benchmark:
         cost_file("language_pairs_figure", "{benchmark}/{metric}")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:
@@ -79,9 +73,7 @@ rule rank_distance_figure:
         f"{RESULTS}/logs/rank_distance_figure/{{benchmark}}.log",
     benchmark:
         cost_file("rank_distance_figure", "{benchmark}")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:
@@ -101,9 +93,7 @@ rule held_out_figure:
         f"{RESULTS}/logs/held_out_figure/{{benchmark}}/{{metric}}.log",
     benchmark:
         cost_file("held_out_figure", "{benchmark}/{metric}")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:
@@ -121,9 +111,7 @@ rule loss_figure:
         f"{RESULTS}/logs/loss_figure.log",
     benchmark:
         cost_file("loss_figure")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:
@@ -142,9 +130,7 @@ rule top_languages_figure:
         f"{RESULTS}/logs/top_languages_figure/{{benchmark}}.log",
     benchmark:
         cost_file("top_languages_figure", "{benchmark}")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:
@@ -164,9 +150,7 @@ rule alpha_figure:
         f"{RESULTS}/logs/alpha_figure/{{benchmark}}/{{metric}}.log",
     benchmark:
         cost_file("alpha_figure", "{benchmark}/{metric}")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:

@@ -71,9 +71,7 @@ rule losses:
         f"{RESULTS}/logs/losses.log",
     benchmark:
         cost_file("losses")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:

@@ -46,9 +46,7 @@ rule paper_table:
         f"{RESULTS}/logs/paper_table/{{benchmark}}.log",
     benchmark:
         cost_file("paper_table", "{benchmark}")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:
@@ -77,9 +75,7 @@ rule headline_table:
         f"{RESULTS}/logs/headline_table/{{benchmark}}.log",
     benchmark:
         cost_file("headline_table", "{benchmark}")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:
@@ -111,9 +107,7 @@ rule language_table:
         f"{RESULTS}/logs/language_table/{{benchmark}}.log",
     benchmark:
         cost_file("language_table", "{benchmark}")
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    localrule: True
     conda:
         STUDY_ENV
     script:
@@ -133,6 +127,7 @@ rule costs:
         records={"train": f"{RESULTS}/models/{{}}/training.json", "embed": f"{RESULTS}/embeddings/{{}}/encoding.json"},
     log:
         f"{RESULTS}/logs/costs.log",
+    localrule: True
     conda:
         STUDY_ENV
     script:
