@@ -340,3 +340,27 @@ def test_paired_test_table_shows_primary_tests_first_and_p_values_at_their_floor
     assert (hybrid["p (sign flips)"], hybrid["p (runs)"]) == ("≤ 0.0005", "≤ 0.0034")  # 1 / 2001, 1 / 301, rounded up
     assert hybrid["p (Holm)"] == f"≤ {np.ceil(22 / 2001 * 1e4) / 1e4:.4f}"  # the smallest of the 22 others
     assert not any(cell.startswith("≤") for cell in table.loc[table["Holm family"] == "primary", "p (runs)"])
+
+
+def test_a_single_cells_interval_is_scipys_percentile_bootstrap():
+    """One query set, one run: the interval is the percentile bootstrap of the mean over questions (scipy's oracle)."""
+    from scipy import stats
+
+    values = np.random.default_rng(3).beta(0.6, 0.4, size=(1, 250))  # RR-like: piled up near 0 and 1
+    ours = bootstrap.cell_bootstrap(*single_cell(values), level=0.95, resamples=20000, rng=np.random.default_rng(0))
+    oracle = stats.bootstrap((values[0],), np.mean, confidence_level=0.95, n_resamples=20000, method="percentile", rng=1)
+    standard_error = oracle.standard_error
+    assert ours.estimate[0] == pytest.approx(values.mean())
+    assert ours.ci_low[0] == pytest.approx(oracle.confidence_interval.low, abs=0.1 * standard_error)
+    assert ours.ci_high[0] == pytest.approx(oracle.confidence_interval.high, abs=0.1 * standard_error)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.15, 0.4])
+def test_sign_flip_pvalue_is_scipys_permutation_test(shift):
+    """One test of 12 paired differences: the sign-flip p-value against scipy's exact test over all 4096 sign patterns."""
+    from scipy import stats
+
+    differences = np.random.default_rng(4).normal(shift, 0.5, size=12)
+    ours = significance.sign_flip_pvalues(differences[None, :], 100000, np.random.default_rng(0))[0]
+    exact = stats.permutation_test((differences,), np.sum, permutation_type="samples", n_resamples=np.inf).pvalue
+    assert ours == pytest.approx(exact, abs=4 * np.sqrt(exact * (1 - exact) / 100000) + 2e-5)
