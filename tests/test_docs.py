@@ -73,3 +73,10 @@ def test_files_named_in_configs_rules_and_code_resolve():
             problem = unresolved(target, anchor or slug(section), [ROOT, source.parent])
             broken += [f"{source.relative_to(ROOT)}: {problem}"] if problem else []
     assert not broken
+
+
+def test_the_changelogs_newest_version_is_the_packages():
+    import tomllib
+
+    newest = re.search(r"^## (\S+) \(\d{4}-\d{2}-\d{2}\)$", (ROOT / "CHANGELOG.md").read_text(), re.M).group(1)
+    assert newest == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
