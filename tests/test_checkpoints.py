@@ -1,12 +1,7 @@
 """A training run killed after a checkpoint resumes from it, with its early-stopping state, to the weights of an
-uninterrupted run, bit for bit on CPU; and a killed train job does so when Snakemake reruns it."""
+uninterrupted run, bit for bit on CPU (a killed train job under Snakemake: tests/test_interrupted.py)."""
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -16,9 +11,6 @@ from xlretrieval import model as bi
 from xlretrieval import training
 from xlretrieval.batching import training_batches
 from xlretrieval.data.splits import hold_out_dev
-
-from conftest import micro, snakemake
-from test_ownership import MODEL, micro_project
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
 SETTINGS = dict(learning_rate=1e-3, weight_decay=0.01, warmup_ratio=0.25, temperature=0.05, every=2, patience=10, progress=False)
@@ -69,29 +61,3 @@ def test_a_checkpoint_of_another_run_is_not_resumed(tmp_path, data, monkeypatch)
     torch.save({"run": training.run_key(encoder, *data, 5e-4)}, tmp_path / "model.checkpoint")
     assert run(data, tmp_path / "model", monkeypatch, checkpoint_every=3) == 6  # started over
     assert not (tmp_path / "model.checkpoint").exists()
-
-
-@pytest.mark.workflow
-def test_a_killed_train_job_resumes_from_its_checkpoint(tmp_path):
-    """Snakemake deletes an incomplete job's output, not the checkpoint beside it: the rerun resumes."""
-    overrides = micro(training={"pairs": 48, "checkpoint_every": 2})  # 12 steps
-    workdir = micro_project(tmp_path, overrides)
-    results = workdir / "results" / "micro"
-    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/tiny.yaml", "overrides.yaml", "--until", "train"]
-    run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    checkpoint = results / f"{MODEL}.checkpoint"
-    try:
-        deadline = time.monotonic() + 600
-        while not checkpoint.is_file() and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        os.killpg(run.pid, signal.SIGKILL)  # the whole job tree dies at once, as on a crash
-        run.wait()
-    assert checkpoint.is_file() and not (results / MODEL).exists()
-
-    unlock = [sys.executable, "-m", "snakemake", "--unlock", "--configfile", "config/tiny.yaml", "overrides.yaml"]
-    subprocess.run(unlock, cwd=workdir, check=True, capture_output=True)
-    snakemake(workdir, "--until", "train", "--rerun-incomplete", overrides=overrides)
-    log = (results / "logs" / "train" / "hybrid-a0.5" / "k1" / "draw0" / "seed0.log").read_text()
-    assert f"resumed from {checkpoint.relative_to(workdir)} at step " in log and "of 12" in log
-    assert (results / MODEL / "model.safetensors").is_file() and not checkpoint.exists()
