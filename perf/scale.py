@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlretrieval.data.tables import Tables
+from xlretrieval.data.benchmark import BenchmarkTables
 from xlretrieval.encoding import open_embeddings
 from xlretrieval.search.index import IndexSpec
 from xlretrieval.search.output import search
@@ -53,7 +53,7 @@ def write_pool(folder: Path, candidates: int, questions: int, languages: int, di
     asked = vectors[answers.ravel()] + 0.05 * rng.standard_normal((answers.size, dimension), dtype=np.float32)
     np.save(folder / "questions.npy", asked / np.linalg.norm(asked, axis=1, keepdims=True))
     del vectors
-    Tables(
+    BenchmarkTables(
         pd.DataFrame({"question_id": ids * languages, "lang": np.repeat(langs, len(ids))}),
         pd.DataFrame({"candidate_id": [f"{lang}/{i:07d}" for lang in langs for i in range(per_lang)], "lang": np.repeat(langs, per_lang)}),
         pd.DataFrame(
@@ -86,7 +86,7 @@ def run_search(folder: Path, depth: int, index: IndexSpec) -> dict:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     start = time.perf_counter()
-    tables = Tables.read(folder / "tables")
+    tables = BenchmarkTables.read(folder / "tables")
     questions, candidates = (np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("questions", "candidates"))
     report = search(tables, questions, candidates, depth, folder / "runs" / index.type, tag=index.type, index=index)
     wall = time.perf_counter() - start

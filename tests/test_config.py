@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from xlretrieval.config import ConfigError, Study, validate
-from xlretrieval.runs import ModelSpec
+from xlretrieval.model_tags import ModelSpec
 
 from conftest import ROOT, SCHEMA, study_config
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import MICRO, MICRO_STUDY, TINY, copy_project, reproducible_products, snakemake
 
 pytestmark = pytest.mark.workflow
-KINDS = ("batches/", "models/", "embeddings/", "runs/", "metrics/", "tables/metrics.tsv", "figures/")
+KINDS = ("batches/", "models/", "embeddings/", "rankings/", "metrics/", "tables/metrics.tsv", "figures/")
 
 
 def assert_same_bytes(first: dict[str, bytes], second: dict[str, bytes]) -> None:

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from xlretrieval import metrics
-from xlretrieval.data.tables import Tables
+from xlretrieval.data.benchmark import BenchmarkTables
 from xlretrieval.querysets import query_sets
 from xlretrieval.search.output import search
 from xlretrieval.tables import macro
@@ -22,7 +22,7 @@ def toy_tables():
     qrels = pd.DataFrame(
         [("q1", "en", "en1"), ("q2", "en", "en2"), ("q1", "de", "de1"), ("q2", "de", "de2")], columns=["question_id", "lang", "candidate_id"]
     )
-    return Tables(questions, candidates, qrels)
+    return BenchmarkTables(questions, candidates, qrels)
 
 
 def test_query_sets_cover_mono_cross_multi():
@@ -58,7 +58,7 @@ def test_measures_and_rank_distance_by_hand(tmp_path):
 def test_hand_made_runs_give_known_means_macro_over_languages(tmp_path):
     # en: the answers of q1, q2, q3 sit at ranks 1, 2, 3 (RR 1, 1/2, 1/3); de: q1 at rank 1, q2's answer
     # is not retrieved (RR 0). RR means: en 11/18, de 1/2; macro over languages 5/9, not 17/30 over queries.
-    tables = Tables(
+    tables = BenchmarkTables(
         pd.DataFrame({"question_id": ["q1", "q2", "q3", "q1", "q2"], "lang": ["en", "en", "en", "de", "de"]}),
         pd.DataFrame({"candidate_id": ["en1", "en2", "en3", "de1", "de2", "de3"], "lang": ["en"] * 3 + ["de"] * 3}),
         pd.DataFrame(

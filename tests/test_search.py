@@ -10,9 +10,9 @@ import torch
 from xlretrieval import metrics
 from xlretrieval import model as bi
 from xlretrieval.config import validate
+from xlretrieval.data.benchmark import BenchmarkTables
 from xlretrieval.data.lareqa import read_dataset
 from xlretrieval.data.splits import evaluation_set
-from xlretrieval.data.tables import Tables
 from xlretrieval.encoding import encode
 from xlretrieval.querysets import query_sets
 from xlretrieval.search import shards
@@ -55,7 +55,7 @@ def with_ties(vectors: np.ndarray) -> np.ndarray:
     return tied
 
 
-def brute_force(tables: Tables, questions: np.ndarray, candidates: np.ndarray, depth: int):
+def brute_force(tables: BenchmarkTables, questions: np.ndarray, candidates: np.ndarray, depth: int):
     """Per query set and question, a plain Python sort of the whole pool by (score, candidate id), both
     descending, where scores are float32 roundings of float64 inner products: the top-`depth` run lines
     (qid, cid, rank, score) and every relevant candidate's position in the sorted pool."""
@@ -78,7 +78,7 @@ def read_run(path):
     return pd.read_csv(path, sep=" ", header=None, names=["qid", "q0", "cid", "rank", "score", "tag"], dtype={"qid": str, "cid": str})
 
 
-def check_against_brute_force(tables: Tables, questions: np.ndarray, candidates: np.ndarray, run_dir: Path, report) -> None:
+def check_against_brute_force(tables: BenchmarkTables, questions: np.ndarray, candidates: np.ndarray, run_dir: Path, report) -> None:
     """Run files and exact ranks equal the brute force's; RR and R@1 by ir-measures from the run files
     follow from the brute-force positions (so the measures see the listed order)."""
     runs, ranks = brute_force(tables, questions, candidates, DEPTH)
@@ -158,7 +158,7 @@ def test_near_and_exact_ties_rank_as_the_measures_see_them(tmp_path):
     # query (1, 0): a candidate's score is its first component. q1's answer en/0 scores 0.5 + 2**-23,
     # 1.2e-7 above en/1 (one value at 6 decimals, where ir-measures put en/1 first by id); q2's answer
     # en/2 shares en/3's embedding, so en/3 (the larger id) comes first.
-    tables = Tables(
+    tables = BenchmarkTables(
         pd.DataFrame({"question_id": ["q1", "q2"], "lang": "en"}),
         pd.DataFrame({"candidate_id": [f"en/{i}" for i in range(4)], "lang": "en"}),
         pd.DataFrame({"question_id": ["q1", "q2"], "lang": "en", "candidate_id": ["en/0", "en/2"]}),
@@ -203,7 +203,7 @@ def synthetic(n_per_lang: int, n_questions: int, dimension: int, seed: int = 0):
     english = vectors[n_per_lang + answers["en"]]
     asked = np.vstack([english, english]) + 0.1 * rng.standard_normal((2 * n_questions, dimension)).astype(np.float32)
     asked /= np.linalg.norm(asked, axis=1, keepdims=True)
-    return Tables(questions, candidates, qrels), asked, vectors
+    return BenchmarkTables(questions, candidates, qrels), asked, vectors
 
 
 @pytest.mark.parametrize(
@@ -278,6 +278,6 @@ def test_bad_input_is_a_clear_error(tmp_path):
 def test_a_search_without_a_query_set_names_the_settings(real, tmp_path):
     tables, questions, candidates = real
     english = tables.questions.lang.eq("en").to_numpy()
-    one_language = Tables(tables.questions[english], tables.candidates, tables.qrels[tables.qrels.lang == "en"])
+    one_language = BenchmarkTables(tables.questions[english], tables.candidates, tables.qrels[tables.qrels.lang == "en"])
     with pytest.raises(ValueError, match="nothing to search: .* settings cross"):
         search(one_language, questions[english], candidates, DEPTH, tmp_path, settings=("cross",))

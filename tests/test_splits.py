@@ -68,11 +68,11 @@ def test_dev_pairs_are_held_out_by_parallel_id(mlqa_pairs):
 def test_guard_without_articles_matches_passages_not_empty_titles():
     import pandas as pd
 
+    from xlretrieval.data.benchmark import BenchmarkTables
     from xlretrieval.data.splits import training_pairs
-    from xlretrieval.data.tables import Tables
 
     def tables(rows, candidates):
-        return Tables(
+        return BenchmarkTables(
             pd.DataFrame(
                 [(q, lang, f"question {q}", "", p) for q, lang, p in rows], columns=["question_id", "lang", "text", "article", "context_id"]
             ),

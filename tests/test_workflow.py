@@ -233,7 +233,7 @@ def test_the_workflow_deploys_as_a_module(tmp_path):
 TABLES = {"aggregate": 1, "intervals": 1, "paired_tests": 1, "paper_table": 1, "language_table": 1, "headline_table": 1}
 FROM_METRICS = {
     **TABLES,
-    "figure": 1,
+    "scaling_figure": 1,
     "groups_figure": 1,
     "language_pairs_figure": 1,
     "rank_distance_figure": 1,
@@ -248,7 +248,7 @@ FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        ({"figure": {"width": 5}}, {"figure": 1, "groups_figure": 1}),
+        ({"figure": {"width": 5}}, {"scaling_figure": 1, "groups_figure": 1}),
         ({"evaluation": {"measures": ["RR", "AP", "R@1"]}}, {"evaluate": 13, **FROM_METRICS}),
         ({"evaluation": {"depth": 30}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
         ({"evaluation": {"index": {"type": "hnsw"}}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
@@ -262,7 +262,7 @@ FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
                 "paper_table": 1,
                 "language_table": 1,
                 "headline_table": 1,
-                "figure": 1,
+                "scaling_figure": 1,
                 "groups_figure": 1,
                 "rank_distance_figure": 1,
                 "held_out_figure": 1,

@@ -14,7 +14,7 @@ import yaml
 from .availability import looks_like_path
 from .data.collections import BEIR_LAYOUT
 from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
-from .runs import BASE, ModelSpec, parse_strategy, strategy_slugs
+from .model_tags import BASE, ModelSpec, parse_strategy, strategy_slugs
 
 COVER = "cover"  # training.language_draws: disjoint language sets that cover the pool at each k
 

@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .metrics import FIXED_GROUPS, GROUPS  # noqa: E402
-from .runs import BASE, SETTINGS, parse_strategy  # noqa: E402
+from .model_tags import BASE, SETTINGS, parse_strategy  # noqa: E402
 from .tables import strategy_rank  # noqa: E402
 
 METRIC_LABELS = {"RR": "MRR", "AP": "mAP", "RR@10": "MRR@10", "rank_distance": "max rank distance"}

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data.tables import Tables
+from .data.benchmark import BenchmarkTables
 from .querysets import query_sets
 
 
-def top_language_shares(tables: Tables, run_dir: Path, top: int = 10) -> pd.DataFrame:
+def top_language_shares(tables: BenchmarkTables, run_dir: Path, top: int = 10) -> pd.DataFrame:
     """Multi setting: the share of each candidate language among a query's `top` first candidates,
     averaged over the queries of each query language (every candidate language, 0 where absent).
 

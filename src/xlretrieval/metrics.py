@@ -13,9 +13,9 @@ from pathlib import Path
 import ir_measures
 import pandas as pd
 
-from .data.tables import Tables
+from .data.benchmark import BenchmarkTables
+from .model_tags import SETTINGS
 from .querysets import query_sets
-from .runs import SETTINGS
 
 PER_QUERY_COLUMNS = ["setting", "query_lang", "passage_lang", "question_id", "metric", "value"]
 RANK_DISTANCE = "rank_distance"
@@ -28,7 +28,7 @@ def parse_measures(names: list[str]) -> list:
         raise ValueError(f"evaluation.measures: cannot parse {names} as ir-measures names ({error})") from error
 
 
-def per_query(tables: Tables, run_dir: Path, measure_names: list[str], settings: tuple[str, ...] = SETTINGS) -> pd.DataFrame:
+def per_query(tables: BenchmarkTables, run_dir: Path, measure_names: list[str], settings: tuple[str, ...] = SETTINGS) -> pd.DataFrame:
     """Every measure for every query of every query set of `settings`, from the TREC runs in `run_dir`."""
     measures = parse_measures(measure_names)
     frames = []

@@ -17,8 +17,8 @@ import pandas as pd
 
 from . import metrics, model, training
 from .batching import training_batches
+from .data.benchmark import BenchmarkTables
 from .data.splits import select_languages
-from .data.tables import Tables
 from .encoding import encode
 from .search.output import search
 from .stats.cells import question_matrix
@@ -43,7 +43,7 @@ CURVE_COLUMNS = [
 
 def evaluate(
     encoder: model.BiEncoder,
-    tables: Tables,
+    tables: BenchmarkTables,
     languages: list[str],
     settings: list[str],
     *,
@@ -64,7 +64,7 @@ def evaluate(
 
 def point(
     pairs: pd.DataFrame,
-    tables: Tables,
+    tables: BenchmarkTables,
     *,
     model_name: str,
     device: str,

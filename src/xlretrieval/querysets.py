@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data.tables import Tables
-from .runs import SETTINGS
+from .data.benchmark import BenchmarkTables
+from .model_tags import SETTINGS
 
 POOL = "all"
 
@@ -38,7 +38,7 @@ class QuerySet:
         return f"{self.setting}/{self.query_lang}-{self.passage_lang}"
 
 
-def query_sets(tables: Tables, settings: tuple[str, ...] = SETTINGS) -> Iterator[QuerySet]:
+def query_sets(tables: BenchmarkTables, settings: tuple[str, ...] = SETTINGS) -> Iterator[QuerySet]:
     q, c, r = tables.questions, tables.candidates, tables.qrels
     langs = sorted(q.lang.unique())
     rows_of_lang = {lang: np.flatnonzero(c.lang.to_numpy() == lang) for lang in sorted(c.lang.unique())}
@@ -75,7 +75,7 @@ def write_trec_qrels(qrels: pd.DataFrame, path: Path) -> None:
             out.write(f"{qid} 0 {cid} {relevance}\n")
 
 
-def write_qrels(tables: Tables, directory: Path, settings: tuple[str, ...] = SETTINGS) -> int:
+def write_qrels(tables: BenchmarkTables, directory: Path, settings: tuple[str, ...] = SETTINGS) -> int:
     """TREC qrels, one file per query set of `settings`: `{directory}/{setting}/{qlang}-{plang}.qrels`."""
     count = 0
     for unit in query_sets(tables, tuple(settings)):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import HELD_OUT_PAIRS, RANK_DISTANCE, lang_group
-from .runs import BASE, ModelSpec
+from .model_tags import BASE, ModelSpec
 
 STRATEGY_ORDER = ["xx-mono", "x-y", "hybrid", BASE]
 

@@ -13,7 +13,7 @@ from xlretrieval.config import ConfigError, Study, validate  # noqa: E402
 from xlretrieval.data.collections import local_files  # noqa: E402
 from xlretrieval.ownership import ResultsConflict, claim  # noqa: E402
 from xlretrieval.provenance import code_digest  # noqa: E402
-from xlretrieval.runs import BASE, MODEL_TAG, STRATEGY_SLUG, ModelSpec, parse_strategy  # noqa: E402
+from xlretrieval.model_tags import BASE, MODEL_TAG, STRATEGY_SLUG, ModelSpec, parse_strategy  # noqa: E402
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:

@@ -38,7 +38,7 @@ rule search:
         questions=rules.embed.output.questions,
         candidates=rules.embed.output.candidates,
     output:
-        runs=directory(f"{RESULTS}/runs/{{model}}/{{benchmark}}"),
+        rankings=directory(f"{RESULTS}/rankings/{{model}}/{{benchmark}}"),
         ranks=f"{RESULTS}/ranks/{{model}}/{{benchmark}}.parquet",
     params:
         code=package_code("search"),
@@ -62,7 +62,7 @@ rule search:
 rule evaluate:
     input:
         evalset=lambda w: evalset(w.benchmark),
-        runs=rules.search.output.runs,
+        rankings=rules.search.output.rankings,
         ranks=rules.search.output.ranks,
     output:
         f"{RESULTS}/metrics/{{model}}/{{benchmark}}.parquet",
@@ -75,7 +75,7 @@ rule evaluate:
     benchmark:
         cost_file("evaluate", "{model}/{benchmark}")
     threads: 1
-    resources:  # measured 0.16 GB, 2 s (tiny study); runs grow linearly with the queries (~25x for the full XQuAD-R)
+    resources:  # measured 0.16 GB, 2 s (tiny study); rankings grow linearly with the queries (~25x for the full XQuAD-R)
         mem_mb=2000,
         runtime=30,
     conda:

@@ -1,24 +1,24 @@
 # The figures, each as PNG (in the report, with its caption from workflow/report/) and PDF.
 
 
-rule figure:
+rule scaling_figure:
     input:
         intervals=rules.intervals.output[0],
     output:
         **figure_files("scaling_{metric}", "scaling", "1. {metric} vs k"),
     params:
-        code=package_code("figure"),
+        code=package_code("scaling_figure"),
         strategies=STUDY.strategies(),
         size=[config["figure"]["width"], config["figure"]["height"]],
     log:
-        f"{RESULTS}/logs/figure/{{benchmark}}/{{metric}}.log",
+        f"{RESULTS}/logs/scaling_figure/{{benchmark}}/{{metric}}.log",
     benchmark:
-        cost_file("figure", "{benchmark}/{metric}")
+        cost_file("scaling_figure", "{benchmark}/{metric}")
     localrule: True
     conda:
         STUDY_ENV
     script:
-        "../scripts/figure.py"
+        "../scripts/scaling_figure.py"
 
 
 rule groups_figure:

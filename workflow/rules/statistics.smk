@@ -80,7 +80,7 @@ rule losses:
 
 rule top_languages:
     input:
-        runs=expand(f"{RESULTS}/runs/{{model}}/{{benchmark}}", model=STUDY.model_tags(), benchmark=multi_benchmarks()),
+        rankings=expand(f"{RESULTS}/rankings/{{model}}/{{benchmark}}", model=STUDY.model_tags(), benchmark=multi_benchmarks()),
         evalsets=[table for benchmark in multi_benchmarks() for table in evalset(benchmark)],
     output:
         f"{RESULTS}/tables/top_languages.tsv",

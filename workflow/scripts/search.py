@@ -2,13 +2,13 @@ from pathlib import Path
 
 import numpy as np
 
-from xlretrieval.data.tables import Tables
+from xlretrieval.data.benchmark import BenchmarkTables
 from xlretrieval.logs import to_file
 from xlretrieval.search.index import IndexSpec
 from xlretrieval.search.output import search
 
 log = to_file(snakemake.log[0])
-tables = Tables.read(Path(snakemake.input.evalset[0]).parent)
+tables = BenchmarkTables.read(Path(snakemake.input.evalset[0]).parent)
 questions, candidates = (np.load(path, mmap_mode="r") for path in (snakemake.input.questions, snakemake.input.candidates))
 index = IndexSpec.from_config(snakemake.params.index)
 report = search(
@@ -16,7 +16,7 @@ report = search(
     questions,
     candidates,
     snakemake.params.depth,
-    Path(snakemake.output.runs),
+    Path(snakemake.output.rankings),
     tag=snakemake.wildcards.model.replace("/", "_"),
     index=index,
     settings=snakemake.params.settings,

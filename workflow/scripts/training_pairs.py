@@ -1,13 +1,14 @@
 from pathlib import Path
 
+from xlretrieval.data.benchmark import BenchmarkTables
 from xlretrieval.data.splits import guarded_set, hold_out_dev, training_pairs, training_set
-from xlretrieval.data.tables import Tables
 from xlretrieval.logs import to_file
 
 log = to_file(snakemake.log[0])
-train = training_set(Tables.read(Path(snakemake.input.data[0]).parent), snakemake.params.languages, snakemake.params.holdout)
+train = training_set(BenchmarkTables.read(Path(snakemake.input.data[0]).parent), snakemake.params.languages, snakemake.params.holdout)
 benchmarks = [
-    guarded_set(Tables.read(Path(path).parent), holdout) for path, holdout in zip(snakemake.input.benchmarks, snakemake.params.benchmark_holdouts)
+    guarded_set(BenchmarkTables.read(Path(path).parent), holdout)
+    for path, holdout in zip(snakemake.input.benchmarks, snakemake.params.benchmark_holdouts)
 ]
 pairs, dropped = training_pairs(train, benchmarks)
 pairs = hold_out_dev(pairs, **snakemake.params.dev)

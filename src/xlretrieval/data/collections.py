@@ -33,9 +33,9 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from .benchmark import BenchmarkTables
 from .hub import natural_key
 from .sources import DataError
-from .tables import Tables
 
 T = TypeVar("T")
 # A language's folder in the BEIR layout: where a folder entry's `corpus`, `queries` and `qrels` are unless it places them
@@ -174,7 +174,7 @@ def reservoir(items: Iterable[T], size: int, rng: np.random.Generator) -> list[T
 
 def language_tables(
     name: str, lang: str, parallel: bool, queries: pd.DataFrame, judgements: pd.DataFrame, stream: Iterable[dict], others: int | None, seed: int
-) -> tuple[Tables, dict]:
+) -> tuple[BenchmarkTables, dict]:
     """One language's tables from its queries (qid, text), judgements (qid, docid, relevance) and passage
     stream ({docid, title, text}), the corpus capped to the judged passages plus `others`; and a manifest
     of the cap. A passage's text is its title and text joined by a space; `article` is the title."""
@@ -202,7 +202,7 @@ def language_tables(
         raise DataError(f"{name} {lang}: {len(missing)} relevant passages are not in the corpus (e.g. {min(missing)})")
     asked = queries[queries.qid.isin(set(relevant.qid))]
     question = f"{name}/" if parallel else f"{name}/{lang}/"
-    tables = Tables(
+    tables = BenchmarkTables(
         pd.DataFrame({"question_id": question + asked.qid, "lang": lang, "text": asked.text, "article": "", "context_id": ""}),
         pd.DataFrame(
             {
@@ -289,11 +289,11 @@ def _ir_dataset(name: str, dataset_id: str, lang: str, download: bool, read: Cal
         ) from error
 
 
-def read_ir_dataset(name: str, entry: dict, lang: str) -> tuple[Tables, dict]:
+def read_ir_dataset(name: str, entry: dict, lang: str) -> tuple[BenchmarkTables, dict]:
     """One language of an ir_datasets entry, through ir_datasets' own loaders."""
     dataset_id = entry["ir_datasets"].format(lang=lang)
 
-    def read(dataset) -> tuple[Tables, dict]:
+    def read(dataset) -> tuple[BenchmarkTables, dict]:
         queries = pd.DataFrame(
             [(q.query_id, q.text if hasattr(q, "text") else q.default_text()) for q in dataset.queries_iter()], columns=["qid", "text"]
         )
@@ -311,7 +311,7 @@ def read_ir_dataset(name: str, entry: dict, lang: str) -> tuple[Tables, dict]:
 # --- the reader -----------------------------------------------------------------------------------
 
 
-def read_folder(name: str, entry: dict, lang: str) -> tuple[Tables, dict]:
+def read_folder(name: str, entry: dict, lang: str) -> tuple[BenchmarkTables, dict]:
     """One language of a folder entry (BEIR layout, or files placed by `corpus`, `queries`, `qrels`)."""
     corpus, queries, qrels = files(name, entry, lang)
     tables, manifest = language_tables(
@@ -320,7 +320,7 @@ def read_folder(name: str, entry: dict, lang: str) -> tuple[Tables, dict]:
     return tables, {"files": [str(p) for p in (*corpus, queries, qrels)], **manifest}
 
 
-def read(name: str, languages: list[str], entry: dict) -> tuple[Tables, dict]:
+def read(name: str, languages: list[str], entry: dict) -> tuple[BenchmarkTables, dict]:
     """Every language of a collection entry, and a manifest: where each language was read from, its corpus
     cap, and (parallel entries) how many question ids every language has."""
     reader = read_folder if "path" in entry else read_ir_dataset
@@ -328,7 +328,7 @@ def read(name: str, languages: list[str], entry: dict) -> tuple[Tables, dict]:
     for lang in sorted(languages):
         tables, manifest["languages"][lang] = reader(name, entry, lang)
         parts.append(tables)
-    tables = Tables.concat(parts)
+    tables = BenchmarkTables.concat(parts)
     if entry["parallel"]:
         manifest["questions_in_every_language"] = int((tables.questions.groupby("question_id").lang.nunique() == len(languages)).sum())
     return tables, manifest

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .benchmark import BenchmarkTables
 from .sources import DataError
-from .tables import Tables
 
 # The script (first word of the Unicode names of its letters) most letters of a language's questions are in.
 SCRIPTS = dict.fromkeys(["de", "en", "es", "fi", "fr", "id", "it", "nl", "pt", "sw", "tr", "vi", "yo"], "LATIN") | {
@@ -56,7 +56,7 @@ def check_script(path: Path, lang: str, questions: list[tuple]) -> None:
     raise DataError(f"{path}: its questions are mostly {found.title()} script, not {expected.title()} (question {qid}: {text!r}): not a {lang} file?")
 
 
-def read_language(path: Path, lang: str) -> Tables:
+def read_language(path: Path, lang: str) -> BenchmarkTables:
     """Parse one language file into questions, candidate sentences and qrels."""
     try:
         content = Path(path).read_text(encoding="utf-8")
@@ -89,19 +89,19 @@ def read_language(path: Path, lang: str) -> Tables:
     if not questions:
         raise DataError(f"{path} holds no questions: an empty or truncated {lang} file?")
     check_script(path, lang, questions)
-    return Tables(
+    return BenchmarkTables(
         pd.DataFrame(questions, columns=["question_id", "lang", "text", "article", "context_id"]),
         pd.DataFrame(candidates, columns=["candidate_id", "lang", "text", "article", "context_id"]),
         pd.DataFrame(qrels, columns=["question_id", "lang", "candidate_id"]),
     )
 
 
-def read_dataset(files: dict[str, Path]) -> Tables:
+def read_dataset(files: dict[str, Path]) -> BenchmarkTables:
     """Read every language file of one benchmark ({lang: path}) into one set of tables, with parallel articles."""
-    return parallel_articles(Tables.concat([read_language(path, lang) for lang, path in sorted(files.items())]))
+    return parallel_articles(BenchmarkTables.concat([read_language(path, lang) for lang, path in sorted(files.items())]))
 
 
-def parallel_articles(tables: Tables) -> Tables:
+def parallel_articles(tables: BenchmarkTables) -> BenchmarkTables:
     """Name every row's article as one language does, so that a question and its translations share an article.
 
     MLQA-R titles its articles in each language (XQuAD-R keeps the English titles), so without this an article
@@ -117,4 +117,4 @@ def parallel_articles(tables: Tables) -> Tables:
     keys = pd.MultiIndex.from_frame(tables.candidates[["lang", "context_id"]])
     renamed = pd.Series(by_paragraph.reindex(keys).to_numpy(), index=tables.candidates.index)
     candidates = tables.candidates.assign(article=renamed.fillna(tables.candidates.article))
-    return Tables(questions, candidates, tables.qrels)
+    return BenchmarkTables(questions, candidates, tables.qrels)

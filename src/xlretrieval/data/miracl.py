@@ -16,8 +16,8 @@ the whole corpus. A local copy can also be configured as a collection (`data.col
 from __future__ import annotations
 
 from . import collections
+from .benchmark import BenchmarkTables
 from .hub import HubRepo
-from .tables import Tables
 
 
 def topics_file(lang: str) -> str:
@@ -32,7 +32,7 @@ def corpus_pattern(lang: str) -> str:
     return f"miracl-corpus-v1.0-{lang}/docs-*.jsonl.gz"
 
 
-def read_language(lang: str, topics: HubRepo, corpus: HubRepo, others: int | None, seed: int) -> tuple[Tables, dict]:
+def read_language(lang: str, topics: HubRepo, corpus: HubRepo, others: int | None, seed: int) -> tuple[BenchmarkTables, dict]:
     """One language's dev queries, relevant judgements and (capped) corpus, and a manifest of the cap: the hub
     files read as a test collection (`collections`; ids `miracl/{lang}/...`, MIRACL's ids repeat across languages)."""
     shards = corpus.files(corpus_pattern(lang))
@@ -49,10 +49,10 @@ def read_language(lang: str, topics: HubRepo, corpus: HubRepo, others: int | Non
     return tables, {"shards": shards, **manifest}
 
 
-def read(languages: list[str], topics: HubRepo, corpus: HubRepo, others: int | None, seed: int) -> tuple[Tables, dict]:
+def read(languages: list[str], topics: HubRepo, corpus: HubRepo, others: int | None, seed: int) -> tuple[BenchmarkTables, dict]:
     """Every language's tables and a manifest: the repositories, revisions and the corpus cap per language."""
     parts, manifest = [], {"topics": f"{topics.repo_id}@{topics.revision}", "corpus": f"{corpus.repo_id}@{corpus.revision}", "languages": {}}
     for lang in sorted(languages):
         tables, manifest["languages"][lang] = read_language(lang, topics, corpus, others, seed)
         parts.append(tables)
-    return Tables.concat(parts), manifest
+    return BenchmarkTables.concat(parts), manifest

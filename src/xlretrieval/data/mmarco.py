@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .benchmark import BenchmarkTables
 from .hub import HubRepo
 from .languages import mmarco_name
 from .sources import DataError
-from .tables import Tables
 
 TRIPLES = "data/triples.train.ids.small.tsv"
 
@@ -70,7 +70,7 @@ def read_texts(path: Path, wanted: set[str], max_chars: int | None = None) -> di
     return found
 
 
-def read(languages: list[str], repo: HubRepo, queries: int, seed: int, max_passage_chars: int | None) -> tuple[Tables, dict]:
+def read(languages: list[str], repo: HubRepo, queries: int, seed: int, max_passage_chars: int | None) -> tuple[BenchmarkTables, dict]:
     """The sampled pairs in every language as tables, and a manifest of what was read.
 
     Ids: question `mmarco/{qid}` (parallel across languages), candidate `mmarco/{lang}/{pid}`. MS MARCO has
@@ -88,7 +88,7 @@ def read(languages: list[str], repo: HubRepo, queries: int, seed: int, max_passa
         questions += [(f"mmarco/{q}", lang, query[q], "", p) for q, p in zip(qids, pids)]
         candidates += [(f"mmarco/{lang}/{p}", lang, passage[p], "", p) for p in pids]
         qrels += [(f"mmarco/{q}", lang, f"mmarco/{lang}/{p}") for q, p in zip(qids, pids)]
-    tables = Tables(
+    tables = BenchmarkTables(
         pd.DataFrame(questions, columns=["question_id", "lang", "text", "article", "context_id"]),
         pd.DataFrame(candidates, columns=["candidate_id", "lang", "text", "article", "context_id"]),
         pd.DataFrame(qrels, columns=["question_id", "lang", "candidate_id"]),

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import collections, lareqa, miracl, mmarco
+from .benchmark import BenchmarkTables
 from .hub import HubRepo
-from .tables import Tables
 
 
-def read(reader: str, languages: list[str], files: list[Path], options: dict) -> tuple[Tables, dict]:
+def read(reader: str, languages: list[str], files: list[Path], options: dict) -> tuple[BenchmarkTables, dict]:
     """Read one source. LAReQA reads `files` (one per language, in `languages` order); the hub sources
     read their repositories as `options` say (`hub_mirror`, `revisions`, and their own caps); a test
     collection reads what its config entry (`options`, with its `name`) names."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..runs import SETTINGS
+from ..model_tags import SETTINGS
 from . import languages
 
 LAREQA = "https://raw.githubusercontent.com/google-research-datasets/lareqa"

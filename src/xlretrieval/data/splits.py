@@ -7,7 +7,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .tables import Tables
+from .benchmark import BenchmarkTables
 
 
 class OverlapError(RuntimeError):
@@ -30,18 +30,18 @@ def choose_articles(articles: list[str], n: int | float | None, seed: int) -> li
     return [unique[i] for i in sorted(chosen)]
 
 
-def restrict(tables: Tables, articles: list[str] | set[str]) -> Tables:
+def restrict(tables: BenchmarkTables, articles: list[str] | set[str]) -> BenchmarkTables:
     """Keep only the rows of the given articles; qrels follow their questions."""
     keep = set(articles)
     questions = tables.questions[tables.questions.article.isin(keep)].reset_index(drop=True)
     candidates = tables.candidates[tables.candidates.article.isin(keep)].reset_index(drop=True)
     kept = questions[["question_id", "lang"]]
     qrels = tables.qrels.merge(kept, on=["question_id", "lang"]).reset_index(drop=True)
-    return Tables(questions, candidates, qrels)
+    return BenchmarkTables(questions, candidates, qrels)
 
 
-def select_languages(tables: Tables, languages: list[str]) -> Tables:
-    return Tables(
+def select_languages(tables: BenchmarkTables, languages: list[str]) -> BenchmarkTables:
+    return BenchmarkTables(
         tables.questions[tables.questions.lang.isin(languages)].reset_index(drop=True),
         tables.candidates[tables.candidates.lang.isin(languages)].reset_index(drop=True),
         tables.qrels[tables.qrels.lang.isin(languages)].reset_index(drop=True),
@@ -63,7 +63,7 @@ def shared_texts(texts: pd.Series, others: list[pd.Series]) -> set[str]:
     return shared
 
 
-def evaluation_texts(tables: Tables) -> pd.Series:
+def evaluation_texts(tables: BenchmarkTables) -> pd.Series:
     """An evaluation set's candidate texts, plus the body of every passage written as "title body" (MIRACL):
     a training passage equal to that body overlaps it too."""
     c = tables.candidates
@@ -76,7 +76,7 @@ def units(frame: pd.DataFrame) -> list:
     return [article if article else ("passage", context) for article, context in zip(frame.article, frame.context_id)]
 
 
-def contaminated_questions(train: Tables, evaluation: list[Tables]) -> set[str]:
+def contaminated_questions(train: BenchmarkTables, evaluation: list[BenchmarkTables]) -> set[str]:
     """Parallel ids of training questions whose article (in any language) shares a title or a sentence
     with any evaluation set; dropping them in every language removes their translations too.
 
@@ -98,7 +98,7 @@ def contaminated_questions(train: Tables, evaluation: list[Tables]) -> set[str]:
     return set(q.question_id[in_bad])
 
 
-def training_pairs(train: Tables, evaluation: list[Tables]) -> tuple[pd.DataFrame, int]:
+def training_pairs(train: BenchmarkTables, evaluation: list[BenchmarkTables]) -> tuple[pd.DataFrame, int]:
     """One row per (question_id, lang) with the question and its answer sentence, contamination removed.
 
     Returns the table and the number of parallel question ids dropped for overlapping evaluation data.
@@ -121,7 +121,7 @@ def hold_out_dev(pairs: pd.DataFrame, dev_fraction: float = 0.0, seed: int = 0) 
     return pairs.assign(split=np.where(pairs.question_id.isin(set(dev)), "dev", "train"))
 
 
-def check_disjoint(pairs: pd.DataFrame, evaluation: list[Tables]) -> None:
+def check_disjoint(pairs: pd.DataFrame, evaluation: list[BenchmarkTables]) -> None:
     """Refuse training data that shares a question id, an answer sentence or an article title with evaluation."""
     for ev in evaluation:
         shared_ids = set(pairs.question_id) & set(ev.questions.question_id)
@@ -141,7 +141,7 @@ def holdout_split(articles: list[str], train_fraction: float, seed: int) -> tupl
     return train, sorted(set(articles) - set(train))
 
 
-def training_set(tables: Tables, languages: list[str], holdout: dict | None) -> Tables:
+def training_set(tables: BenchmarkTables, languages: list[str], holdout: dict | None) -> BenchmarkTables:
     """The training dataset's rows in the training languages; its training articles when it is also evaluated."""
     tables = select_languages(tables, languages)
     if holdout:
@@ -150,7 +150,7 @@ def training_set(tables: Tables, languages: list[str], holdout: dict | None) -> 
     return tables
 
 
-def guarded_set(tables: Tables, holdout: dict | None) -> Tables:
+def guarded_set(tables: BenchmarkTables, holdout: dict | None) -> BenchmarkTables:
     """What training data must not overlap in a benchmark: all of it (every article and language, whatever
     subset `evaluation_set` evaluates), or its held-out articles when it is also the training dataset."""
     if not holdout:
@@ -159,7 +159,7 @@ def guarded_set(tables: Tables, holdout: dict | None) -> Tables:
     return restrict(tables, held_out)
 
 
-def evaluation_set(tables: Tables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None) -> Tables:
+def evaluation_set(tables: BenchmarkTables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None) -> BenchmarkTables:
     """The evaluated rows of a benchmark: its languages, its held-out articles when it is also trained on,
     then a seeded subset of `articles` (None: all; always None for a source without articles, as MIRACL)."""
     tables = select_languages(tables, languages)
@@ -173,7 +173,7 @@ def evaluation_set(tables: Tables, languages: list[str], articles: int | float |
     return restrict(tables, asking_every_language_pair(tables, pool, choose_articles(pool, articles, seed), seed))
 
 
-def pilot_set(tables: Tables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None) -> Tables:
+def pilot_set(tables: BenchmarkTables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None) -> BenchmarkTables:
     """As many articles as `evaluation_set` evaluates (seeded, at most all the others), from those it does not: the
     pilot chooses the training budget on them, so the reported answer's questions take no part in that choice."""
     evaluated = set(evaluation_set(tables, languages, articles, seed, holdout).questions.article)
@@ -194,7 +194,7 @@ def languages_and_pairs(languages: set[str] | frozenset[str]) -> list[frozenset[
     return [frozenset(group) for n in (1, 2) for group in combinations(ordered, n)]
 
 
-def asking_every_language_pair(tables: Tables, pool: list[str], chosen: list[str], seed: int) -> list[str]:
+def asking_every_language_pair(tables: BenchmarkTables, pool: list[str], chosen: list[str], seed: int) -> list[str]:
     """`chosen` plus, for each language and each pair of languages that none of them asks a question in, the
     first article of a seeded order of `pool` that does. Each of MLQA-R's articles asks in 2 to 7 of its
     languages, so a small subset may miss a language, or share no question between two (no cross-lingual

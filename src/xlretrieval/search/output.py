@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.tables import Tables
-from ..runs import SETTINGS
+from ..data.benchmark import BenchmarkTables
+from ..model_tags import SETTINGS
 from .clock import Clock
 from .index import IndexSpec, recall
 from .shards import Ranking, rank
@@ -18,7 +18,7 @@ from .shards import Ranking, rank
 RANK_COLUMNS = ["setting", "query_lang", "passage_lang", "question_id", "candidate_id", "rank"]
 
 
-def write_run(ranking: Ranking, tables: Tables, path: Path, tag: str) -> None:
+def write_run(ranking: Ranking, tables: BenchmarkTables, path: Path, tag: str) -> None:
     """A TREC run: `qid Q0 candidate_id rank score tag`, best first, one line per listed candidate.
 
     Scores have 9 significant digits, which give back the float32 score: distinct scores stay distinct and
@@ -34,7 +34,7 @@ def write_run(ranking: Ranking, tables: Tables, path: Path, tag: str) -> None:
             out.writelines(f"{qid} Q0 {cid} {r} {s:.9g} {tag}\n" for r, (cid, s) in lines)
 
 
-def relevant_ranks(ranking: Ranking, tables: Tables) -> pd.DataFrame:
+def relevant_ranks(ranking: Ranking, tables: BenchmarkTables) -> pd.DataFrame:
     """One row per (question, relevant candidate) with its exact rank in the query set's pool."""
     unit = ranking.unit
     listed = ranking.relevant_rows >= 0
@@ -63,7 +63,7 @@ class SearchReport:
 
 
 def search(
-    tables: Tables,
+    tables: BenchmarkTables,
     question_vectors: np.ndarray,
     candidate_vectors: np.ndarray,
     depth: int,

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.tables import Tables
+from ..data.benchmark import BenchmarkTables
+from ..model_tags import SETTINGS
 from ..querysets import POOL, QuerySet
-from ..runs import SETTINGS
 from .clock import Clock
 from .index import IndexSpec
 from .order import EMPTY, decode_keys, order_keys, scores, smallest, top_keys
@@ -66,7 +66,7 @@ class Partial:
         )
 
 
-def _check(tables: Tables, question_vectors: np.ndarray, candidate_vectors: np.ndarray, depth: int) -> None:
+def _check(tables: BenchmarkTables, question_vectors: np.ndarray, candidate_vectors: np.ndarray, depth: int) -> None:
     for name, vectors, table in (("question", question_vectors, tables.questions), ("candidate", candidate_vectors, tables.candidates)):
         if vectors.ndim != 2 or len(vectors) != len(table):
             raise ValueError(f"{name} embeddings have shape {vectors.shape}, expected ({len(table)}, dimension): one row per {name}")
@@ -152,7 +152,7 @@ def _fill(
 
 
 def rank(
-    tables: Tables,
+    tables: BenchmarkTables,
     question_vectors: np.ndarray,
     candidate_vectors: np.ndarray,
     depth: int,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..data.tables import Tables
+from ..data.benchmark import BenchmarkTables
 from ..querysets import QuerySet, query_sets
 
 
@@ -27,7 +27,7 @@ class Target:
 
 
 def query_targets(
-    tables: Tables,
+    tables: BenchmarkTables,
     question_vectors: np.ndarray,
     candidate_vectors: np.ndarray,
     tiebreak: np.ndarray,
@@ -60,7 +60,7 @@ def query_targets(
 
 def _target(
     unit: QuerySet,
-    tables: Tables,
+    tables: BenchmarkTables,
     language_rows: np.ndarray,
     questions: np.ndarray,
     candidate_row: pd.Index,

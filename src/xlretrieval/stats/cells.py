@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import held_out_pair, lang_group
-from ..runs import BASE, ModelSpec
+from ..model_tags import BASE, ModelSpec
 
 UNIT_KEYS = ["setting", "query_lang", "passage_lang", "metric"]
 ALL = "all"

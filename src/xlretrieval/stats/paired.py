@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import sparse
 
 from ..metrics import FIXED_GROUPS
-from ..runs import BASE, parse_strategy
+from ..model_tags import BASE, parse_strategy
 from .cells import QuestionMatrix, memberships
 from .resampling import check_level, percentile_interval, question_counts, set_means
 from .significance import bootstrap_pvalues, detectable_difference, holm, sign_flip_pvalues

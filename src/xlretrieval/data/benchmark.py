@@ -9,7 +9,7 @@ import pandas as pd
 
 
 @dataclass
-class Tables:
+class BenchmarkTables:
     """Questions, candidates and qrels of one benchmark; on disk, one Parquet file each in a folder."""
 
     questions: pd.DataFrame
@@ -28,10 +28,10 @@ class Tables:
             getattr(self, name).to_parquet(directory / f"{name}.parquet", index=False)
 
     @classmethod
-    def read(cls, directory: Path) -> Tables:
+    def read(cls, directory: Path) -> BenchmarkTables:
         directory = Path(directory)
         return cls(*(pd.read_parquet(directory / f"{name}.parquet") for name in ("questions", "candidates", "qrels")))
 
     @classmethod
-    def concat(cls, parts: list[Tables]) -> Tables:
+    def concat(cls, parts: list[BenchmarkTables]) -> BenchmarkTables:
         return cls(*(pd.concat([getattr(p, name) for p in parts], ignore_index=True) for name in ("questions", "candidates", "qrels")))

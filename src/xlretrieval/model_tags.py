@@ -1,4 +1,4 @@
-"""Names of the study's runs, shared by the workflow, tables and figures.
+"""Names of the study's models (tags), strategies and evaluation settings, shared by the workflow, tables and figures.
 
 Model tags name every fine-tuned model as `{strategy}/k{k}/draw{draw}/seed{seed}`, and `base` the
 un-fine-tuned encoder (k = 0); the strategy slug of hybrid carries its alpha (`hybrid-a0.5`).
