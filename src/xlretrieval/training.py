@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -82,18 +83,7 @@ def train(
     from transformers import get_linear_schedule_with_warmup
 
     torch.manual_seed(seed)
-    question = dict(zip(zip(pairs.question_id, pairs.lang), pairs.question))
-    passage = dict(zip(pairs.candidate_id, pairs.answer))
-
-    def texts(step: int, group: pd.DataFrame) -> tuple[list[str], list[str]]:
-        try:
-            return (
-                [query_prefix + question[key] for key in zip(group.question_id, group.question_lang)],
-                [passage_prefix + passage[cid] for cid in group.passage_id],
-            )
-        except KeyError as missing:
-            raise TrainingError(f"batch {step} names {missing}, which the training pairs do not hold") from missing
-
+    texts = batch_texts(pairs, query_prefix, passage_prefix)
     is_dev = (batches.split == "dev") if "split" in batches else pd.Series(False, index=batches.index)
     groups = [group for _, group in batches[~is_dev].groupby("batch", sort=True)]
     dev_texts = [texts(b, group) for b, group in batches[is_dev].groupby("batch", sort=True)]
@@ -106,83 +96,149 @@ def train(
     checkpoint = beside(Path(output), ".checkpoint")
     settings = (learning_rate, weight_decay, warmup_ratio, temperature, query_prefix, passage_prefix, seed, freeze_embeddings, every, patience)
     run = run_key(model, pairs, batches, *settings) if checkpoint_every else None
-    start, history, dev_log, best, stale = 0, [], [], None, 0
+    start, history, stopping = 0, [], EarlyStopping(every, patience)
     if run and (state := resumable(checkpoint, run)):
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        torch.set_rng_state(state["rng"])
-        if state["cuda_rng"] is not None:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        start, history, dev_log, best, stale = state["step"], state["history"], state["dev_log"], state["best"], state["stale"]
+        start, history = restore(state, model, optimizer, schedule, stopping)
         log.info("resumed from %s at step %d of %d", checkpoint, start, steps)
     model.train()
     bar = tqdm(groups[start:], initial=start, total=steps, disable=not progress, desc="train", unit="step")
     for step, group in enumerate(bar, start):
-        loss = batch_loss(model, *texts(step, group), temperature)
-        if not torch.isfinite(loss):
-            raise TrainingError(
-                f"loss is {loss.item()} at step {step} (batch {int(group.batch.iloc[0])}): lower training.learning_rate or raise training.temperature"
-            )
-        loss.backward()
-        history.append((step, loss.item(), optimizer.param_groups[0]["lr"], group.kind.iloc[0]))
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-        if dev_texts and ((step + 1) % every == 0 or step + 1 == steps):
-            dev_log.append((step + 1, dev_loss(model, dev_texts, temperature)))
-            if best is None or dev_log[-1][1] < best[1]:
-                best, stale = (step + 1, dev_log[-1][1], {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}), 0
-            else:
-                stale += 1
-                if stale >= patience:
-                    break
+        learning_rate_used = optimizer.param_groups[0]["lr"]  # the schedule moves it after the step
+        loss = optimizer_step(model, optimizer, schedule, *texts(step, group), temperature, f"step {step} (batch {int(group.batch.iloc[0])})")
+        history.append((step, loss, learning_rate_used, group.kind.iloc[0]))
+        bar.set_postfix(loss=f"{loss:.3f}")
+        if dev_texts and stopping.due(step + 1, steps) and stopping.stop(model, step + 1, dev_loss(model, dev_texts, temperature)):
+            break
         if run and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-            save_checkpoint(
-                checkpoint,
-                {
-                    "run": run,
-                    "step": step + 1,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state_all() if model.device.type == "cuda" else None,
-                    "history": history,
-                    "dev_log": dev_log,
-                    "best": best,
-                    "stale": stale,
-                },
-            )
-    if best is not None:
-        model.load_state_dict(best[2])
+            save_checkpoint(checkpoint, snapshot(run, step + 1, model, optimizer, schedule, history, stopping))
+    if stopping.best is not None:
+        model.load_state_dict(stopping.best[2])
     losses = pd.DataFrame(history, columns=["step", "loss", "learning_rate", "batch_kind"])
-    dev = pd.DataFrame(dev_log, columns=["step", "dev_loss"]).assign(kept=lambda d: d.step == (best[0] if best else -1))
-    kept = losses[losses.step < best[0]] if best else losses  # the steps behind the saved weights
-    xx_mono = int((kept.batch_kind == "xx-mono").sum())
-    info = {
-        "steps": len(kept),
-        "steps_run": len(losses),
-        "xx_mono_batches": xx_mono,
-        "xx_mono_share": xx_mono / max(len(kept), 1),
-        "batch_size": max(map(len, groups), default=0),
-        "max_seq_length": model.max_seq_length,
-        "precision": model.precision,
-        "hardware": describe(model.device),
-        "learning_rate": learning_rate,
-        "weight_decay": weight_decay,
-        "warmup_ratio": warmup_ratio,
-        "warmup_steps": warmup_steps,
-        "temperature": temperature,
-        "seed": seed,
-        "freeze_embeddings": freeze_embeddings,
-        "optimizer": type(optimizer).__name__ + (" (fused)" if optimizer.defaults.get("fused") else ""),
-    }
-    save(model, losses, dev if dev_texts else None, Path(output), info, model_card(info, card) if card else None)
+    info = training_info(
+        model,
+        optimizer,
+        losses[losses.step < stopping.best[0]] if stopping.best else losses,  # the steps behind the saved weights
+        steps_run=len(losses),
+        batch_size=max(map(len, groups), default=0),
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        warmup_ratio=warmup_ratio,
+        warmup_steps=warmup_steps,
+        temperature=temperature,
+        seed=seed,
+        freeze_embeddings=freeze_embeddings,
+    )
+    save(model, losses, stopping.table() if dev_texts else None, Path(output), info, model_card(info, card) if card else None)
     for leftover in (checkpoint, beside(checkpoint, ".partial")):  # the latter where a kill came during a save
         leftover.unlink(missing_ok=True)
     return losses
+
+
+def training_info(model: BiEncoder, optimizer, kept: pd.DataFrame, *, steps_run: int, batch_size: int, **settings) -> dict:
+    """training.json: the steps behind the saved weights (`kept`) and how many were X-X-mono, the hardware and precision,
+    the optimiser and its settings."""
+    xx_mono = int((kept.batch_kind == "xx-mono").sum())
+    return {
+        "steps": len(kept),
+        "steps_run": steps_run,
+        "xx_mono_batches": xx_mono,
+        "xx_mono_share": xx_mono / max(len(kept), 1),
+        "batch_size": batch_size,
+        "max_seq_length": model.max_seq_length,
+        "precision": model.precision,
+        "hardware": describe(model.device),
+        **settings,  # learning rate, weight decay, warmup, temperature, seed, frozen embeddings
+        "optimizer": type(optimizer).__name__ + (" (fused)" if optimizer.defaults.get("fused") else ""),
+    }
+
+
+def batch_texts(pairs: pd.DataFrame, query_prefix: str, passage_prefix: str):
+    """texts(step, batch) -> (questions, passages) of a batch's rows, prefixed; a row the pairs lack is a TrainingError."""
+    question = dict(zip(zip(pairs.question_id, pairs.lang), pairs.question))
+    passage = dict(zip(pairs.candidate_id, pairs.answer))
+
+    def texts(step: int, group: pd.DataFrame) -> tuple[list[str], list[str]]:
+        try:
+            return (
+                [query_prefix + question[key] for key in zip(group.question_id, group.question_lang)],
+                [passage_prefix + passage[cid] for cid in group.passage_id],
+            )
+        except KeyError as missing:
+            raise TrainingError(f"batch {step} names {missing}, which the training pairs do not hold") from missing
+
+    return texts
+
+
+def optimizer_step(model: BiEncoder, optimizer, schedule, questions: list[str], passages: list[str], temperature: float, where: str) -> float:
+    """One step on one batch (loss, backward, update, schedule, zeroed gradients); the loss, or a TrainingError where
+    it is not finite."""
+    loss = batch_loss(model, questions, passages, temperature)
+    if not torch.isfinite(loss):
+        raise TrainingError(f"loss is {loss.item()} at {where}: lower training.learning_rate or raise training.temperature")
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
+@dataclass
+class EarlyStopping:
+    """The dev loss measured every `every` steps: the weights of the lowest are kept, and training stops after
+    `patience` measurements without a lower one."""
+
+    every: int
+    patience: int
+    log: list[tuple[int, float]] = field(default_factory=list)  # (steps trained, dev loss)
+    best: tuple[int, float, dict] | None = None  # (steps trained, dev loss, weights on the CPU)
+    stale: int = 0
+
+    def due(self, trained: int, steps: int) -> bool:
+        return trained % self.every == 0 or trained == steps
+
+    def stop(self, model: BiEncoder, trained: int, loss: float) -> bool:
+        """Record the dev loss after `trained` steps; True when training should stop."""
+        self.log.append((trained, loss))
+        if self.best is None or loss < self.best[1]:
+            self.best, self.stale = (trained, loss, {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}), 0
+            return False
+        self.stale += 1
+        return self.stale >= self.patience
+
+    def table(self) -> pd.DataFrame:
+        """dev_loss.tsv: each measurement, and which one's weights were kept."""
+        kept = self.best[0] if self.best else -1
+        return pd.DataFrame(self.log, columns=["step", "dev_loss"]).assign(kept=lambda d: d.step == kept)
+
+
+def snapshot(run: str, trained: int, model: BiEncoder, optimizer, schedule, history: list, stopping: EarlyStopping) -> dict:
+    """The whole state of a training run after `trained` steps, as a checkpoint holds it."""
+    return {
+        "run": run,
+        "step": trained,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "schedule": schedule.state_dict(),
+        "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if model.device.type == "cuda" else None,
+        "history": history,
+        "dev_log": stopping.log,
+        "best": stopping.best,
+        "stale": stopping.stale,
+    }
+
+
+def restore(state: dict, model: BiEncoder, optimizer, schedule, stopping: EarlyStopping) -> tuple[int, list]:
+    """Put a checkpoint's state back (weights, optimiser, schedule, random generators, early stopping); returns the
+    steps trained and the loss history."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    torch.set_rng_state(state["rng"])
+    if state["cuda_rng"] is not None:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    stopping.log, stopping.best, stopping.stale = state["dev_log"], state["best"], state["stale"]
+    return state["step"], state["history"]
 
 
 def adamw(parameters: list[torch.nn.Parameter], learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
