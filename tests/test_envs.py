@@ -37,3 +37,11 @@ def test_study_environment_holds_every_package_dependency():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     needed = {canonicalize_name(Requirement(d).name) for d in pyproject["project"]["dependencies"]}
     assert needed == {canonicalize_name(r.name) for r in study_pip_requirements()}
+
+
+def test_every_torch_pin_in_the_docs_is_the_locked_one():
+    """README's set-up commands and requirements.in name torch's version; the lock is where it is decided."""
+    torch = lock_versions()["torch"].public
+    for path in ("README.md", "envs/requirements.in"):
+        pins = re.findall(r"torch==([0-9][0-9.]*[0-9])", (ROOT / path).read_text())
+        assert pins and set(pins) == {torch}, f"{path} pins torch {set(pins)}, the lock {torch}"
