@@ -96,6 +96,7 @@ CARD = {
     "k": 1,
     "draw": 0,
     "seed": 0,
+    "tag": "hybrid-a0.5/k1/draw0/seed0",
 }
 
 
@@ -116,6 +117,7 @@ def test_frozen_word_embeddings_stay_as_loaded_and_the_card_says_what_was_traine
     card = (tmp_path / "model" / "README.md").read_text()
     assert f"base_model: {NAME}" in card and "language: [de, en]" in card and "hybrid, alpha 0.5" in card
     assert "| word embeddings | frozen |" in card and "non-commercial use only" in card and "2 of 2 steps" not in card
+    assert "`results/metrics/hybrid-a0.5/k1/draw0/seed0/`" in card
     SentenceTransformer(str(tmp_path / "model"), device="cpu")  # the card is where sentence-transformers expects one
 
 

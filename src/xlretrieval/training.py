@@ -325,7 +325,7 @@ def model_card(info: dict, card: dict) -> str:
     """A fine-tuned model's card (README.md, where sentence-transformers keeps it): what it was fine-tuned from and
     on, how (`info`, as in training.json), and the licences it inherits. `card` holds base_model (name),
     base_provenance (the built base model's provenance.json, or None), dataset, licence, languages, strategy,
-    alpha, k, draw and seed."""
+    alpha, k, draw, seed and tag (the model's name in the study's products)."""
     languages = ", ".join(card["languages"])
     provenance = card.get("base_provenance")
     built = (
@@ -360,8 +360,8 @@ from `{card["base_model"]}`.{built}
 | max_seq_length | {info["max_seq_length"]} in training |
 
 Licences: this model inherits the base model's licence and the training data's terms ({card["licence"]}).{non_commercial}
-Its retrieval metrics are in the study's `results/tables/metrics.tsv` (model `{card["strategy"]}/k{card["k"]}/draw{card["draw"]}/seed{card["seed"]}`
-with its strategy slug); how the study ran: `training.json`, `loss.tsv`.
+Its retrieval metrics, per query and per language, are the study's `results/metrics/{card["tag"]}/`, and its rows of
+`results/tables/metrics.tsv` (model `{card["tag"]}`); how it trained: `training.json`, `loss.tsv`.
 """
 
 

@@ -168,6 +168,7 @@ def model_card_facts(wildcards):
         "k": int(wildcards.k),
         "draw": int(wildcards.draw),
         "seed": int(wildcards.seed),
+        "tag": f"{wildcards.strategy}/k{wildcards.k}/draw{wildcards.draw}/seed{wildcards.seed}",
     }
 
 
