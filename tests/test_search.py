@@ -281,3 +281,24 @@ def test_a_search_without_a_query_set_names_the_settings(real, tmp_path):
     one_language = BenchmarkTables(tables.questions[english], tables.candidates, tables.qrels[tables.qrels.lang == "en"])
     with pytest.raises(ValueError, match="nothing to search: .* settings cross"):
         search(one_language, questions[english], candidates, DEPTH, tmp_path, settings=("cross",))
+
+
+@pytest.mark.parametrize("case", ["real", "ties", "graded"])
+def test_measures_from_ranks_equal_ir_measures_on_the_runs(real, tmp_path, case):
+    """The evaluation's fast path (the exact ranks of judged candidates) against ir-measures on the TREC runs: every
+    value of every query, relevant candidates below the run's depth, exact score ties and graded relevance included."""
+    tables, questions, candidates = real
+    if case == "ties":
+        candidates = with_ties(candidates)
+    if case == "graded":  # grades 0, 1 and 2: a grade-0 candidate is judged but not relevant
+        grades = pd.util.hash_pandas_object(tables.qrels.candidate_id, index=False).to_numpy() % 3
+        tables = BenchmarkTables(tables.questions, tables.candidates, tables.qrels.assign(relevance=grades))
+    report = search(tables, questions, candidates, DEPTH, tmp_path)
+    names = ["RR", "AP", "R@1", "R@10", "nDCG@10", "R@100", "P@5", "nDCG", "AP@10"]
+    assert metrics.computable_from_ranks(names) and not metrics.computable_from_ranks(["RR@5"])
+    from_runs, from_ranks = metrics.per_query(tables, tmp_path, names), metrics.per_query_from_ranks(tables, report.ranks, names, DEPTH)
+    both = from_runs.merge(from_ranks, on=metrics.PER_QUERY_COLUMNS[:-1], how="outer", suffixes=("_runs", "_ranks"), validate="one_to_one")
+    assert len(both) == len(from_runs) == len(from_ranks) and set(from_ranks.metric) == set(names)
+    np.testing.assert_allclose(both.value_ranks, both.value_runs, rtol=0, atol=1e-12)
+    below_depth = report.ranks["rank"] > DEPTH
+    assert below_depth.any() and (both.value_runs.between(0, 1, inclusive="neither")).mean() > 0.05

@@ -1,4 +1,5 @@
-"""Per-query IR measures (ir-measures, trec_eval semantics), language bias, and the tidy summary table.
+"""Per-query IR measures (trec_eval semantics: ir-measures on the runs, or the same values from the exact ranks of
+the relevant candidates), language bias, and the tidy summary table.
 
 Maximum rank distance (language bias, multi setting): for one query, the rank of its lowest-ranked
 relevant candidate minus the rank of its highest-ranked one, over the full ranking; averaged over the
@@ -8,9 +9,11 @@ answer sits together at the top; large values mean the model prefers some langua
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import ir_measures
+import numpy as np
 import pandas as pd
 
 from .data.benchmark import BenchmarkTables
@@ -43,6 +46,70 @@ def per_query(tables: BenchmarkTables, run_dir: Path, measure_names: list[str], 
         frame.insert(2, "passage_lang", unit.passage_lang)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)[PER_QUERY_COLUMNS]
+
+
+# Measures computed from ranks (`per_query_from_ranks`): those ir-measures gets from trec_eval, recip_rank, map(_cut),
+# recall, P and ndcg(_cut), relevance being any grade above 0 (nDCG weighs by grade). Not RR@k: ir-measures computes it
+# with another provider, which orders tied scores otherwise.
+FROM_RANKS = re.compile(r"(RR)|(AP|R|P|nDCG)(?:@(\d+))?")
+
+
+def computable_from_ranks(measure_names: list[str]) -> bool:
+    return all(FROM_RANKS.fullmatch(str(measure)) for measure in parse_measures(measure_names))
+
+
+def per_query_from_ranks(tables: BenchmarkTables, ranks: pd.DataFrame, measure_names: list[str], depth: int, settings=SETTINGS) -> pd.DataFrame:
+    """`per_query`'s values from the exact rank of every judged candidate (an exact search's `ranks` table) instead
+    of its TREC runs of the top `depth`: a candidate ranked below `depth` counts as not retrieved, as in the run.
+    Only for an exact search (an approximate run may list candidates in another order) and the measures
+    `FROM_RANKS` names (`computable_from_ranks`)."""
+    keys = ["setting", "query_lang", "passage_lang"]
+    units = enumerate(query_sets(tables, tuple(settings)))
+    judged = [u.qrels.assign(setting=u.setting, query_lang=u.query_lang, passage_lang=u.passage_lang, unit=i) for i, u in units]
+    frame = pd.concat(judged, ignore_index=True).merge(ranks, on=[*keys, "question_id", "candidate_id"], validate="one_to_one")
+    frame = frame.sort_values(["unit", "question_id", "rank"], kind="stable").reset_index(drop=True)
+    query = frame.groupby(["unit", "question_id"], sort=False)
+    rank, grade = frame["rank"].to_numpy(), frame.relevance.to_numpy().astype(float)
+    relevant = grade > 0
+    n_relevant = query.relevance.transform(lambda g: (g > 0).sum()).to_numpy()
+    ideal_grade = query.relevance.transform(lambda g: np.sort(g.to_numpy())[::-1]).to_numpy().astype(float)
+    ideal_rank = query.cumcount().to_numpy() + 1
+    relevant_above = frame.assign(hit=relevant).groupby(["unit", "question_id"], sort=False).hit.cumsum().to_numpy()
+    out = query[keys].first()
+    for measure in parse_measures(measure_names):
+        reciprocal, name, cutoff = FROM_RANKS.fullmatch(str(measure)).groups()
+        name = reciprocal or name
+        cut = min(int(cutoff), depth) if cutoff else depth
+        found = relevant & (rank <= cut)
+        per_row = {
+            "RR": np.where(found, 1.0 / rank, 0.0),
+            "AP": np.where(found, relevant_above / rank, 0.0) / np.maximum(n_relevant, 1),
+            "R": found / np.maximum(n_relevant, 1),
+            "P": found / (int(cutoff) if cutoff else depth),
+            "nDCG": np.where(rank <= cut, grade / np.log2(rank + 1), 0.0),
+        }[name]
+        value = pd.Series(per_row).groupby([frame.unit, frame.question_id], sort=False)
+        value = value.max() if name == "RR" else value.sum()
+        if name == "nDCG":
+            ideal_cut = int(cutoff) if cutoff else len(frame)
+            ideal = pd.Series(np.where(ideal_rank <= ideal_cut, ideal_grade / np.log2(ideal_rank + 1), 0.0))
+            best = ideal.groupby([frame.unit, frame.question_id], sort=False).sum()
+            value = (value / best.where(best > 0)).fillna(0.0)
+        out[str(measure)] = value.to_numpy()
+    tidy = out.reset_index().melt(id_vars=["unit", "question_id", *keys], var_name="metric", value_name="value")
+    return tidy.sort_values(["unit", "question_id"], kind="stable")[PER_QUERY_COLUMNS].reset_index(drop=True)
+
+
+def evaluate(
+    tables: BenchmarkTables, run_dir: Path, ranks: pd.DataFrame, measure_names: list[str], depth: int, exact: bool, settings=SETTINGS
+) -> pd.DataFrame:
+    """Every per-query value of a model on a benchmark: the measures (from the ranks where the search was exact and
+    trec_eval computes them, else by ir-measures from the runs) and the maximum rank distance."""
+    if exact and computable_from_ranks(measure_names):
+        values = per_query_from_ranks(tables, ranks, measure_names, depth, settings)
+    else:
+        values = per_query(tables, run_dir, measure_names, settings)
+    return pd.concat([values, max_rank_distance(ranks)], ignore_index=True)
 
 
 def max_rank_distance(ranks: pd.DataFrame) -> pd.DataFrame:

@@ -70,6 +70,8 @@ rule evaluate:
         code=package_code("evaluate"),
         measures=EVALUATION["measures"],
         settings=lambda w: STUDY.settings(w.benchmark),
+        depth=EVALUATION["depth"],
+        exact=EVALUATION["index"]["type"] == "exact",  # measures from the exact ranks, not by re-reading the runs
     log:
         f"{RESULTS}/logs/evaluate/{{model}}/{{benchmark}}.log",
     benchmark:

@@ -7,13 +7,9 @@ from xlretrieval.data.benchmark import BenchmarkTables
 from xlretrieval.logs import to_file
 
 log = to_file(snakemake.log[0])
+p = snakemake.params
 tables = BenchmarkTables.read(Path(snakemake.input.evalset[0]).parent)
-values = pd.concat(
-    [
-        metrics.per_query(tables, Path(snakemake.input.rankings), snakemake.params.measures, snakemake.params.settings),
-        metrics.max_rank_distance(pd.read_parquet(snakemake.input.ranks)),
-    ],
-    ignore_index=True,
-)
+ranks = pd.read_parquet(snakemake.input.ranks)
+values = metrics.evaluate(tables, Path(snakemake.input.rankings), ranks, p.measures, p.depth, p.exact, p.settings)
 values.to_parquet(snakemake.output[0], index=False)
 log.info("%d per-query values", len(values))
