@@ -48,10 +48,11 @@ def per_query(tables: BenchmarkTables, run_dir: Path, measure_names: list[str], 
     return pd.concat(frames, ignore_index=True)[PER_QUERY_COLUMNS]
 
 
-# Measures computed from ranks (`per_query_from_ranks`): those ir-measures gets from trec_eval, recip_rank, map(_cut),
-# recall, P and ndcg(_cut), relevance being any grade above 0 (nDCG weighs by grade). Not RR@k: ir-measures computes it
-# with another provider, which orders tied scores otherwise.
-FROM_RANKS = re.compile(r"(RR)|(AP|R|P|nDCG)(?:@(\d+))?")
+# Measures computed from ranks (`per_query_from_ranks`), in trec_eval's semantics (ties in score ordered by candidate id,
+# descending, as the runs list them): recip_rank, map, recall, P and ndcg, each with an optional cutoff, relevance being
+# any grade above 0 (nDCG weighs by grade). RR@k is recip_rank cut at k (ir-measures takes RR@k from another provider,
+# which orders exact ties by ascending id).
+FROM_RANKS = re.compile(r"(RR|AP|R|P|nDCG)(?:@(\d+))?")
 
 
 def computable_from_ranks(measure_names: list[str]) -> bool:
@@ -68,35 +69,35 @@ def per_query_from_ranks(tables: BenchmarkTables, ranks: pd.DataFrame, measure_n
     judged = [u.qrels.assign(setting=u.setting, query_lang=u.query_lang, passage_lang=u.passage_lang, unit=i) for i, u in units]
     frame = pd.concat(judged, ignore_index=True).merge(ranks, on=[*keys, "question_id", "candidate_id"], validate="one_to_one")
     frame = frame.sort_values(["unit", "question_id", "rank"], kind="stable").reset_index(drop=True)
-    query = frame.groupby(["unit", "question_id"], sort=False)
+    query = frame.groupby(["unit", "question_id"], sort=False).ngroup().to_numpy()  # contiguous, in frame order
+    starts = np.flatnonzero(np.r_[True, query[1:] != query[:-1]])
     rank, grade = frame["rank"].to_numpy(), frame.relevance.to_numpy().astype(float)
     relevant = grade > 0
-    n_relevant = query.relevance.transform(lambda g: (g > 0).sum()).to_numpy()
-    ideal_grade = query.relevance.transform(lambda g: np.sort(g.to_numpy())[::-1]).to_numpy().astype(float)
-    ideal_rank = query.cumcount().to_numpy() + 1
-    relevant_above = frame.assign(hit=relevant).groupby(["unit", "question_id"], sort=False).hit.cumsum().to_numpy()
-    out = query[keys].first()
+    n_relevant = np.maximum(np.add.reduceat(relevant.astype(float), starts), 1)[query]
+    relevant_above = np.cumsum(relevant) - np.r_[0, np.cumsum(relevant)][starts][query]  # relevant at or above each row
+    ideal_order = np.lexsort((-grade, query))  # within each query, grades from the highest
+    ideal_rank = np.arange(len(frame)) - starts[query] + 1
+    ideal_grade = grade[ideal_order]
+    out = frame.iloc[starts][["unit", "question_id", *keys]].reset_index(drop=True)
     for measure in parse_measures(measure_names):
-        reciprocal, name, cutoff = FROM_RANKS.fullmatch(str(measure)).groups()
-        name = reciprocal or name
+        name, cutoff = FROM_RANKS.fullmatch(str(measure)).groups()
         cut = min(int(cutoff), depth) if cutoff else depth
         found = relevant & (rank <= cut)
-        per_row = {
-            "RR": np.where(found, 1.0 / rank, 0.0),
-            "AP": np.where(found, relevant_above / rank, 0.0) / np.maximum(n_relevant, 1),
-            "R": found / np.maximum(n_relevant, 1),
-            "P": found / (int(cutoff) if cutoff else depth),
-            "nDCG": np.where(rank <= cut, grade / np.log2(rank + 1), 0.0),
-        }[name]
-        value = pd.Series(per_row).groupby([frame.unit, frame.question_id], sort=False)
-        value = value.max() if name == "RR" else value.sum()
-        if name == "nDCG":
+        if name == "RR":
+            value = np.maximum.reduceat(np.where(found, 1.0 / rank, 0.0), starts)
+        elif name == "AP":
+            value = np.add.reduceat(np.where(found, relevant_above / rank, 0.0) / n_relevant, starts)
+        elif name == "R":
+            value = np.add.reduceat(found / n_relevant, starts)
+        elif name == "P":
+            value = np.add.reduceat(found.astype(float), starts) / (int(cutoff) if cutoff else depth)
+        else:  # nDCG: the ideal ranking is cut at k too (trec_eval's ndcg_cut), or not at all (ndcg)
+            gain = np.add.reduceat(np.where(rank <= cut, grade / np.log2(rank + 1), 0.0), starts)
             ideal_cut = int(cutoff) if cutoff else len(frame)
-            ideal = pd.Series(np.where(ideal_rank <= ideal_cut, ideal_grade / np.log2(ideal_rank + 1), 0.0))
-            best = ideal.groupby([frame.unit, frame.question_id], sort=False).sum()
-            value = (value / best.where(best > 0)).fillna(0.0)
-        out[str(measure)] = value.to_numpy()
-    tidy = out.reset_index().melt(id_vars=["unit", "question_id", *keys], var_name="metric", value_name="value")
+            ideal = np.add.reduceat(np.where(ideal_rank <= ideal_cut, ideal_grade / np.log2(ideal_rank + 1), 0.0), starts)
+            value = np.divide(gain, ideal, out=np.zeros_like(gain), where=ideal > 0)
+        out[str(measure)] = value
+    tidy = out.melt(id_vars=["unit", "question_id", *keys], var_name="metric", value_name="value")
     return tidy.sort_values(["unit", "question_id"], kind="stable")[PER_QUERY_COLUMNS].reset_index(drop=True)
 
 
