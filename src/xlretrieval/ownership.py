@@ -65,15 +65,28 @@ def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     ]
 
 
-def recorded(record: Path, schema: str | Path) -> dict[str, Any]:
+def with_incidental(written: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """`written` (a record, which leaves them out) with the incidental keys of `config` put back."""
+    filled = copy.deepcopy(written)
+    for *parents, key in INCIDENTAL:
+        source, target = config, filled
+        for parent in parents:
+            source, target = source.get(parent, {}), target.setdefault(parent, {})
+        if key in source:
+            target[key] = copy.deepcopy(source[key])
+    return filled
+
+
+def recorded(record: Path, schema: str | Path, config: dict[str, Any]) -> dict[str, Any]:
     """The configuration recorded in `record`, with the defaults of keys added to the schema since it was written
-    (so that a new key at its default is no difference); as written if it no longer validates."""
+    (so that a new key at its default is no difference); as written if it no longer validates. The incidental keys,
+    which a record leaves out but validation needs (`data.mirror`), come from `config`."""
     try:
         written = yaml.safe_load(record.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ResultsConflict(f"cannot read {record} (the configuration behind the products there): {error}") from error
     try:
-        return deciding(validate(written, schema))
+        return deciding(validate(with_incidental(written, config), schema))
     except ConfigError:
         return written
 
@@ -85,7 +98,7 @@ def claim(results: str | Path, config: dict[str, Any], schema: str | Path, name:
     results = Path(results)
     record, current = results / RECORD, deciding(config)
     if record.is_file() and not config.get("overwrite_results"):
-        changed = differences(recorded(record, schema), current)
+        changed = differences(recorded(record, schema, config), current)
         if changed:
             shown = "; ".join(changed[:3]) + (f"; and {len(changed) - 3} more" if len(changed) > 3 else "")
             own = results / (name or hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:8])
