@@ -41,13 +41,14 @@ def run(data, output, monkeypatch, kill_at=None, **options) -> int:
     return next(steps)
 
 
-def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, data, monkeypatch):
-    assert run(data, tmp_path / "whole", monkeypatch) == 6
+@pytest.mark.parametrize("word_embeddings", ["dense", "sparse"])  # sparse: two optimisers' states in one checkpoint
+def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, data, monkeypatch, word_embeddings):
+    assert run(data, tmp_path / "whole", monkeypatch, word_embeddings=word_embeddings) == 6
     resumed, checkpoint = tmp_path / "resumed", tmp_path / "resumed.checkpoint"
-    with pytest.raises(Killed):
-        run(data, resumed, monkeypatch, kill_at=4, checkpoint_every=3)  # killed in step 4, after the checkpoint at 3 and the dev loss at 2
+    with pytest.raises(Killed):  # killed in step 4, after the checkpoint at 3 and the dev loss at 2
+        run(data, resumed, monkeypatch, kill_at=4, checkpoint_every=3, word_embeddings=word_embeddings)
     assert checkpoint.is_file() and not resumed.exists()
-    assert run(data, resumed, monkeypatch, checkpoint_every=3) == 3  # steps 3, 4 and 5 only
+    assert run(data, resumed, monkeypatch, checkpoint_every=3, word_embeddings=word_embeddings) == 3  # steps 3, 4 and 5 only
     whole, again = load_file(tmp_path / "whole" / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert whole.keys() == again.keys() and all(torch.equal(whole[name], again[name]) for name in whole)
     for log in ("loss.tsv", "dev_loss.tsv", "training.json"):  # the same losses, dev losses, best checkpoint and steps

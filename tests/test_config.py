@@ -41,6 +41,8 @@ def test_each_value_has_one_home():
         ({"training": {"strategies": ["hybird"]}}, r"'training.strategies\[0\]': 'hybird' is not one of"),
         ({"training": {"batch_sise": 32}}, r"'training': unknown key \('batch_sise' was unexpected\)"),
         ({"training": {"k": "4"}}, r"'training.k': '4' is not of type 'array'"),
+        ({"training": {"freeze_embeddings": True}}, r"'training.freeze_embeddings': replaced by training.word_embeddings \(true: frozen"),
+        ({"training": {"word_embeddings": "lazy"}}, r"'training.word_embeddings': 'lazy' is not one of \['frozen', 'sparse', 'dense'\]"),
         ({"evaluation": {"depth": 0}}, r"'evaluation.depth': 0 is less than the minimum"),
         ({"training": {"k": [7]}}, r"'training.k': \[7\] exceeds the 6 languages"),
         ({"training": {"target_pool": ["de", "xx"]}}, r"'training.target_pool': mlqa-r has no language xx"),

@@ -9,7 +9,7 @@ import torch
 from xlretrieval import model as bi
 from xlretrieval.batching import make_batches
 from xlretrieval.encoding import encode, open_embeddings
-from xlretrieval.training import TrainingError, info_nce, train
+from xlretrieval.training import TrainingError, batch_texts, info_nce, train
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
 CPU = torch.device("cpu")
@@ -100,23 +100,38 @@ CARD = {
 }
 
 
-def test_frozen_word_embeddings_stay_as_loaded_and_the_card_says_what_was_trained(tmp_path, mlqa_pairs):
+@pytest.mark.parametrize(
+    "word_embeddings, optimizer, card_says",
+    [
+        ("frozen", "AdamW (fused)", "frozen (as pretrained)"),
+        ("sparse", "AdamW (fused) and SparseAdam (word embeddings)", "trained, only the rows of each batch's tokens (SparseAdam)"),
+        ("dense", "AdamW (fused)", "trained, every row every step (AdamW)"),
+    ],
+)
+def test_word_embeddings_move_as_configured_and_the_card_says_how(tmp_path, mlqa_pairs, word_embeddings, optimizer, card_says):
+    """frozen: no row moves; sparse: exactly the rows of the batches' tokens move; dense: every row (weight decay)."""
     from sentence_transformers import SentenceTransformer
 
     batches = make_batches(mlqa_pairs, ["de", "en"], 0.5, 16, 8, 0)
     encoder = bi.load(NAME, CPU, max_seq_length=32)
     table = encoder.transformer.get_input_embeddings().weight.detach().clone()
     layer = encoder.transformer.encoder.layer[0].attention.self.query.weight.detach().clone()
+    texts = batch_texts(mlqa_pairs, "", "")
+    questions, passages = zip(*(texts(b, group) for b, group in batches.groupby("batch")))
+    touched = torch.zeros(len(table), dtype=torch.bool)
+    touched[[i for ids in encoder.tokenize([t for batch in questions + passages for t in batch])["input_ids"] for i in ids]] = True
     settings = {"learning_rate": 1e-3, "weight_decay": 0.01, "warmup_ratio": 0.0, "temperature": 0.05, "progress": False}
-    train(encoder, mlqa_pairs, batches, tmp_path / "model", freeze_embeddings=True, card=CARD, **settings)
+    train(encoder, mlqa_pairs, batches, tmp_path / "model", word_embeddings=word_embeddings, card=CARD, **settings)
     saved = bi.load(str(tmp_path / "model"), CPU)
-    assert torch.equal(saved.transformer.get_input_embeddings().weight, table)  # frozen: not even weight decay moves it
+    moved = (saved.transformer.get_input_embeddings().weight != table).any(dim=1)
+    expected = {"frozen": torch.zeros_like(touched), "sparse": touched, "dense": torch.ones_like(touched)}[word_embeddings]
+    assert torch.equal(moved, expected)
     assert not torch.allclose(saved.transformer.encoder.layer[0].attention.self.query.weight, layer)
     info = json.loads((tmp_path / "model" / "training.json").read_text())
-    assert info["freeze_embeddings"] and info["optimizer"] == "AdamW (fused)"
+    assert info["word_embeddings"] == word_embeddings and info["optimizer"] == optimizer
     card = (tmp_path / "model" / "README.md").read_text()
     assert f"base_model: {NAME}" in card and "language: [de, en]" in card and "hybrid, alpha 0.5" in card
-    assert "| word embeddings | frozen |" in card and "non-commercial use only" in card and "2 of 2 steps" not in card
+    assert f"| word embeddings | {card_says} |" in card and "non-commercial use only" in card and "2 of 2 steps" not in card
     assert "`results/metrics/hybrid-a0.5/k1/draw0/seed0/`" in card
     SentenceTransformer(str(tmp_path / "model"), device="cpu")  # the card is where sentence-transformers expects one
 

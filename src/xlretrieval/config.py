@@ -17,6 +17,7 @@ from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
 from .model_tags import BASE, ModelSpec, parse_strategy, strategy_slugs
 
 COVER = "cover"  # training.language_draws: disjoint language sets that cover the pool at each k
+RENAMED = {("training", "freeze_embeddings"): "training.word_embeddings (true: frozen, false: dense; or sparse)"}  # since 0.5.0
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,9 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     """Fill defaults and validate against the schema, then check cross-key rules; raise ConfigError."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     config = copy.deepcopy(dict(config))
+    for (section, key), successor in RENAMED.items():
+        if key in (config.get(section) or {}):
+            raise ConfigError(f"config key '{section}.{key}': replaced by {successor}")
     errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]

@@ -128,6 +128,7 @@ class BiEncoder(torch.nn.Module):
             raise ValueError(f"precision must be fp32 or bf16 (resolved), not '{precision}'")
         self.transformer, self.tokenizer, self.dense = transformer, tokenizer, dense
         self.pooling, self.normalize, self.max_seq_length, self.precision = pooling, normalize, max_seq_length, precision
+        self.pad_to_multiple_of: int | None = None  # padded lengths in `embed`: see TRAINING_PAD
 
     @property
     def device(self) -> torch.device:
@@ -174,7 +175,11 @@ class BiEncoder(torch.nn.Module):
         parts = []
         for start in range(0, len(order), chunk_size):
             rows = order[start : start + chunk_size]
-            batch = self.tokenizer.pad({name: [tokens[name][i] for i in rows] for name in ("input_ids", "attention_mask")}, return_tensors="pt")
+            batch = self.tokenizer.pad(
+                {name: [tokens[name][i] for i in rows] for name in ("input_ids", "attention_mask")},
+                pad_to_multiple_of=self.pad_to_multiple_of,
+                return_tensors="pt",
+            )
             parts.append(self(batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)))
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))

@@ -52,7 +52,7 @@ def train(
     query_prefix: str = "",
     passage_prefix: str = "",
     seed: int = 0,
-    freeze_embeddings: bool = False,
+    word_embeddings: str = "dense",
     every: int = 100,
     patience: int = 5,
     progress: bool = True,
@@ -63,9 +63,9 @@ def train(
     and the learning rate it used) and `training.json` (the steps behind the saved weights, how many of them
     were X-X-mono batches, the batch size, max_seq_length and the optimiser settings).
 
-    `freeze_embeddings` keeps the transformer's word-embedding table as it is (for a multilingual model, the
-    vocabulary of every language, most of whose rows a batch never touches); the optimiser is AdamW, fused
-    into one kernel over all parameters where the device has one (`optimizer`).
+    `word_embeddings` says how the transformer's word-embedding table (for a multilingual model, the vocabulary of
+    every language, most of whose rows a batch never touches) is trained: "frozen" (kept as it is), "sparse" (only
+    the rows of a batch's tokens move) or "dense" (every row, every step): see `optimizer_for`.
 
     `card` (what the model was fine-tuned from and on: `model_card`) becomes the folder's README.md.
 
@@ -88,13 +88,11 @@ def train(
     groups = [group for _, group in batches[~is_dev].groupby("batch", sort=True)]
     dev_texts = [texts(b, group) for b, group in batches[is_dev].groupby("batch", sort=True)]
     steps = len(groups)
-    if freeze_embeddings:
-        model.transformer.get_input_embeddings().weight.requires_grad_(False)
-    optimizer = adamw([p for p in model.parameters() if p.requires_grad], learning_rate, weight_decay)
+    optimizer = optimizer_for(model, word_embeddings, learning_rate, weight_decay)
     warmup_steps = math.ceil(warmup_ratio * steps)
-    schedule = get_linear_schedule_with_warmup(optimizer, warmup_steps, steps)
+    schedule = get_linear_schedule_with_warmup(getattr(optimizer, "dense", optimizer), warmup_steps, steps)
     checkpoint = beside(Path(output), ".checkpoint")
-    settings = (learning_rate, weight_decay, warmup_ratio, temperature, query_prefix, passage_prefix, seed, freeze_embeddings, every, patience)
+    settings = (learning_rate, weight_decay, warmup_ratio, temperature, query_prefix, passage_prefix, seed, word_embeddings, every, patience)
     run = run_key(model, pairs, batches, *settings) if checkpoint_every else None
     start, history, stopping = 0, [], EarlyStopping(every, patience)
     if run and (state := resumable(checkpoint, run)):
@@ -126,7 +124,7 @@ def train(
         warmup_steps=warmup_steps,
         temperature=temperature,
         seed=seed,
-        freeze_embeddings=freeze_embeddings,
+        word_embeddings=word_embeddings,
     )
     save(model, losses, stopping.table() if dev_texts else None, Path(output), info, model_card(info, card) if card else None)
     for leftover in (checkpoint, beside(checkpoint, ".partial")):  # the latter where a kill came during a save
@@ -147,8 +145,8 @@ def training_info(model: BiEncoder, optimizer, kept: pd.DataFrame, *, steps_run:
         "max_seq_length": model.max_seq_length,
         "precision": model.precision,
         "hardware": describe(model.device),
-        **settings,  # learning rate, weight decay, warmup, temperature, seed, frozen embeddings
-        "optimizer": type(optimizer).__name__ + (" (fused)" if optimizer.defaults.get("fused") else ""),
+        **settings,  # learning rate, weight decay, warmup, temperature, seed, word embeddings
+        "optimizer": describe_optimizer(optimizer),
     }
 
 
@@ -241,6 +239,70 @@ def restore(state: dict, model: BiEncoder, optimizer, schedule, stopping: EarlyS
     return state["step"], state["history"]
 
 
+WORD_EMBEDDINGS = ("frozen", "sparse", "dense")
+
+
+def optimizer_for(model: BiEncoder, word_embeddings: str, learning_rate: float, weight_decay: float):
+    """The optimiser of a fine-tuning run: AdamW (`adamw`) over every trained parameter, the word-embedding table
+    as `word_embeddings` says.
+
+    - "dense": AdamW over the whole table too. Its gradient is a dense 250k x 384 tensor for multilingual-e5-small,
+      and AdamW moves every row every step (weight decay, and the moments of rows seen in earlier steps).
+    - "sparse": the table's gradient holds only the rows of the batch's tokens, and `torch.optim.SparseAdam` updates
+      only those rows and their moments ("lazy" Adam, without weight decay); rows the batch does not touch stay
+      exactly as they are. Not AdamW's update: the same gradients, a different rule for the untouched rows.
+    - "frozen": the table is not trained at all.
+    """
+    if word_embeddings not in WORD_EMBEDDINGS:
+        raise ValueError(f"word_embeddings must be one of {WORD_EMBEDDINGS}, not '{word_embeddings}'")
+    table = model.transformer.get_input_embeddings()
+    table.weight.requires_grad_(word_embeddings != "frozen")
+    table.sparse = word_embeddings == "sparse"
+    sparse = [table.weight] if word_embeddings == "sparse" else []
+    dense = adamw([p for p in model.parameters() if p.requires_grad and not any(p is q for q in sparse)], learning_rate, weight_decay)
+    return SparseRows(dense, torch.optim.SparseAdam(sparse, lr=learning_rate)) if sparse else dense
+
+
+class SparseRows:
+    """AdamW over the dense parameters and SparseAdam over the word-embedding table, stepped, zeroed, saved and
+    restored as one optimiser; the learning-rate schedule drives AdamW (`dense`), and SparseAdam follows it."""
+
+    def __init__(self, dense: torch.optim.Optimizer, rows: torch.optim.SparseAdam):
+        self.dense, self.rows = dense, rows
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return self.dense.param_groups
+
+    @property
+    def defaults(self) -> dict:
+        return self.dense.defaults
+
+    def step(self) -> None:
+        for group in self.rows.param_groups:
+            group["lr"] = self.dense.param_groups[0]["lr"]
+        self.dense.step()
+        self.rows.step()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.dense.zero_grad(set_to_none=set_to_none)
+        self.rows.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict:
+        return {"dense": self.dense.state_dict(), "rows": self.rows.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.dense.load_state_dict(state["dense"])
+        self.rows.load_state_dict(state["rows"])
+
+
+def describe_optimizer(optimizer) -> str:
+    """AdamW, "(fused)" where it runs as one kernel, and the word embeddings' SparseAdam where there is one."""
+    dense = getattr(optimizer, "dense", optimizer)
+    name = type(dense).__name__ + (" (fused)" if dense.defaults.get("fused") else "")
+    return name + " and SparseAdam (word embeddings)" if isinstance(optimizer, SparseRows) else name
+
+
 def adamw(parameters: list[torch.nn.Parameter], learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
     """AdamW, fused (one kernel for every parameter's update: the same algorithm, 5-10x faster on a CPU than the
     default loop over tensors for a model with a 250k-row embedding table) where torch has it for the device."""
@@ -321,6 +383,13 @@ def save(model, losses: pd.DataFrame, dev: pd.DataFrame | None, output: Path, in
     partial.rename(output)
 
 
+WORD_EMBEDDINGS_CARD = {
+    "frozen": "frozen (as pretrained)",
+    "sparse": "trained, only the rows of each batch's tokens (SparseAdam)",
+    "dense": "trained, every row every step (AdamW)",
+}
+
+
 def model_card(info: dict, card: dict) -> str:
     """A fine-tuned model's card (README.md, where sentence-transformers keeps it): what it was fine-tuned from and
     on, how (`info`, as in training.json), and the licences it inherits. `card` holds base_model (name),
@@ -354,7 +423,7 @@ from `{card["base_model"]}`.{built}
 | batches | {card["strategy"]}, alpha {card["alpha"]:g} (share of X-X-mono batches; {info["xx_mono_batches"]} of {info["steps"]} steps) |
 | steps | {info["steps"]} of {info["batch_size"]} pairs, InfoNCE with in-batch negatives, temperature {info["temperature"]:g} |
 | optimiser | {info["optimizer"]}, lr {info["learning_rate"]:g}, weight decay {info["weight_decay"]:g}, {info["warmup_steps"]} warmup steps |
-| word embeddings | {"frozen" if info["freeze_embeddings"] else "trained"} |
+| word embeddings | {WORD_EMBEDDINGS_CARD[info["word_embeddings"]]} |
 | precision, hardware | {info["precision"]}, {info["hardware"]} |
 | seed | {card["seed"]} |
 | max_seq_length | {info["max_seq_length"]} in training |

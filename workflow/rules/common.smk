@@ -302,7 +302,7 @@ def pilot_params(steps, k, lr, alpha):
             "temperature": TRAINING["temperature"],
             "query_prefix": TRAINING["query_prefix"],
             "passage_prefix": TRAINING["passage_prefix"],
-            "freeze_embeddings": TRAINING["freeze_embeddings"],
+            "word_embeddings": TRAINING["word_embeddings"],
         },
         "max_seq_length": TRAINING["max_seq_length"],
         "encoding_max_seq_length": EVALUATION["max_seq_length"],

@@ -63,7 +63,7 @@ rule train:
         max_seq_length=TRAINING["max_seq_length"],
         query_prefix=TRAINING["query_prefix"],
         passage_prefix=TRAINING["passage_prefix"],
-        freeze_embeddings=TRAINING["freeze_embeddings"],
+        word_embeddings=TRAINING["word_embeddings"],
         early_stopping=early_stopping("every", "patience"),
         card=model_card_facts,
     log:

