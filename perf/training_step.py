@@ -68,15 +68,14 @@ def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, obj
     if settings.get("compile"):
         encoder.transformer = torch.compile(encoder.transformer, dynamic=True)
     if settings.get("optimizer") == "plain":
-        return encoder, torch.optim.AdamW([p for p in encoder.parameters()], lr=3e-5, weight_decay=0.01)
+        return encoder, torch.optim.AdamW(list(encoder.parameters()), lr=3e-5, weight_decay=0.01)
     return encoder, training.optimizer_for(encoder, settings["word_embeddings"], 3e-5, 0.01)
 
 
 def timed_step(encoder: bi.BiEncoder, optimizer, questions: list[str], passages: list[str], chunk: int | None) -> tuple[float, float, float]:
     """Seconds of forward, backward and optimiser of one step (`training.batch_loss`, in chunks of `chunk` sequences)."""
     start = time.perf_counter()
-    with encoder.autocast():
-        loss = training.info_nce(encoder.embed(questions, chunk).float(), encoder.embed(passages, chunk).float(), 0.05)
+    loss = training.batch_loss(encoder, questions, passages, 0.05, chunk)
     forward = time.perf_counter()
     loss.backward()
     backward = time.perf_counter()

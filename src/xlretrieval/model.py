@@ -128,7 +128,7 @@ class BiEncoder(torch.nn.Module):
             raise ValueError(f"precision must be fp32 or bf16 (resolved), not '{precision}'")
         self.transformer, self.tokenizer, self.dense = transformer, tokenizer, dense
         self.pooling, self.normalize, self.max_seq_length, self.precision = pooling, normalize, max_seq_length, precision
-        self.pad_to_multiple_of: int | None = None  # padded lengths in `embed`: see TRAINING_PAD
+        self.pad_to_multiple_of: int | None = None  # `embed` pads each chunk to its longest (multiples of 8: slower, docs/speed.md)
 
     @property
     def device(self) -> torch.device:

@@ -34,9 +34,9 @@ def info_nce(queries: torch.Tensor, passages: torch.Tensor, temperature: float) 
     return torch.nn.functional.cross_entropy(logits, torch.arange(len(queries), device=logits.device))
 
 
-def batch_loss(model: BiEncoder, q_texts: list[str], p_texts: list[str], temperature: float) -> torch.Tensor:
+def batch_loss(model: BiEncoder, q_texts: list[str], p_texts: list[str], temperature: float, chunk_size: int | None = None) -> torch.Tensor:
     with model.autocast():
-        return info_nce(model.embed(q_texts).float(), model.embed(p_texts).float(), temperature)
+        return info_nce(model.embed(q_texts, chunk_size).float(), model.embed(p_texts, chunk_size).float(), temperature)
 
 
 def train(
@@ -258,9 +258,8 @@ def optimizer_for(model: BiEncoder, word_embeddings: str, learning_rate: float, 
     table = model.transformer.get_input_embeddings()
     table.weight.requires_grad_(word_embeddings != "frozen")
     table.sparse = word_embeddings == "sparse"
-    sparse = [table.weight] if word_embeddings == "sparse" else []
-    dense = adamw([p for p in model.parameters() if p.requires_grad and not any(p is q for q in sparse)], learning_rate, weight_decay)
-    return SparseRows(dense, torch.optim.SparseAdam(sparse, lr=learning_rate)) if sparse else dense
+    dense = adamw([p for p in model.parameters() if p.requires_grad and not (table.sparse and p is table.weight)], learning_rate, weight_decay)
+    return SparseRows(dense, torch.optim.SparseAdam([table.weight], lr=learning_rate)) if table.sparse else dense
 
 
 class SparseRows:
