@@ -15,6 +15,7 @@ zeroed gradients). Variants:
 - sparse / frozen word embeddings: `training.optimizer_for` with "sparse" or "frozen";
 - frozen, padded to multiples of 8: fewer distinct shapes for oneDNN to prepare kernels for;
 - frozen, in chunks of 16 or 32 sequences per forward pass rather than `model.TRAINING_CHUNK`'s;
+- frozen, torch's dropout masks: one `bernoulli_` draw per element, as before `xlretrieval.dropout`;
 - frozen, no dropout: what dropout's random masks cost (not a study option: it would change the training), with
   attention as plain matrix products ("eager"), since without dropout torch picks a CPU flash-attention kernel
   whose backward is slower at these lengths;
@@ -40,6 +41,7 @@ from speed import DTYPES, forward_flops, matmul_peak
 
 from xlretrieval import model as bi
 from xlretrieval import precision, training
+from xlretrieval.dropout import use_fast_dropout
 
 VARIANTS = {
     "plain (AdamW, all weights)": {"optimizer": "plain", "word_embeddings": "dense"},
@@ -49,7 +51,8 @@ VARIANTS = {
     "frozen, padded to multiples of 8": {"word_embeddings": "frozen", "pad_to_multiple_of": 8},
     "frozen, chunks of 16": {"word_embeddings": "frozen", "chunk": 16},
     "frozen, chunks of 32": {"word_embeddings": "frozen", "chunk": 32},
-    "frozen, no dropout": {"word_embeddings": "frozen", "dropout": False},
+    "frozen, torch's dropout masks": {"word_embeddings": "frozen", "dropout": "torch"},
+    "frozen, no dropout": {"word_embeddings": "frozen", "dropout": "none"},
 }
 COMPILED = {"frozen, torch.compile": {"word_embeddings": "frozen", "compile": True}}
 
@@ -58,7 +61,9 @@ def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, obj
     """A copy of `base` and its optimiser, as the variant's settings say."""
     encoder = copy.deepcopy(base).train()
     encoder.pad_to_multiple_of = settings.get("pad_to_multiple_of")
-    if not settings.get("dropout", True):
+    if settings.get("dropout", "fast") == "fast":  # as training.train runs
+        use_fast_dropout(encoder.transformer)
+    if settings.get("dropout") == "none":
         for module in encoder.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = 0.0

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .dropout import describe_dropout, use_fast_dropout
 from .model import BiEncoder
 from .precision import describe
 
@@ -98,6 +99,7 @@ def train(
     if run and (state := resumable(checkpoint, run)):
         start, history = restore(state, model, optimizer, schedule, stopping)
         log.info("resumed from %s at step %d of %d", checkpoint, start, steps)
+    use_fast_dropout(model.transformer)
     model.train()
     bar = tqdm(groups[start:], initial=start, total=steps, disable=not progress, desc="train", unit="step")
     for step, group in enumerate(bar, start):
@@ -145,6 +147,7 @@ def training_info(model: BiEncoder, optimizer, kept: pd.DataFrame, *, steps_run:
         "max_seq_length": model.max_seq_length,
         "precision": model.precision,
         "hardware": describe(model.device),
+        "dropout": describe_dropout(model.transformer),
         **settings,  # learning rate, weight decay, warmup, temperature, seed, word embeddings
         "optimizer": describe_optimizer(optimizer),
     }
