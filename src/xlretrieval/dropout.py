@@ -8,8 +8,9 @@ probability), so that the expectation is unchanged, as `torch.nn.Dropout` does. 
 so runs and resumed checkpoints stay exact; the masks differ from torch's own.
 
 `use_fast_dropout` puts it in a transformers encoder for training on a CPU: its `torch.nn.Dropout` modules, and its
-attention-probability dropout (attention becomes sdpa's plain-arithmetic path given the mask; without dropout,
-in evaluation, it is sdpa itself).
+attention-probability dropout (in training, attention is then written out as transformers' eager attention, whose
+products autocast runs in bf16, where torch's sdpa with dropout would run them in fp32; in evaluation, without
+dropout, it is sdpa itself).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.devic
     return (draws >= round(p * 2**BITS)).view(shape)
 
 
-def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+def apply_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
     """`torch.nn.functional.dropout(x, p, training=True)` with a mask from `keep_mask`."""
     return x.masked_fill(keep_mask(x.shape, p, x.device).logical_not_(), 0) * (1 / (1 - drawn_probability(p)))
 
@@ -44,23 +45,21 @@ class FastDropout(torch.nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or x.device.type != "cpu":
             return super().forward(x)
-        return dropout(x, self.p)
+        return apply_dropout(x, self.p)
 
 
 def attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None, **kwargs):
-    """transformers' sdpa attention, except that dropout on a CPU uses a `keep_mask` in sdpa's plain-arithmetic
-    kernel (the one torch runs for CPU dropout anyway) instead of drawing one per element."""
+    """transformers' sdpa attention; with dropout on a CPU, its arithmetic written out as transformers' eager
+    attention does it (under autocast: the products in bf16), its probabilities dropped by `apply_dropout`."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if dropout == 0 or query.device.type != "cpu":
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
-    if attention_mask is not None and attention_mask.dtype == torch.bool:  # the kernel adds a mask; sdpa converts a boolean one
-        attention_mask = torch.zeros_like(attention_mask, dtype=query.dtype).masked_fill_(attention_mask.logical_not(), float("-inf"))
-    kept = keep_mask((query.shape[0], query.shape[1], query.shape[2], key.shape[2]), dropout, query.device)
-    output, _ = torch.ops.aten._scaled_dot_product_attention_math(
-        query, key, value, attn_mask=attention_mask, dropout_p=drawn_probability(dropout), dropout_mask=kept, scale=scaling
-    )
-    return output.transpose(1, 2).contiguous(), None
+    scores = torch.matmul(query, key.transpose(2, 3)) * (scaling if scaling is not None else query.shape[-1] ** -0.5)
+    if attention_mask is not None:  # sdpa's masks: boolean (True: attend) or additive
+        scores = scores.masked_fill(attention_mask.logical_not(), float("-inf")) if attention_mask.dtype == torch.bool else scores + attention_mask
+    weights = apply_dropout(torch.softmax(scores, dim=-1), dropout)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), None
 
 
 def _register() -> None:
