@@ -158,6 +158,7 @@ def test_logged_learning_rate_is_the_one_each_step_used_and_training_json_record
     assert info["steps"] == info["steps_run"] == 8 and info["batch_size"] == 4 and info["max_seq_length"] == 32
     assert info["xx_mono_batches"] == 2 == (losses.batch_kind == "xx-mono").sum() and info["xx_mono_share"] == 0.25
     assert info["learning_rate"] == 1e-4 and info["warmup_steps"] == 2
+    assert info["dropout"].startswith("masks from 15-bit draws")  # training on a CPU draws its own dropout masks
 
 
 def test_non_finite_loss_stops_with_a_clear_error(tmp_path, mlqa_pairs):

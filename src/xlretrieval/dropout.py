@@ -21,9 +21,14 @@ ATTENTION = "sdpa_fast_dropout"  # the transformers attention implementation reg
 BITS = 15  # per draw: a 64-bit word of torch's generator (63 of them uniform) gives four
 
 
+def _threshold(p: float) -> int:
+    """The 15-bit draws below which an element is dropped, for drop probability `p`."""
+    return round(p * 2**BITS)
+
+
 def drawn_probability(p: float) -> float:
     """The drop probability the masks realise for `p`: the nearest multiple of 2^-15."""
-    return round(p * 2**BITS) / 2**BITS
+    return _threshold(p) / 2**BITS
 
 
 def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -31,7 +36,7 @@ def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.devic
     count = torch.Size(shape).numel()
     words = torch.empty((count + 3) // 4, dtype=torch.int64, device=device).random_()
     draws = words.view(torch.int16)[:count] & (2**BITS - 1)
-    return (draws >= round(p * 2**BITS)).view(shape)
+    return (draws >= _threshold(p)).view(shape)
 
 
 def apply_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
