@@ -7,9 +7,10 @@ weights, 278M parameters) runs a few real training steps (our forward, InfoNCE, 
 batches on this machine's CPU. The measured seconds, set against the FLOPs of the same work, give the
 utilisation our code reaches here; the GPU figure assumes `--mfu` of an H100's dense bf16 peak
 (989 TFLOP/s; 30-40% is what BERT-base-sized training and inference typically reach). A training step
-cannot be faster than launching its kernels: on a GPU the training forward runs in length-sorted chunks
-of 64 sequences (`model.TRAINING_CHUNK`; 4 per step at batch 100), each some 450 kernels forward and
-backward at ~15 us of eager dispatch, ~7 ms (`--dispatch-ms`); the step time is the larger of the two. Token counts are
+cannot be faster than launching its kernels: on a GPU a training step packs the queries and the passages into a
+row each (`packing`) and attends in blocks of 64 texts (`model.ATTENTION_BLOCK`; 4 blocks a step at batch 100);
+counting each block as a padded forward pass of some 450 kernels forward and backward at ~15 us of eager dispatch,
+~7 ms (`--dispatch-ms`), bounds it from above; the step time is the larger of the two. Token counts are
 assumptions, printed with the results: mMARCO queries 16 and passages 128 XLM-R tokens (MS MARCO passages
 average ~60 English words; translations tokenise longer), MIRACL passages 160 (title + paragraph), XQuAD-R
 and MLQA-R questions 16 and sentences 40.
@@ -25,7 +26,7 @@ import pandas as pd
 import torch
 from transformers import AutoModel, XLMRobertaConfig
 
-from xlretrieval.model import TRAINING_CHUNK, BiEncoder
+from xlretrieval.model import ATTENTION_BLOCK, BiEncoder
 from xlretrieval.training import info_nce
 
 # MIRACL v1.0 corpus sizes (passages, from MIRACL's README; de and yo from the corpus card) and dev queries.
@@ -87,8 +88,7 @@ def measure(batch: int, steps: int, encode_batch: int) -> dict:
 
     def train_step():
         queries = encoder(*random_batch(config.vocab_size, batch, TOKENS["query"], rng))
-        chunk = TRAINING_CHUNK["cpu", "fp32"]
-        passages = torch.cat([encoder(*random_batch(config.vocab_size, chunk, TOKENS["passage"], rng)) for _ in range(batch // chunk)])
+        passages = encoder(*random_batch(config.vocab_size, batch, TOKENS["passage"], rng))
         info_nce(queries, passages, 0.05).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=5000, help="training.pairs / batch_size of config/paper.yaml")
     parser.add_argument("--miracl-others", type=int, default=1_000_000, help="data.miracl.others (0: whole corpora)")
     parser.add_argument("--models", type=int, default=18, help="models per family (17 fine-tuned + base)")
-    parser.add_argument("--dispatch-ms", type=float, default=7.0, help="kernel dispatch per chunk of sequences, forward + backward")
+    parser.add_argument("--dispatch-ms", type=float, default=7.0, help="kernel dispatch per attention block of texts, forward + backward")
     args = parser.parse_args()
 
     m = measure(args.cpu_batch, args.steps, args.encode_batch)
@@ -139,9 +139,9 @@ def main() -> None:
         },
     )
     dev_share = 20 / 3 / 250  # 20 forward-only dev batches every 250 steps
-    gpu_chunk = TRAINING_CHUNK["cuda", "bf16"]
-    chunks = 2 * -(-args.batch // gpu_chunk)
-    gpu_step = max(step_flops(config, args.batch) / gpu, chunks * args.dispatch_ms / 1000)
+    gpu_block = ATTENTION_BLOCK["cuda"]
+    blocks = 2 * -(-args.batch // gpu_block)
+    gpu_step = max(step_flops(config, args.batch) / gpu, blocks * args.dispatch_ms / 1000)
     train_s = args.max_steps * gpu_step * (1 + dev_share)
     eval_s = eval_flops / gpu
     rows = [
@@ -158,7 +158,7 @@ def main() -> None:
             "GPU step time at the assumed MFU",
             f"{step_flops(config, args.batch) / gpu * 1000:.0f} ms ({args.mfu:.0%} of {args.peak_tflops:.0f} TFLOP/s)",
         ),
-        ("GPU step time, kernel dispatch bound", f"{chunks * args.dispatch_ms:.0f} ms ({chunks} chunks of up to {gpu_chunk} sequences)"),
+        ("GPU step time, kernel dispatch bound", f"{blocks * args.dispatch_ms:.0f} ms ({blocks} attention blocks of up to {gpu_block} texts)"),
         ("training, one model, no early stop", f"{train_s / 3600:.2f} GPU h ({args.max_steps} steps of {gpu_step * 1000:.0f} ms, dev loss included)"),
         (
             "MIRACL passages encoded per model",

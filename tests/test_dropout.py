@@ -47,25 +47,14 @@ def test_fast_dropout_scales_what_it_keeps_and_passes_gradients_through_the_same
     assert torch.equal(layer.eval()(x), x)
 
 
-def test_attention_with_a_mask_equals_the_written_out_product():
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    torch.manual_seed(0)
-    module = torch.nn.Module()
-    module.is_causal = False
-    query, key, value = (torch.randn(3, 2, 7, 8, dtype=torch.float64) for _ in range(3))
-    padding = torch.ones(3, 1, 7, 7, dtype=torch.bool)
-    padding[0, ..., 5:] = False  # the first sequence's last two tokens are padding
-    torch.manual_seed(1)
-    output, _ = dropout.attention(module, query, key, value, padding, dropout=0.1, scaling=0.5)
-    torch.manual_seed(1)
-    kept = dropout.keep_mask((3, 2, 7, 7), 0.1)
-    weights = torch.softmax((query @ key.transpose(-1, -2) * 0.5).masked_fill(~padding, float("-inf")), -1)
-    expected = (weights * kept / (1 - dropout.drawn_probability(0.1))) @ value
-    torch.testing.assert_close(output, expected.transpose(1, 2))
-    # without dropout (evaluation) it is transformers' sdpa attention
-    plain, _ = sdpa_attention_forward(module, query, key, value, padding, dropout=0.0, scaling=0.5)
-    torch.testing.assert_close(dropout.attention(module, query, key, value, padding, scaling=0.5)[0], plain)
+def test_applied_dropout_drops_where_the_mask_drawn_from_the_same_state_does():
+    x = torch.rand(37, 29, dtype=torch.bfloat16) + 1
+    torch.manual_seed(5)
+    kept = dropout.keep_mask(x.shape, 0.1)
+    torch.manual_seed(5)
+    assert torch.equal(dropout.apply_dropout(x, 0.1) != 0, kept)
+    torch.manual_seed(5)  # the kept elements are scaled as torch.nn.functional.dropout scales them, rounded alike
+    assert torch.equal(dropout.apply_dropout(x, 0.1), x.masked_fill(~kept, 0) * (1 / (1 - dropout.drawn_probability(0.1))))
 
 
 def test_an_encoder_with_fast_dropout_embeds_as_before_in_evaluation_and_drops_in_training(xquad):
@@ -73,6 +62,7 @@ def test_an_encoder_with_fast_dropout_embeds_as_before_in_evaluation_and_drops_i
     encoder = bi.load(NAME, CPU).eval()
     with torch.no_grad():
         before = encoder.embed(texts)
+        assert dropout.describe_dropout(encoder.transformer) == "torch's masks"
         dropout.use_fast_dropout(encoder.transformer)
         assert dropout.describe_dropout(encoder.transformer).startswith("masks from 15-bit draws")
         assert not any(type(module) is torch.nn.Dropout for module in encoder.modules())

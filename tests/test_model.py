@@ -40,13 +40,14 @@ def test_sharded_encoding_into_a_memory_map_equals_one_pass(tmp_path, texts):
     np.testing.assert_allclose(np.load(tmp_path / "vectors.npy", mmap_mode="r"), whole, atol=1e-6)
 
 
-def test_training_embeddings_do_not_depend_on_the_chunk_size(texts):
+def test_packed_training_embeddings_equal_a_padded_batchs_whatever_the_attention_blocks(texts):
     encoder = bi.load(NAME, CPU).eval()
     with torch.no_grad():
-        one_pass = encoder.embed(texts[:40], chunk_size=40)
-        for chunk_size in (None, 3, bi.TRAINING_CHUNK["cuda", "fp32"]):
-            torch.testing.assert_close(encoder.embed(texts[:40], chunk_size=chunk_size), one_pass, atol=1e-5, rtol=0)
-    assert one_pass.shape == (40, 384)
+        batch = encoder.tokenizer(texts[:40], truncation=True, max_length=encoder.max_seq_length, padding=True, return_tensors="pt")
+        padded = encoder(batch["input_ids"], batch["attention_mask"])
+        for block_size in (None, 3, 40, bi.ATTENTION_BLOCK["cuda"]):
+            torch.testing.assert_close(encoder.embed(texts[:40], block_size), padded, atol=1e-5, rtol=0)
+    assert padded.shape == (40, 384)
 
 
 def test_info_nce_of_a_hand_computed_2x2_case():

@@ -7,17 +7,16 @@ probability p rounded to a multiple of 2^-15 (0.1 becomes 0.100006), and the kep
 probability), so that the expectation is unchanged, as `torch.nn.Dropout` does. The same seed gives the same masks,
 so runs and resumed checkpoints stay exact; the masks differ from torch's own.
 
-`use_fast_dropout` puts it in a transformers encoder for training on a CPU: its `torch.nn.Dropout` modules, and its
-attention-probability dropout (in training, attention is then written out as transformers' eager attention, whose
-products autocast runs in bf16, where torch's sdpa with dropout would run them in fp32; in evaluation, without
-dropout, it is sdpa itself).
+Applied, the mask is a tensor of -1 (kept) and 0 (dropped) in the input's dtype, made from the draws by integer
+arithmetic: torch's CPU kernels for boolean tensors (comparison, `masked_fill`) cost several times its multiplications
+(docs/speed.md). `use_fast_dropout` puts it into a transformers encoder's dropout modules for training on a CPU;
+attention's dropout on a CPU is `apply_dropout` itself (`packing.attend`).
 """
 
 from __future__ import annotations
 
 import torch
 
-ATTENTION = "sdpa_fast_dropout"  # the transformers attention implementation registered below
 BITS = 15  # per draw: a 64-bit word of torch's generator (63 of them uniform) gives four
 
 
@@ -31,63 +30,58 @@ def drawn_probability(p: float) -> float:
     return _threshold(p) / 2**BITS
 
 
-def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device | str = "cpu") -> torch.Tensor:
-    """A boolean tensor of `shape`, each element False (dropped) independently with probability `drawn_probability(p)`."""
-    count = torch.Size(shape).numel()
+def _draws(count: int, device: torch.device | str) -> torch.Tensor:
+    """`count` uniform 15-bit integers (int16), four from each 64-bit word of torch's generator."""
     words = torch.empty((count + 3) // 4, dtype=torch.int64, device=device).random_()
-    draws = words.view(torch.int16)[:count] & (2**BITS - 1)
-    return (draws >= _threshold(p)).view(shape)
+    return words.view(torch.int16)[:count] & (2**BITS - 1)
+
+
+def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A boolean tensor of `shape`, each element False (dropped) independently with probability `drawn_probability(p)`
+    (the mask `apply_dropout` draws from the same state of the generator)."""
+    return (_draws(torch.Size(shape).numel(), device) >= _threshold(p)).view(shape)
+
+
+class _Dropout(torch.autograd.Function):
+    """x times a mask of -1 (kept) and 0 (dropped) times -1 / (1 - drawn probability); the gradient through the same."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, p: float) -> torch.Tensor:
+        kept = (_threshold(p) - 1 - _draws(x.numel(), x.device)).__irshift__(BITS).to(x.dtype).view(x.shape)  # -1 where kept
+        ctx.save_for_backward(kept)
+        ctx.scale = -1 / (1 - drawn_probability(p))
+        return (x * kept).mul_(ctx.scale)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (kept,) = ctx.saved_tensors
+        return (grad * kept).mul_(ctx.scale), None
 
 
 def apply_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
-    """`torch.nn.functional.dropout(x, p, training=True)` with a mask from `keep_mask`."""
-    return x.masked_fill(keep_mask(x.shape, p, x.device).logical_not_(), 0) * (1 / (1 - drawn_probability(p)))
+    """`torch.nn.functional.dropout(x, p, training=True)` with the mask `keep_mask` would draw."""
+    return _Dropout.apply(x, p)
 
 
 class FastDropout(torch.nn.Dropout):
-    """`torch.nn.Dropout` whose training-mode masks come from `keep_mask` on a CPU (torch's own elsewhere)."""
+    """`torch.nn.Dropout` whose training-mode masks come from `apply_dropout` on a CPU (torch's own elsewhere)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0 or x.device.type != "cpu":
+        if not self.training or not 0 < self.p < 1 or x.device.type != "cpu":
             return super().forward(x)
         return apply_dropout(x, self.p)
 
 
-def attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None, **kwargs):
-    """transformers' sdpa attention; with dropout on a CPU, its arithmetic written out as transformers' eager
-    attention does it (under autocast: the products in bf16), its probabilities dropped by `apply_dropout`."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    if dropout == 0 or query.device.type != "cpu":
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
-    scores = torch.matmul(query, key.transpose(2, 3)) * (scaling if scaling is not None else query.shape[-1] ** -0.5)
-    if attention_mask is not None:  # sdpa's masks: boolean (True: attend) or additive
-        scores = scores.masked_fill(attention_mask.logical_not(), float("-inf")) if attention_mask.dtype == torch.bool else scores + attention_mask
-    weights = apply_dropout(torch.softmax(scores, dim=-1), dropout)
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), None
-
-
-def _register() -> None:
-    from transformers import AttentionInterface
-    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
-
-    AttentionInterface.register(ATTENTION, attention)
-    AttentionMaskInterface.register(ATTENTION, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
-
-
 def use_fast_dropout(transformer: torch.nn.Module) -> None:
-    """Give a transformers encoder `FastDropout` modules and the attention above (for training on a CPU; on a GPU
-    both fall back to torch's own dropout)."""
-    _register()
+    """Give a transformers encoder `FastDropout` modules (for training on a CPU; on a GPU they are torch's dropout)."""
     for parent in list(transformer.modules()):
         for name, child in parent.named_children():
             if type(child) is torch.nn.Dropout:
                 setattr(parent, name, FastDropout(child.p).train(child.training))
-    transformer.set_attn_implementation(ATTENTION)
 
 
 def describe_dropout(transformer: torch.nn.Module) -> str:
     """How a model's dropout masks are drawn, for training.json."""
-    if transformer.device.type == "cpu" and transformer.config._attn_implementation == ATTENTION:
+    if transformer.device.type == "cpu" and any(isinstance(module, FastDropout) for module in transformer.modules()):
         return f"masks from {BITS}-bit draws of torch's generator (xlretrieval.dropout)"
     return "torch's masks"

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from . import packing as packed
 from . import precision as arithmetic
 from .availability import UNUSED_HUB_FILES, installed_copy
 
@@ -47,8 +48,8 @@ def choose_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-# Sequences per forward pass in `BiEncoder.embed` (training), by device type and precision: see `embed`.
-TRAINING_CHUNK = {("cpu", "fp32"): 8, ("cpu", "bf16"): 8, ("cuda", "fp32"): 64, ("cuda", "bf16"): 64}
+# Texts per padded attention block in `BiEncoder.embed` (training), by device type: see `packing`.
+ATTENTION_BLOCK = {"cpu": 8, "cuda": 64}
 
 
 class Dense(torch.nn.Module):
@@ -128,7 +129,7 @@ class BiEncoder(torch.nn.Module):
             raise ValueError(f"precision must be fp32 or bf16 (resolved), not '{precision}'")
         self.transformer, self.tokenizer, self.dense = transformer, tokenizer, dense
         self.pooling, self.normalize, self.max_seq_length, self.precision = pooling, normalize, max_seq_length, precision
-        self.pad_to_multiple_of: int | None = None  # `embed` pads each chunk to its longest (multiples of 8: slower, docs/speed.md)
+        packed.use_packed_attention(transformer)
 
     @property
     def device(self) -> torch.device:
@@ -151,39 +152,36 @@ class BiEncoder(torch.nn.Module):
         return self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Embeddings of a padded batch of token ids."""
         hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
         if self.pooling == "cls":
-            pooled = hidden[:, 0]
-        else:
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return self.head(hidden[:, 0])
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return self.head((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9))
+
+    def head(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The embedding of pooled token vectors: the Dense layer where there is one, then L2 normalisation."""
         if self.dense is not None:
             pooled = self.dense(pooled.to(self.dense.linear.weight.dtype)).float()
         return torch.nn.functional.normalize(pooled, dim=-1) if self.normalize else pooled
 
-    def embed(self, texts: list[str], chunk_size: int | None = None) -> torch.Tensor:
-        """Embeddings in input order, computed in length-sorted chunks that are padded separately.
+    def embed(self, texts: list[str], block_size: int | None = None) -> torch.Tensor:
+        """Embeddings in input order, from one packed forward pass (`packing`): the texts' tokens in one row without
+        padding, attention in padded blocks of `block_size` length-sorted texts.
 
-        The result equals one padded forward pass (pooling ignores padding) at a fraction of the cost
-        when lengths vary; gradients flow as usual. `chunk_size` defaults to the device's and precision's
-        (`TRAINING_CHUNK`): small on a CPU, which pays for every padded token, larger on a GPU,
-        which pays for every kernel launch.
+        The result equals a padded forward pass (pooling ignores padding) within float rounding, at the cost of the real
+        tokens alone; gradients flow as usual. `block_size` defaults to the device's (`ATTENTION_BLOCK`): small on a CPU,
+        which pays for every padded position, larger on a GPU, which pays for every kernel launch.
         """
-        chunk_size = chunk_size or TRAINING_CHUNK.get((self.device.type, self.precision), TRAINING_CHUNK["cuda", self.precision])
-        tokens = self.tokenize(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(tokens["input_ids"][i]))
-        parts = []
-        for start in range(0, len(order), chunk_size):
-            rows = order[start : start + chunk_size]
-            batch = self.tokenizer.pad(
-                {name: [tokens[name][i] for i in rows] for name in ("input_ids", "attention_mask")},
-                pad_to_multiple_of=self.pad_to_multiple_of,
-                return_tensors="pt",
-            )
-            parts.append(self(batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)))
+        ids = self.tokenize(texts)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        block_size = block_size or ATTENTION_BLOCK.get(self.device.type, ATTENTION_BLOCK["cuda"])
+        hidden, packing = packed.forward(self.transformer, [ids[i] for i in order], block_size)
+        hidden = hidden.float()
+        pooled = self.head(packing.first(hidden) if self.pooling == "cls" else packing.mean(hidden))
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
-        return torch.cat(parts)[inverse.to(self.device)]
+        return pooled[inverse.to(self.device)]
 
     def save(self, path: Path) -> None:
         """Write a sentence-transformers folder: transformer at the root, 1_Pooling, then 2_Dense and/or Normalize."""

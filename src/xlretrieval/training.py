@@ -35,9 +35,9 @@ def info_nce(queries: torch.Tensor, passages: torch.Tensor, temperature: float) 
     return torch.nn.functional.cross_entropy(logits, torch.arange(len(queries), device=logits.device))
 
 
-def batch_loss(model: BiEncoder, q_texts: list[str], p_texts: list[str], temperature: float, chunk_size: int | None = None) -> torch.Tensor:
+def batch_loss(model: BiEncoder, q_texts: list[str], p_texts: list[str], temperature: float, block_size: int | None = None) -> torch.Tensor:
     with model.autocast():
-        return info_nce(model.embed(q_texts, chunk_size).float(), model.embed(p_texts, chunk_size).float(), temperature)
+        return info_nce(model.embed(q_texts, block_size).float(), model.embed(p_texts, block_size).float(), temperature)
 
 
 def train(

@@ -1,0 +1,82 @@
+"""xlretrieval.packing: a packed row of texts gives what a padded batch gives, for BERT and XLM-R encoders."""
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel, XLMRobertaConfig, XLMRobertaModel
+
+from xlretrieval import dropout, packing
+
+LENGTHS = [3, 5, 5, 9, 12, 17, 30]  # length-sorted, as BiEncoder.embed packs them
+SIZES = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "vocab_size": 100}
+
+
+def encoder(kind: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    if kind == "bert":
+        model = BertModel(BertConfig(**SIZES), add_pooling_layer=False)
+    else:  # XLM-R numbers positions from its padding id + 1
+        model = XLMRobertaModel(XLMRobertaConfig(**SIZES, pad_token_id=1, max_position_embeddings=40), add_pooling_layer=False)
+    packing.use_packed_attention(model)
+    return model.double().eval()
+
+
+def texts() -> list[list[int]]:
+    generator = torch.Generator().manual_seed(1)
+    return [torch.randint(2, 100, (length,), generator=generator).tolist() for length in LENGTHS]
+
+
+def padded(model: torch.nn.Module, ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Last hidden states of a padded batch (texts x longest x features) and its attention mask."""
+    width = max(map(len, ids))
+    pad = model.config.pad_token_id
+    input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids])
+    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids])
+    return model(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask
+
+
+@pytest.mark.parametrize("kind", ["bert", "xlm-r"])
+@pytest.mark.parametrize("block_size", [1, 3, 8])
+def test_a_packed_row_gives_every_token_what_a_padded_batch_gives(kind, block_size):
+    model, ids = encoder(kind), texts()
+    hidden, packed = packing.forward(model, ids, block_size)
+    assert hidden.shape == (sum(LENGTHS), 32)  # no padding
+    reference, mask = padded(model, ids)
+    torch.testing.assert_close(hidden, reference[mask.bool()])
+    torch.testing.assert_close(packed.mean(hidden), (reference * mask[..., None]).sum(1) / mask.sum(1, keepdim=True))
+    torch.testing.assert_close(packed.first(hidden), reference[:, 0])
+
+
+def test_gradients_through_a_packed_row_equal_the_padded_batchs():
+    model, ids = encoder("xlm-r"), texts()
+    hidden, packed = packing.forward(model, ids, 3)
+    packed.mean(hidden).square().sum().backward()
+    ours = {name: weight.grad.clone() for name, weight in model.named_parameters() if weight.grad is not None}
+    model.zero_grad()
+    reference, mask = padded(model, ids)
+    ((reference * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).square().sum().backward()
+    assert len(ours) > 20
+    for name, weight in model.named_parameters():
+        if name in ours:
+            torch.testing.assert_close(ours[name], weight.grad, msg=name)
+
+
+def test_attention_with_dropout_is_the_written_out_product_with_the_studys_masks():
+    torch.manual_seed(0)
+    block = packing.Packing.of([7, 5, 6], 3).blocks[0]
+    query, key, value = (torch.randn(3, 2, 7, 8, dtype=torch.float64) for _ in range(3))
+    torch.manual_seed(1)
+    output = packing.attend(query, key, value, block, dropout=0.1, scaling=0.5)
+    torch.manual_seed(1)
+    kept = dropout.keep_mask((3, 2, 7, 7), 0.1)
+    weights = torch.softmax((query @ key.transpose(-1, -2) * 0.5).masked_fill(~block.keys, float("-inf")), -1)
+    torch.testing.assert_close(output, (weights * kept / (1 - dropout.drawn_probability(0.1))) @ value)
+    # without dropout (evaluation) it is torch's sdpa with the padding masked
+    plain = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=block.keys, scale=0.5)
+    torch.testing.assert_close(packing.attend(query, key, value, block, dropout=0.0, scaling=0.5), plain)
+
+
+def test_a_model_given_no_packing_attends_as_sdpa_does():
+    model, ids = encoder("bert"), texts()
+    reference, mask = padded(model, ids)
+    model.set_attn_implementation("sdpa")
+    torch.testing.assert_close(padded(model, ids)[0], reference)
