@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from transformers import BertConfig, BertModel, XLMRobertaConfig, XLMRobertaModel
+from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel, XLMRobertaConfig, XLMRobertaModel
 
 from xlretrieval import dropout, packing
 
@@ -16,7 +16,6 @@ def encoder(kind: str) -> torch.nn.Module:
         model = BertModel(BertConfig(**SIZES), add_pooling_layer=False)
     else:  # XLM-R numbers positions from its padding id + 1
         model = XLMRobertaModel(XLMRobertaConfig(**SIZES, pad_token_id=1, max_position_embeddings=40), add_pooling_layer=False)
-    packing.use_packed_attention(model)
     return model.double().eval()
 
 
@@ -77,6 +76,13 @@ def test_attention_with_dropout_is_the_written_out_product_with_the_studys_masks
 
 def test_a_model_given_no_packing_attends_as_sdpa_does():
     model, ids = encoder("bert"), texts()
-    reference, mask = padded(model, ids)
-    model.set_attn_implementation("sdpa")
+    reference, _ = padded(model, ids)
+    packing.forward(model, ids, 8)
+    assert model.config._attn_implementation == packing.ATTENTION
     torch.testing.assert_close(padded(model, ids)[0], reference)
+
+
+def test_a_model_that_packing_could_mix_up_is_refused_by_name():
+    model = DistilBertModel(DistilBertConfig(dim=32, n_layers=1, n_heads=4, hidden_dim=64, vocab_size=100))
+    with pytest.raises(ValueError, match="'distilbert'"):
+        packing.forward(model, texts(), 8)

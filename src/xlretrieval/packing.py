@@ -8,9 +8,9 @@ only attention sees padding: it gathers the row's queries, keys and values into 
 length-sorted texts (`block_size`), attends within each text, and scatters the results back into the row.
 
 The arithmetic is the padded forward's: embeddings equal it within float rounding (tests/test_packing.py).
-`attention` is the transformers attention implementation that does this (`ATTENTION`, registered by
-`use_packed_attention`); a model given no `packing` attends as torch's sdpa does, so one model serves packed
-training and padded evaluation.
+`attention` is the transformers attention implementation that does this (`ATTENTION`, which `forward` gives a model);
+a model given no `packing` attends as transformers' sdpa attention does, so one model serves packed training and
+padded evaluation.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import torch
 from .dropout import apply_dropout
 
 ATTENTION = "xlretrieval_packed"  # the transformers attention implementation registered below
+# Encoders whose only exchange between tokens is attention through transformers' attention interface, and whose
+# positions are absolute (position ids in the embeddings): packing gives them exactly what padding does.
+PACKABLE = ("bert", "roberta", "xlm-roberta")
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,14 @@ def use_packed_attention(transformer: torch.nn.Module) -> None:
 
 def forward(transformer: torch.nn.Module, input_ids: list[list[int]], block_size: int) -> tuple[torch.Tensor, Packing]:
     """The transformer's last hidden states of texts' token ids packed in one row (tokens x features), and the
-    packing (to pool them)."""
+    packing (to pool them). A model of another kind than `PACKABLE` is a ValueError: packing could mix its texts."""
+    if transformer.config.model_type not in PACKABLE:
+        raise ValueError(
+            f"training packs a batch's texts into one row (xlretrieval.packing), which is exact for {', '.join(PACKABLE)} encoders; "
+            f"this model is '{transformer.config.model_type}'"
+        )
+    if transformer.config._attn_implementation != ATTENTION:
+        use_packed_attention(transformer)
     device = transformer.device
     packing = Packing.of([len(ids) for ids in input_ids], block_size, device)
     embeddings = transformer.embeddings
