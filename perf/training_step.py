@@ -6,7 +6,7 @@ Needs the default study's base model and a batch file (`snakemake --cores 2 resu
 results/batches/hybrid-a0.5/k6/draw0/seed0.tsv results/training/mlqa-r/pairs.parquet`). Every variant trains its own
 copy of the model on the same batches, one step of each in turn (so that a slower minute of a shared machine
 falls on all of them), with the same random seed per step (the same dropout masks where the shapes agree), and
-each step is timed in its phases: forward (tokenising and padding included), backward, optimiser (update and
+each step is timed in its phases: forward (tokenising and packing included), backward, optimiser (update and
 zeroed gradients). Every variant but plain trains with fused AdamW, and every variant but the two dropout ones
 with `xlretrieval.dropout`'s masks, as `training.train` does. Variants (`--variants`, default all but compile, in this order):
 

@@ -147,7 +147,7 @@ class BiEncoder(torch.nn.Module):
         return self.to(torch.bfloat16 if self.precision == "bf16" else torch.float32).eval()
 
     def tokenize(self, texts: list[str]):
-        """Unpadded, truncated token ids and masks (callers pad per length-sorted chunk)."""
+        """Unpadded, truncated token ids and masks (`embed` packs them, `encoding.encode` pads per length-sorted batch)."""
         return self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
