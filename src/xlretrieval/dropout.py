@@ -47,7 +47,7 @@ class _Dropout(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, p: float) -> torch.Tensor:
-        kept = (_threshold(p) - 1 - _draws(x.numel(), x.device)).__irshift__(BITS).to(x.dtype).view(x.shape)  # -1 where kept
+        kept = (_threshold(p) - 1 - _draws(x.numel(), x.device)).bitwise_right_shift_(BITS).to(x.dtype).view(x.shape)  # -1 where kept
         ctx.save_for_backward(kept)
         ctx.scale = -1 / (1 - drawn_probability(p))
         return (x * kept).mul_(ctx.scale)
