@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from xlretrieval import encoding
 from xlretrieval import model as bi
 from xlretrieval.encoding import encode, encode_evalset, load_encoder
 from xlretrieval.precision import describe
@@ -50,3 +51,14 @@ def test_encoding_is_recorded_beside_the_embeddings(tmp_path, tuned):
         "truncated": {"questions": 1, "candidates": 2},
     }
     np.testing.assert_allclose(np.load(tmp_path / "candidates.npy"), encode(encoder, texts["candidates"]), atol=1e-6)
+
+
+def test_an_encoder_packing_does_not_serve_gets_padded_batches_with_the_same_embeddings(monkeypatch, xquad):
+    texts = xquad.candidates.groupby("lang").head(3).text.tolist()
+    encoder = load_encoder(NAME, "cpu", 128)
+    packed = encode(encoder, texts, batch_size=8)
+    monkeypatch.setattr(encoding, "PACKABLE", ())
+    calls = []
+    monkeypatch.setattr(bi.BiEncoder, "embed_tokens", lambda *args: calls.append(args))
+    np.testing.assert_allclose(encode(encoder, texts, batch_size=8), packed, atol=1e-5)
+    assert not calls

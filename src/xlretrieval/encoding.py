@@ -1,4 +1,4 @@
-"""Fast batched encoding: tokenise once, sort by token length, pad per batch, in the model's precision.
+"""Fast batched encoding: tokenise once, sort by token length, pack (or pad) per batch, in the model's precision.
 
 Texts are processed in shards (tokenised, length-sorted and encoded shard by shard) so memory stays
 bounded for any number of texts; embeddings go to an array the caller may memory-map (`open_embeddings`).
@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .model import BiEncoder, choose_device, load
+from .packing import PACKABLE
 from .precision import describe
 
 SHARD_SIZE = 65536
@@ -44,12 +45,13 @@ def encode(
 ) -> np.ndarray:
     """Embeddings (float32, one row per text, input order), written into `out` when given.
 
-    Sorting by token count (not characters, as `SentenceTransformer.encode` does) keeps padding low
-    on mixed-script text.
+    Texts go in batches of `batch_size` sorted by token count (not characters, as `SentenceTransformer.encode` does):
+    an encoder that `packing` serves gets each batch's tokens in one row without padding (`BiEncoder.embed_tokens`,
+    attention in blocks of similar lengths), any other a padded batch.
     """
     if out is None:
         out = np.zeros((len(texts), model.dimension), dtype=np.float32)
-    device = model.device
+    device, packable = model.device, model.transformer.config.model_type in PACKABLE
     model.eval()
     bar = tqdm(total=len(texts), disable=not progress, desc="encode", unit="text")
     with torch.inference_mode(), model.autocast():
@@ -59,8 +61,14 @@ def encode(
             order = np.argsort([-len(x) for x in ids], kind="stable")
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                batch = model.tokenizer.pad({"input_ids": [ids[i] for i in rows], "attention_mask": [masks[i] for i in rows]}, return_tensors="pt")
-                out[first + rows] = model(batch["input_ids"].to(device), batch["attention_mask"].to(device)).float().cpu().numpy()
+                if packable:
+                    vectors = model.embed_tokens([ids[i] for i in rows])
+                else:
+                    batch = model.tokenizer.pad(
+                        {"input_ids": [ids[i] for i in rows], "attention_mask": [masks[i] for i in rows]}, return_tensors="pt"
+                    )
+                    vectors = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+                out[first + rows] = vectors.float().cpu().numpy()
                 bar.update(len(rows))
     bar.close()
     return out
