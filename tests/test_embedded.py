@@ -169,6 +169,21 @@ def test_sentence_transformers_reads_the_folder(built, embeddings, sample):
     assert ((model.encode(sample, convert_to_numpy=True) * embeddings).sum(axis=1) >= 0.9999).all()
 
 
+def test_the_evaluation_encoder_of_the_xlm_r_model_embeds_as_sentence_transformers(built, sample):
+    """Encoding as every evaluated model is encoded (packed rows, on a CPU linear layers prepacked for oneDNN with
+    the intermediate GELU folded in) gives XLM-R's fp32 embeddings."""
+    from sentence_transformers import SentenceTransformer
+
+    from xlretrieval import onednn
+    from xlretrieval.encoding import encode, load_encoder
+
+    encoder = load_encoder(str(built[0]), "cpu", 512)
+    folded = [m for m in encoder.transformer.modules() if isinstance(m, onednn.PrepackedLinear) and m.gelu]
+    assert len(folded) == (encoder.transformer.config.num_hidden_layers if onednn.available(encoder.device, torch.float32) else 0)
+    reference = SentenceTransformer(str(built[0]), device="cpu").encode(sample, batch_size=16)
+    np.testing.assert_allclose(encode(encoder, sample, batch_size=16), reference, atol=1e-5)
+
+
 def test_provenance(source, built):
     folder, provenance = built
     digest = hashlib.sha256()
