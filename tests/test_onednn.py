@@ -56,7 +56,9 @@ def test_a_prepacked_model_keeps_its_state_and_saves_the_same_folder(tmp_path, t
     assert all(torch.equal(reloaded.state_dict()[name], tensor) for name, tensor in state.items())
 
 
-def test_prepacking_is_only_offered_where_onednn_runs_it():
-    assert onednn.available(CPU, torch.bfloat16)
+def test_prepacking_is_only_offered_where_onednn_runs_it(monkeypatch):
+    assert onednn.available(CPU, torch.bfloat16) == torch.ops.mkldnn._is_mkldnn_bf16_supported()
     assert not onednn.available(CPU, torch.float16)
     assert not onednn.available(torch.device("cuda"), torch.float32)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)  # a CPU without bf16 kernels
+    assert onednn.available(CPU, torch.float32) and not onednn.available(CPU, torch.bfloat16)

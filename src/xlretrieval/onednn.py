@@ -16,12 +16,13 @@ from transformers.activations import GELUActivation
 
 
 def available(device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether oneDNN's prepacked linear layers can run here: a CPU, torch built with oneDNN, fp32 or bf16."""
+    """Whether oneDNN's prepacked linear layers can run here: a CPU, torch built with oneDNN, fp32, or bf16 where
+    oneDNN has bf16 kernels for this CPU."""
     return (
         device.type == "cpu"
-        and dtype in (torch.float32, torch.bfloat16)
         and torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+        and (dtype == torch.float32 or (dtype == torch.bfloat16 and torch.ops.mkldnn._is_mkldnn_bf16_supported()))
     )
 
 
