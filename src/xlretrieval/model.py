@@ -153,7 +153,7 @@ class BiEncoder(torch.nn.Module):
         return self
 
     def tokenize(self, texts: list[str]):
-        """Unpadded, truncated token ids and masks (`embed` packs them, `encoding.encode` pads per length-sorted batch)."""
+        """Unpadded, truncated token ids and masks (`embed_tokens` packs them into one row)."""
         return self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
