@@ -57,7 +57,7 @@ def test_an_encoder_packing_does_not_serve_gets_padded_batches_with_the_same_emb
     texts = xquad.candidates.groupby("lang").head(3).text.tolist()
     encoder = load_encoder(NAME, "cpu", 128)
     packed = encode(encoder, texts, batch_size=8)
-    monkeypatch.setattr(encoding, "PACKABLE", ())
+    monkeypatch.setattr(encoding, "packable", lambda transformer: False)
     calls = []
     monkeypatch.setattr(bi.BiEncoder, "embed_tokens", lambda *args: calls.append(args))
     np.testing.assert_allclose(encode(encoder, texts, batch_size=8), packed, atol=1e-5)

@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .model import BiEncoder, choose_device, load
-from .packing import PACKABLE
+from .packing import packable
 from .precision import describe
 
 SHARD_SIZE = 65536
@@ -46,12 +46,12 @@ def encode(
     """Embeddings (float32, one row per text, input order), written into `out` when given.
 
     Texts go in batches of `batch_size` sorted by token count (not characters, as `SentenceTransformer.encode` does):
-    an encoder that `packing` serves gets each batch's tokens in one row without padding (`BiEncoder.embed_tokens`,
+    a `packable` encoder gets each batch's tokens in one row without padding (`BiEncoder.embed_tokens`,
     attention in blocks of similar lengths), any other a padded batch.
     """
     if out is None:
         out = np.zeros((len(texts), model.dimension), dtype=np.float32)
-    device, packable = model.device, model.transformer.config.model_type in PACKABLE
+    device, pack = model.device, packable(model.transformer)
     model.eval()
     bar = tqdm(total=len(texts), disable=not progress, desc="encode", unit="text")
     with torch.inference_mode(), model.autocast():
@@ -61,7 +61,7 @@ def encode(
             order = np.argsort([-len(x) for x in ids], kind="stable")
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                if packable:
+                if pack:
                     vectors = model.embed_tokens([ids[i] for i in rows])
                 else:
                     batch = model.tokenizer.pad(

@@ -9,8 +9,8 @@ length-sorted texts (`block_size`), attends within each text, and scatters the r
 
 The arithmetic is the padded forward's: embeddings equal it within float rounding (tests/test_packing.py).
 `attention` is the transformers attention implementation that does this (`ATTENTION`, which `forward` gives a model);
-a model given no `packing` attends as transformers' sdpa attention does, so one model serves packed training and
-padded evaluation.
+a model given no `packing` attends as transformers' sdpa attention does, so an encoder that is not `packable` is
+still encoded in padded batches.
 """
 
 from __future__ import annotations
@@ -123,12 +123,17 @@ def use_packed_attention(transformer: torch.nn.Module) -> None:
     transformer.set_attn_implementation(ATTENTION)
 
 
+def packable(transformer: torch.nn.Module) -> bool:
+    """Whether packing gives this transformer exactly what padding does (its kind is one of `PACKABLE`)."""
+    return transformer.config.model_type in PACKABLE
+
+
 def forward(transformer: torch.nn.Module, input_ids: list[list[int]], block_size: int) -> tuple[torch.Tensor, Packing]:
     """The transformer's last hidden states of texts' token ids packed in one row (tokens x features), and the
-    packing (to pool them). A model of another kind than `PACKABLE` is a ValueError: packing could mix its texts."""
-    if transformer.config.model_type not in PACKABLE:
+    packing (to pool them). A model that is not `packable` is a ValueError: packing could mix its texts."""
+    if not packable(transformer):
         raise ValueError(
-            f"training packs a batch's texts into one row (xlretrieval.packing), which is exact for {', '.join(PACKABLE)} encoders; "
+            f"training and encoding pack a batch's texts into one row (xlretrieval.packing), which is exact for {', '.join(PACKABLE)} encoders; "
             f"this model is '{transformer.config.model_type}'"
         )
     if transformer.config._attn_implementation != ATTENTION:
