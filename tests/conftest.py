@@ -33,7 +33,7 @@ MICRO_STUDY = {
 # (test_workflow.test_the_default_model_is_built_trained_and_described).
 CHAIN = {
     "model": {"name": "sentence-transformers/all-MiniLM-L6-v2"},
-    "training": {"query_prefix": "", "passage_prefix": "", "word_embeddings": "dense", "full_pool_seeds": []},
+    "training": {"query_prefix": "", "passage_prefix": "", "word_embeddings": "dense", "full_pool_replicates": None},
 }
 
 

@@ -79,7 +79,8 @@ def study_configs(draw, mistakes=True):
         "strategies": strategies,
         "every_k": draw(st.one_of(st.none(), st.lists(st.sampled_from(strategies), unique=True))),
         "language_draws": draw(st.sampled_from([[0], [1], [0, 1]])),
-        "seeds": draw(st.sampled_from([[0], [1], [0, 1]])),
+        "replicates": draw(st.integers(1, 2)),
+        "full_pool_replicates": draw(st.sampled_from([None, 2])),
         "alpha": alpha,
         "alpha_sweep": {
             "alpha": draw(st.sampled_from([[], [0.3]])) if "hybrid" in strategies else [],

@@ -3,7 +3,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from xlretrieval.batching import _Queue, batch_kinds, make_batches
+from xlretrieval.batching import _Queue, batch_kinds, language_shares, make_batches
 
 LANGS = ["de", "en", "es"]
 
@@ -146,3 +146,9 @@ def test_dev_batches_come_from_dev_pairs_only(mlqa_pairs):
     assert set(b.question_id[b.split == "dev"]) <= dev_ids and not set(b.question_id[b.split == "train"]) & dev_ids
     without = training_batches(pairs.assign(split="train"), LANGS, 0.5, 320, 32, 0)
     assert set(without.split) == {"train"} and without.drop(columns="split").equals(make_batches(pairs, LANGS, 0.5, 320, 32, 0))
+
+
+def test_the_source_languages_share_falls_as_k_grows_at_a_fixed_budget(mlqa_pairs):
+    # each X-X-mono batch draws its one language at random: English has about half of them at k = 1, a third at k = 2
+    one, two = (language_shares(batches(mlqa_pairs, 1.0, langs=langs, n=1920))["texts"]["en"] for langs in (["de", "en"], ["de", "en", "es"]))
+    assert one == pytest.approx(1 / 2, abs=0.1) and two == pytest.approx(1 / 3, abs=0.1) and one > two

@@ -52,7 +52,7 @@ def collection_study(tmp_path_factory):
 
 def test_collections_added_by_config_are_evaluated_in_their_settings(collection_study):
     metrics = pd.read_csv(collection_study / "tables" / "metrics.tsv", sep="\t")
-    assert set(metrics.model) == {"base", "hybrid-a0.5/k1/draw0/seed0", "hybrid-a0.5/k2/draw0/seed0"}
+    assert set(metrics.model) == {"base", "hybrid-a0.5/k1/draw0/seed10000", "hybrid-a0.5/k2/draw0/seed20000"}
     settings = metrics.groupby("benchmark").setting.unique().map(sorted).to_dict()
     assert settings == {"par": ["cross", "mono", "multi"], "solo": ["mono"]}
     rr = metrics[(metrics.metric == "RR") & (metrics.model == "base")]

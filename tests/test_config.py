@@ -28,7 +28,7 @@ def test_each_value_has_one_home():
     restated = [".".join(path) for path in given if "default" in schema_node(schema, path)]
     assert not restated, f"config.yaml restates the schema's defaults of {restated}"
     config = validate(study_config(), SCHEMA)  # raises where a key without a default is missing from config.yaml
-    assert config["training"]["temperature"] == 0.05 and config["training"]["k"] == [1, 3, 6]
+    assert config["training"]["temperature"] == 0.05 and config["training"]["k"] == [1, 6]
     without_k = study_config()
     del without_k["training"]["k"]
     with pytest.raises(ConfigError, match=r"config key 'training.k': missing: config.yaml gives its value"):
@@ -94,7 +94,7 @@ def test_shipped_configs_are_valid():
 
 
 # The paper's grid of nested draws, on which the tests of draws, tags and strategies below count models.
-NESTED = {"k": [1, 2, 4, 6], "language_draws": [0], "full_pool_seeds": [], "strategies": ["xx-mono", "x-y", "hybrid"]}
+NESTED = {"k": [1, 2, 4, 6], "language_draws": [0], "full_pool_replicates": None, "strategies": ["xx-mono", "x-y", "hybrid"]}
 
 
 def nested(**training) -> dict:
@@ -116,7 +116,7 @@ def test_language_draws_are_seeded_and_nested():
 def test_model_tags_round_trip():
     study = Study(validate(nested(alpha=[0.25, 0.5]), SCHEMA))
     tags = study.model_tags()
-    assert tags[0] == "base" and "hybrid-a0.25/k4/draw0/seed0" in tags and len(tags) == 1 + 4 * 4
+    assert tags[0] == "base" and "hybrid-a0.25/k4/draw0/seed40000" in tags and len(tags) == 1 + 4 * 4
     assert all(ModelSpec.parse(t).tag == t for t in tags[1:])
 
 
@@ -198,15 +198,31 @@ def test_pilot_points_cover_budgets_and_learning_rates_at_the_whole_pool():
 
 
 def test_cover_trains_every_pool_language_once_per_k():
-    study = Study(validate(study_config({"training": {"language_draws": "cover", "k": [1, 2, 3, 6], "full_pool_seeds": [1, 2]}}), SCHEMA))
+    study = Study(validate(study_config({"training": {"language_draws": "cover", "k": [1, 2, 3, 6], "full_pool_replicates": 3}}), SCHEMA))
     pool = set(study.training["target_pool"])
     for k in (1, 2, 3, 6):
         sets = [set(langs) - {"en"} for kk, _, langs in study.draws() if kk == k]
         assert len(sets) == 6 // k and all(len(s) == k for s in sets)
         assert set().union(*sets) == pool and sum(map(len, sets)) == len(pool)  # disjoint, covering
     runs = [(m.k, m.draw, m.seed) for m in study.models() if m.strategy == "hybrid-a0.5"]
-    assert [r for r in runs if r[0] == 6] == [(6, 0, 0), (6, 0, 1), (6, 0, 2)]  # full_pool_seeds: the one set, three seeds
+    assert [r for r in runs if r[0] == 6] == [(6, 0, 60000), (6, 0, 60001), (6, 0, 60002)]  # full_pool_replicates: the one set, three runs
     assert sum(1 for r in runs if r[0] == 1) == 6
+
+
+def test_every_run_has_a_seed_of_its_own_and_strategies_share_a_runs_seed():
+    training = {**NESTED, "k": [1, 2, 6], "language_draws": "cover", "replicates": 2, "full_pool_replicates": 4}
+    study = Study(validate(study_config({"training": training}), SCHEMA))
+    runs = {(m.k, m.draw, m.seed) for m in study.models()}
+    assert len({seed for _, _, seed in runs}) == len(runs)  # no seed serves two runs, at one k or across k
+    assert [sum(1 for k, _, _ in runs if k == kk) for kk in (1, 2, 6)] == [6 * 2, 3 * 2, 4]
+    by_strategy = {s: {(m.k, m.draw, m.seed) for m in study.models() if m.strategy == s} for s in ("xx-mono", "x-y", "hybrid-a0.5")}
+    assert by_strategy["xx-mono"] == by_strategy["x-y"] == by_strategy["hybrid-a0.5"]  # strategies are compared run by run
+
+
+@pytest.mark.parametrize("key", ["seeds", "full_pool_seeds"])
+def test_a_list_of_seeds_is_refused_naming_its_successor(key):
+    with pytest.raises(ConfigError, match=rf"training.{key}': replaced by training.(full_pool_)?replicates"):
+        validate(study_config({"training": {key: [0, 1]}}), SCHEMA)
 
 
 def test_cover_needs_every_k_to_divide_the_pool():

@@ -160,6 +160,10 @@ def test_logged_learning_rate_is_the_one_each_step_used_and_training_json_record
     assert info["xx_mono_batches"] == 2 == (losses.batch_kind == "xx-mono").sum() and info["xx_mono_share"] == 0.25
     assert info["learning_rate"] == 1e-4 and info["warmup_steps"] == 2
     assert info["dropout"].startswith("masks from 15-bit draws")  # training on a CPU draws its own dropout masks
+    shares = info["language_shares"]  # counted from the batches trained on: each side of each of the 32 pairs
+    assert shares["questions"]["en"] == pytest.approx((batches.question_lang == "en").mean())
+    assert shares["texts"]["de"] == pytest.approx(((batches.question_lang == "de").sum() + (batches.passage_lang == "de").sum()) / 64)
+    assert sum(shares["texts"].values()) == pytest.approx(1.0) and set(shares["passages"]) == {"de", "en"}
 
 
 def test_non_finite_loss_stops_with_a_clear_error(tmp_path, mlqa_pairs):

@@ -70,10 +70,10 @@ def test_miracl_is_evaluated_mono_only_with_its_cap_recorded(hub_study):
 
 
 def test_training_stops_on_the_dev_loss(hub_study):
-    model = hub_study / "models" / "hybrid-a0.5" / "k2" / "draw0" / "seed0"
+    model = hub_study / "models" / "hybrid-a0.5" / "k2" / "draw0" / "seed20000"
     dev = pd.read_csv(model / "dev_loss.tsv", sep="\t")
     assert dev.step.tolist()[0] == 2 and dev.kept.sum() == 1 and dev.dev_loss[dev.kept].item() == dev.dev_loss.min()
-    batches = pd.read_csv(hub_study / "batches" / "hybrid-a0.5" / "k2" / "draw0" / "seed0.tsv", sep="\t")
+    batches = pd.read_csv(hub_study / "batches" / "hybrid-a0.5" / "k2" / "draw0" / "seed20000.tsv", sep="\t")
     assert batches.groupby("split").size().to_dict() == {"dev": 16, "train": 32}
 
 
@@ -115,4 +115,4 @@ def test_the_paper_study_plans_offline(tmp_path, overlay):
     result = snakemake(workdir, "-n", config=["config/paper.yaml", *overlay])
     assert job_counts(result) == PAPER_PLAN
     family = {"config/paper-labse.yaml": "labse", "config/paper-e5.yaml": "e5"}.get(next(iter(overlay), ""), "xlm-r")
-    assert f"results/{family}/models/hybrid-a0.5/k12/draw0/seed0" in result.stdout
+    assert f"results/{family}/models/hybrid-a0.5/k12/draw0/seed120000" in result.stdout

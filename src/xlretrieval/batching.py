@@ -142,3 +142,11 @@ def training_batches(
         dev = pairs[pairs.split == "dev"]
         parts.append(make_batches(dev, languages, alpha, dev_pairs, batch_size, seed).assign(split="dev"))
     return pd.concat(parts, ignore_index=True)
+
+
+def language_shares(batches: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Each language's share of the questions, of the passages and of all texts (both sides of every pair) of
+    `batches` (rows as in `BATCH_COLUMNS`): how much of the training each language, the source's included, had."""
+    sides = {"questions": batches.question_lang, "passages": batches.passage_lang}
+    sides["texts"] = pd.concat(sides.values(), ignore_index=True)
+    return {name: {lang: round(float(share), 6) for lang, share in langs.value_counts(normalize=True).sort_index().items()} for name, langs in sides.items()}

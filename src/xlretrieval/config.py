@@ -17,7 +17,18 @@ from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
 from .model_tags import BASE, ModelSpec, parse_strategy, strategy_slugs
 
 COVER = "cover"  # training.language_draws: disjoint language sets that cover the pool at each k
-RENAMED = {("training", "freeze_embeddings"): "training.word_embeddings (true: frozen, false: dense; or sparse)"}  # since 0.5.0
+
+
+def run_seed(k: int, draw: int, replicate: int) -> int:
+    """The training seed of one run: distinct for every (k, draw, replicate) with draw and replicate below 100 (the
+    schema's bounds), so that no seed is shared across k and a seed's effect cannot pass for one of k."""
+    return 10000 * k + 100 * draw + replicate
+RENAMED = {
+    ("training", "freeze_embeddings"): "training.word_embeddings (true: frozen, false: dense; or sparse)",  # since 0.5.0
+    # since 0.9.0: every run has a seed of its own (`Study.seeds`), so a config gives how many runs, not which seeds
+    ("training", "seeds"): "training.replicates (runs per language set, each with its own seed)",
+    ("training", "full_pool_seeds"): "training.full_pool_replicates (runs of the whole pool, each with its own seed)",
+}
 
 
 class ConfigError(ValueError):
@@ -279,10 +290,13 @@ class Study:
         draws = self.training["language_draws"]
         return list(range(len(self.training["target_pool"]) // k)) if draws == COVER else list(draws)
 
-    def seeds(self, k: int) -> list[int]:
-        """Training seeds at k: `training.seeds`, plus `full_pool_seeds` when k is the whole pool."""
-        extra = self.training["full_pool_seeds"] if k == len(self.training["target_pool"]) else []
-        return sorted(set(self.training["seeds"]) | set(extra))
+    def seeds(self, k: int, draw: int) -> list[int]:
+        """Training seeds of the runs of language set `draw` at k, one per replicate and none shared with another
+        (k, draw): `training.replicates`, or `full_pool_replicates` when k is the whole pool."""
+        replicates = self.training["replicates"]
+        if k == len(self.training["target_pool"]) and self.training["full_pool_replicates"] is not None:
+            replicates = self.training["full_pool_replicates"]
+        return [run_seed(k, draw, r) for r in range(replicates)]
 
     def evaluation_languages(self, benchmark: str) -> list[str]:
         return sorted(self.evaluation["languages"].get(benchmark, self.source(benchmark).languages))
@@ -408,7 +422,7 @@ class Study:
     def models(self) -> list[ModelSpec]:
         """Every fine-tuned model: each strategy at each (k, distinct draw) and seed, plus the alpha sweep."""
         models = [
-            ModelSpec(s, k, d, seed) for s in self.strategies() for k, d, _ in self.draws() if k in self.strategy_ks(s) for seed in self.seeds(k)
+            ModelSpec(s, k, d, seed) for s in self.strategies() for k, d, _ in self.draws() if k in self.strategy_ks(s) for seed in self.seeds(k, d)
         ]
         sweep_k = self.sweep_k()
         if sweep_k is not None:
@@ -418,7 +432,7 @@ class Study:
                 for slug in strategy_slugs(["hybrid"], extra)
                 for k, d, _ in self.draws()
                 if k == sweep_k
-                for seed in self.seeds(k)
+                for seed in self.seeds(k, d)
             ]
         return models
 

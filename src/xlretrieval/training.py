@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .batching import language_shares
 from .dropout import describe_dropout, use_fast_dropout
 from .model import BiEncoder
 from .precision import describe
@@ -114,11 +115,13 @@ def train(
     if stopping.best is not None:
         model.load_state_dict(stopping.best[2])
     losses = pd.DataFrame(history, columns=["step", "loss", "learning_rate", "batch_kind"])
+    kept = losses[losses.step < stopping.best[0]] if stopping.best else losses  # the steps behind the saved weights
     info = training_info(
         model,
         optimizer,
-        losses[losses.step < stopping.best[0]] if stopping.best else losses,  # the steps behind the saved weights
+        kept,
         steps_run=len(losses),
+        language_shares=language_shares(pd.concat(groups[: len(kept)])) if len(kept) else {},
         batch_size=max(map(len, groups), default=0),
         learning_rate=learning_rate,
         weight_decay=weight_decay,
@@ -135,8 +138,8 @@ def train(
 
 
 def training_info(model: BiEncoder, optimizer, kept: pd.DataFrame, *, steps_run: int, batch_size: int, **settings) -> dict:
-    """training.json: the steps behind the saved weights (`kept`) and how many were X-X-mono, the hardware and precision,
-    the optimiser and its settings."""
+    """training.json: the steps behind the saved weights (`kept`) and how many were X-X-mono, each language's share of
+    their texts (`language_shares`, given in `settings`), the hardware and precision, the optimiser and its settings."""
     xx_mono = int((kept.batch_kind == "xx-mono").sum())
     return {
         "steps": len(kept),

@@ -294,7 +294,7 @@ def pilot_params(steps, k, lr, alpha):
         "alpha": alpha,
         "steps": steps,
         "batch_size": TRAINING["batch_size"],
-        "seed": TRAINING["seeds"][0],
+        "seed": 0,
         "training_options": {
             "learning_rate": lr,
             "weight_decay": TRAINING["weight_decay"],
