@@ -19,7 +19,9 @@ pytestmark = pytest.mark.workflow
 def test_tiny_study_produces_the_tables_and_figure(tiny_study):
     results = tiny_study / TINY
     metrics = pd.read_csv(results / "tables" / "metrics.tsv", sep="\t")
-    assert set(metrics.model) == {"base"} | {f"{s}/k{k}/draw{d}/seed{10000 * k + 100 * d}" for s in ("xx-mono", "x-y", "hybrid-a0.5") for k in (1, 2) for d in (0, 1)}
+    assert set(metrics.model) == {"base"} | {
+        f"{s}/k{k}/draw{d}/seed{10000 * k + 100 * d}" for s in ("xx-mono", "x-y", "hybrid-a0.5") for k in (1, 2) for d in (0, 1)
+    }
     assert set(metrics.setting) == {"mono", "cross", "multi"}
     assert {"RR", "AP", "R@1", "R@10", "nDCG@10", "R@100", "RR@10", "rank_distance"} == set(metrics.metric)
     rr = metrics[metrics.metric == "RR"]

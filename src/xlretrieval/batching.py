@@ -149,4 +149,7 @@ def language_shares(batches: pd.DataFrame) -> dict[str, dict[str, float]]:
     `batches` (rows as in `BATCH_COLUMNS`): how much of the training each language, the source's included, had."""
     sides = {"questions": batches.question_lang, "passages": batches.passage_lang}
     sides["texts"] = pd.concat(sides.values(), ignore_index=True)
-    return {name: {lang: round(float(share), 6) for lang, share in langs.value_counts(normalize=True).sort_index().items()} for name, langs in sides.items()}
+    return {
+        name: {lang: round(float(share), 6) for lang, share in langs.value_counts(normalize=True).sort_index().items()}
+        for name, langs in sides.items()
+    }

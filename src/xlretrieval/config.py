@@ -23,6 +23,8 @@ def run_seed(k: int, draw: int, replicate: int) -> int:
     """The training seed of one run: distinct for every (k, draw, replicate) with draw and replicate below 100 (the
     schema's bounds), so that no seed is shared across k and a seed's effect cannot pass for one of k."""
     return 10000 * k + 100 * draw + replicate
+
+
 RENAMED = {
     ("training", "freeze_embeddings"): "training.word_embeddings (true: frozen, false: dense; or sparse)",  # since 0.5.0
     # since 0.9.0: every run has a seed of its own (`Study.seeds`), so a config gives how many runs, not which seeds
