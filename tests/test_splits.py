@@ -136,6 +136,52 @@ def test_guard_of_a_trained_benchmark_is_its_held_out_articles(xquad_all):
     assert set(guard.questions.lang) == set(xquad_all.questions.lang)
 
 
+REVERSE = ["el", "en", "ru", "th", "tr"]  # config/reverse.yaml's training languages on XQuAD-R
+
+
+def test_reverse_direction_trains_on_all_of_xquad_r_but_what_mlqa_r_shares(xquad_all, mlqa):
+    """config/reverse.yaml: all XQuAD-R articles (no split: it is not evaluated), guarded against all of MLQA-R. The two
+    share no question and no sentence in a trained language, and two article titles, whose questions go in every language."""
+    from xlretrieval.data.splits import guarded_set, training_pairs
+
+    train, guard = training_set(xquad_all, REVERSE, None), guarded_set(mlqa, None)
+    assert train.questions.article.nunique() == 48 and guard.questions.article.nunique() == 520
+    assert not set(train.questions.text) & set(mlqa.questions.text)
+    assert not set(train.candidates.text) & set(mlqa.candidates.text)  # (2 Hindi fragments are shared, hi is not trained)
+    pairs, dropped = training_pairs(train, [guard])
+    assert dropped == 43 and sorted(set(train.questions.article) - set(pairs.article)) == ["Harvard_University", "Prime_number"]
+    assert pairs.groupby("lang").size().to_dict() == dict.fromkeys(REVERSE, 1190 - 43)
+    assert not set(pairs.question) & set(mlqa.questions.text) and not set(pairs.answer) & set(mlqa.candidates.text)
+
+
+def test_a_dataset_evaluated_on_its_own_training_articles_is_refused(xquad_all):
+    from xlretrieval.data.splits import guarded_set, training_pairs
+
+    with pytest.raises(OverlapError, match="every training question overlaps an evaluation set \\(all 1190 parallel"):
+        training_pairs(training_set(xquad_all, REVERSE, None), [guarded_set(xquad_all, None)])
+    holdout = {"train_fraction": 0.5, "seed": 0}  # the split the workflow applies when the training dataset is evaluated
+    guard = guarded_set(xquad_all, holdout)
+    pairs, _ = training_pairs(training_set(xquad_all, REVERSE, holdout), [guard])
+    assert 0 < pairs.article.nunique() <= 24 and set(pairs.article).isdisjoint(guard.questions.article)
+
+
+def test_a_shared_question_drops_its_article_and_is_refused_in_the_pairs(mlqa, xquad, mlqa_pairs):
+    from xlretrieval.data.benchmark import BenchmarkTables
+    from xlretrieval.data.splits import contaminated_questions
+
+    asked = xquad.questions.text.iloc[7]
+    questions = mlqa.questions.copy()
+    row = questions.index[(questions.lang == "de") & (questions.article == mlqa_pairs.article.iloc[0])][0]
+    questions.loc[row, "text"] = asked  # one German question of a kept article, as XQuAD-R asks it
+    article = questions.article[row]
+    dropped = contaminated_questions(BenchmarkTables(questions, mlqa.candidates, mlqa.qrels), [xquad])
+    assert set(questions.question_id[questions.article == article]) <= dropped
+    leaked = mlqa_pairs.copy()
+    leaked.loc[leaked.index[0], "question"] = asked
+    with pytest.raises(OverlapError, match="1 questions"):
+        check_disjoint(leaked, [xquad])
+
+
 def test_training_pairs_depend_on_every_language_of_the_benchmark(tmp_path):
     from xlretrieval.data.sources import SOURCES
 

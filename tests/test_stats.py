@@ -1,13 +1,13 @@
-"""Bootstrap intervals, paired tests and Holm's correction on synthetic data with known truth."""
+"""Intervals over runs and questions, paired tests, Holm's correction and the power table on synthetic data with known truth."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import sparse
+from scipy import sparse, stats
 
 from xlretrieval.metrics import summarise
-from xlretrieval.stats import bootstrap, cells, paired, resampling, significance
-from xlretrieval.tables import collect, languages_table, macro, paired_test_table, with_base_reference
+from xlretrieval.stats import cell_intervals, cells, paired, power, resampling, significance, welch
+from xlretrieval.tables import collect, languages_table, macro, paired_test_table, power_test_table, with_base_reference
 
 from synthetic import ROLES, per_query_frame, synthetic_study
 
@@ -15,44 +15,49 @@ ROLE = ROLES["xquad-r"]
 
 
 def single_cell(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, sparse.csc_matrix, np.ndarray]:
-    """Bootstrap inputs for one cell, one run, macro over every row of `values`."""
+    """`cell_intervals` inputs for one cell, one run, macro over every row of `values`."""
     weights = sparse.csc_matrix(np.full((len(values), 1), 1.0 / len(values)))
     return values, np.ones_like(values, dtype=bool), weights, np.zeros(1, dtype=int)
 
 
-def test_bootstrap_interval_covers_the_true_macro_mean_at_about_the_nominal_rate():
+def test_cell_interval_covers_the_true_macro_mean_at_about_the_nominal_rate():
     # three languages of the same 120 questions: value = difficulty (shared, uniform on [0, 1]) +
     # a language offset + noise, so the true macro mean is 0.5 + mean(offsets) = 0.5
     rng = np.random.default_rng(1)
     offsets = np.array([-0.1, 0.0, 0.1])[:, None]
     covered = []
-    for _ in range(300):
+    for _ in range(400):
         values = rng.uniform(0, 1, 120)[None, :] + offsets + rng.normal(0, 0.3, (3, 120))
-        result = bootstrap.cell_bootstrap(*single_cell(values), level=0.9, resamples=400, rng=rng)
+        result = cell_intervals.cell_intervals(*single_cell(values), level=0.9)
         covered.append(result.ci_low.item() <= 0.5 <= result.ci_high.item())
-    assert 0.85 <= np.mean(covered) <= 0.95
+    assert 0.86 <= np.mean(covered) <= 0.94
 
 
 def test_translations_of_a_question_move_together():
     # every language holds the same values: the macro mean's interval is that of one language, which
-    # resampling languages independently would shrink by about sqrt(3)
+    # treating languages as independent questions would shrink by about sqrt(3)
     values = np.random.default_rng(0).uniform(0, 1, (1, 200))
-    one = bootstrap.cell_bootstrap(*single_cell(values), level=0.95, resamples=500, rng=np.random.default_rng(5))
-    three = bootstrap.cell_bootstrap(*single_cell(np.repeat(values, 3, axis=0)), level=0.95, resamples=500, rng=np.random.default_rng(5))
-    np.testing.assert_allclose(three[["estimate", "ci_low", "ci_high"]], one[["estimate", "ci_low", "ci_high"]])
+    one = cell_intervals.cell_intervals(*single_cell(values), level=0.95)
+    three = cell_intervals.cell_intervals(*single_cell(np.repeat(values, 3, axis=0)), level=0.95)
+    np.testing.assert_allclose(three[["estimate", "ci_low", "ci_high", "df"]], one[["estimate", "ci_low", "ci_high", "df"]])
 
 
-def test_run_resampling_widens_the_interval_by_the_spread_of_runs():
-    # two runs 0.3 apart: with runs resampled the interval spans both; each run alone is narrow
+def test_runs_widen_the_cell_interval_by_their_spread():
+    # two runs 0.3 apart on the same questions: the run component is their variance over 2 (1 df), the question
+    # component the variance of the questions' mean over runs, and no run-by-question residual is left to subtract
     rng = np.random.default_rng(2)
     base = rng.uniform(0.2, 0.4, (1, 300))
     values = np.vstack([base, base + 0.3])
     weights = sparse.csc_matrix(np.eye(2))
-    both = bootstrap.cell_bootstrap(values, np.ones_like(values, bool), weights, np.array([0, 0]), level=0.95, resamples=1000, rng=rng)
-    alone = bootstrap.cell_bootstrap(values, np.ones_like(values, bool), weights, np.array([0, 1]), level=0.95, resamples=1000, rng=rng)
+    both = cell_intervals.cell_intervals(values, np.ones_like(values, bool), weights, np.array([0, 0]), level=0.95)
+    alone = cell_intervals.cell_intervals(values, np.ones_like(values, bool), weights, np.array([0, 1]), level=0.95)
+    terms = np.array([[0.3**2 / 2 / 2, base.var(ddof=1) / 300]])
+    df = welch.t_df(terms, [[1, 299]])[0]
+    half = stats.t.ppf(0.975, df) * np.sqrt(terms.sum())
     assert both.estimate.item() == pytest.approx(base.mean() + 0.15)
-    assert both.ci_low.item() < base.mean() + 0.01 and both.ci_high.item() > base.mean() + 0.29
-    assert (alone.ci_high - alone.ci_low < 0.03).all()
+    assert (both.ci_low.item(), both.ci_high.item(), both.df.item()) == pytest.approx((base.mean() + 0.15 - half, base.mean() + 0.15 + half, df))
+    assert both.ci_low.item() < base.mean() and both.ci_high.item() > base.mean() + 0.3
+    assert (alone.ci_high - alone.ci_low < 0.03).all() and (alone.df == 299).all()
 
 
 def test_missing_questions_are_left_out_of_their_query_set():
@@ -65,7 +70,7 @@ def test_missing_questions_are_left_out_of_their_query_set():
 def test_interval_estimates_equal_the_tables_macro_average():
     models, languages = synthetic_study(np.random.default_rng(3))
     matrix = cells.question_matrix(models.items())
-    result = bootstrap.intervals(matrix, cells.runs_table(list(models), languages), "xquad-r", ROLE, resamples=200)
+    result = cell_intervals.intervals(matrix, cells.runs_table(list(models), languages), "xquad-r", ROLE)
     metrics = collect({(tag, "xquad-r"): summarise(frame) for tag, frame in models.items()}, languages, ROLES)
     expected = macro(with_base_reference(metrics, languages, ROLES), ["strategy", "k", "setting", "lang_group"])
     groups = result[(result.query_lang == "all") & (result.quantity == "value")].merge(expected, on=["strategy", "k", "setting", "lang_group"])
@@ -87,7 +92,7 @@ def test_gain_is_the_paired_difference_to_the_base_model_on_the_same_query_sets(
     for tag in [t for t in models if t != "base"]:
         models[tag] = base.assign(value=(base.value + 0.1).clip(upper=1.0))
     expected = (base.value + 0.1).clip(upper=1.0) - base.value
-    result = bootstrap.intervals(cells.question_matrix(models.items()), cells.runs_table(list(models), languages), "xquad-r", ROLE, resamples=300)
+    result = cell_intervals.intervals(cells.question_matrix(models.items()), cells.runs_table(list(models), languages), "xquad-r", ROLE)
     gains = result[(result.quantity == "gain") & (result.query_lang == "all") & (result.lang_group == "held-out")]
     assert set(gains.strategy) == {"hybrid-a0.5"} and set(gains.k) == {1, 2}
     mono = gains[gains.setting == "mono"]  # el-el only
@@ -164,16 +169,22 @@ def test_paired_tests_find_the_planted_differences_only():
     assert set(zip(strategies.strategy_a, strategies.strategy_b)) == {("hybrid-a0.5", "xx-mono")}
     # k 1, 2 x (mono, cross on held-out; mono on the source: no cross-lingual set lies within one language)
     assert len(strategies) == 2 * 3
-    assert (strategies.p_holm < 0.05).all() and (strategies.ci_low > 0.02).all()
+    # over questions every planted difference stands out; over runs too where each side has one run (k = 2: the t over
+    # questions), while two runs a side (k = 1) leave the t on 1 df, too wide to pass Holm over 22 tests
+    assert (strategies.p_value < 0.005).all() and (strategies.ci_low > 0.02).all()
+    assert (strategies[strategies.k_a == 2].p_holm < 0.05).all()
     assert ((strategies.ci_low < strategies.difference) & (strategies.difference < strategies.ci_high)).all()
+    assert ((strategies.ci_low_runs < strategies.difference) & (strategies.difference < strategies.ci_high_runs)).all()
     np.testing.assert_allclose(strategies.difference, strategies.mean_a - strategies.mean_b)
-    vs_base = tests[tests.family == "vs-base"].set_index(["strategy_a", "k_a", "setting", "lang_group"])
-    assert (vs_base.loc["hybrid-a0.5"].p_holm < 0.05).all() and (vs_base.loc["xx-mono"].p_holm > 0.05).all()
+    vs_base = tests[tests.family == "vs-base"].set_index(["strategy_a", "k_a", "setting", "lang_group"]).sort_index()
+    assert (vs_base.loc["hybrid-a0.5", 2].p_holm < 0.05).all() and (vs_base.loc["xx-mono"].p_holm > 0.05).all()
     assert set(tests[tests.family == "vs-base"].strategy_b) == {"base"}
     trend = tests[tests.family == "k-trend"]
-    assert set(zip(trend.k_a, trend.k_b)) == {(2, 1)} and (trend.p_holm > 0.05).all()
+    # no k trend is planted: none passes Holm at 1% (in this draw the primary hybrid one in mono reaches 0.045, as a
+    # family-wise 5% allows now and then)
+    assert set(zip(trend.k_a, trend.k_b)) == {(2, 1)} and (trend.p_holm > 0.01).all()
     rest = tests[~tests.primary]
-    holm_is_a_family_adjustment(rest.p_value.to_numpy(), rest.p_holm.to_numpy())  # every test but the primary ones
+    holm_is_a_family_adjustment(rest.p_runs.to_numpy(), rest.p_holm.to_numpy())  # every test but the primary ones
 
 
 def test_k_trend_compares_the_same_held_out_query_sets_at_both_k():
@@ -193,18 +204,154 @@ def test_k_trend_compares_the_same_held_out_query_sets_at_both_k():
 def test_level_outside_zero_one_is_an_error():
     models, languages = synthetic_study(np.random.default_rng(9))
     with pytest.raises(ValueError, match="confidence level"):
-        bootstrap.intervals(cells.question_matrix(models.items()), cells.runs_table(list(models), languages), "x", ROLE, level=95)
+        cell_intervals.intervals(cells.question_matrix(models.items()), cells.runs_table(list(models), languages), "x", ROLE, level=95)
 
 
-def test_bootstrap_p_value_is_twice_the_smaller_tail_and_floored():
-    samples = np.column_stack([np.linspace(-1, 1, 101), np.full(101, 0.3), np.r_[np.full(10, -1.0), np.full(90, 1.0), np.nan]])
-    np.testing.assert_allclose(significance.bootstrap_pvalues(samples, 100), [1.0, 1 / 101, 0.2])
+@pytest.mark.parametrize("df", [1.3, 2.0, 4.5, 12.0, 299.0, np.inf])
+@pytest.mark.parametrize("family_size", [1, 5])
+def test_detectable_effect_has_80_percent_power(df, family_size):
+    # the noncentral t's power at the detectable effect over the standard error is 0.8 at alpha = 0.05 / family size
+    standard_error = 0.004
+    effect = significance.detectable_effect(standard_error, df, 0.95, family_size)
+    critical = stats.t.ppf(1 - 0.05 / family_size / 2, df)
+    shift = effect / standard_error
+    assert stats.nct.sf(critical, df, shift) + np.nan_to_num(stats.nct.cdf(-critical, df, shift)) == pytest.approx(0.8, abs=1e-6)
+    if np.isinf(df):  # z_{1 - alpha/2} + z_0.8 standard errors (the lower tail adds a trace)
+        assert effect / standard_error == pytest.approx(stats.norm.ppf(1 - 0.025 / family_size) + stats.norm.ppf(0.8), abs=1e-3)
+    np.testing.assert_allclose(significance.detectable_effect([standard_error, 2 * standard_error], df, 0.95, family_size), [effect, 2 * effect])
 
 
-def test_detectable_effect_is_2_8_standard_errors_for_one_test():
-    # z_0.975 + z_0.8 = 2.80; with the half-width 1.96 standard errors: 1.43 half-widths; a family of 5 tests at 0.01 each
-    assert significance.detectable_difference(1.0, 0.95, 1) == pytest.approx(2.8016 / 1.95996, abs=1e-4)
-    assert significance.detectable_difference(1.0, 0.95, 5) == pytest.approx((2.5758 + 0.8416) / 1.95996, abs=1e-4)
+def test_detectable_effect_falls_with_df_and_rises_with_the_family():
+    effects = significance.detectable_effect(1.0, [2, 5, 30, np.inf], 0.95, 1)
+    assert (np.diff(effects) < 0).all() and effects[-1] == pytest.approx(2.8016, abs=1e-3)
+    assert significance.detectable_effect(1.0, 30, 0.95, 10) > significance.detectable_effect(1.0, 30, 0.95, 2)
+
+
+def two_arms(rng, runs_a: int, runs_b: int, spread_a: float, spread_b: float, *, studies: int, questions: int = 300, noise=0.05, effect=0.01):
+    """Per-question contributions of `studies` simulated k contrasts (studies, runs_a + runs_b, questions; b's with
+    sign -1): each question's value is its difficulty (shared by both arms), plus half a question-by-arm interaction
+    (+ on a, - on b; normal, so that its mean over the questions has SE 0.002), plus the run's effect (normal; its
+    spread such that the sd of a run's mean is `spread_a` or `spread_b` with the noise), plus run-by-question noise
+    (normal, sd `noise`), plus `effect` on a. Returns the contributions and the true difference, `effect`."""
+    run_sd = [np.sqrt(spread**2 - noise**2 / questions) for spread in (spread_a, spread_b)]
+    difficulty = rng.uniform(0.2, 0.8, (studies, 1, questions))
+    interaction = rng.normal(0, 0.002 * np.sqrt(questions), (studies, 1, questions))
+    arms = []
+    for sign, runs, sd in ((1, runs_a, run_sd[0]), (-1, runs_b, run_sd[1])):
+        shift = effect * (sign > 0) + sign * interaction / 2 + rng.normal(0, sd, (studies, runs, 1))
+        arms.append(sign * (difficulty + shift + rng.normal(0, noise, (studies, runs, questions))) / questions)
+    return np.concatenate(arms, axis=1), effect
+
+
+def study_t(contributions: np.ndarray, runs_a: int) -> welch.RunQuestionT:
+    """`welch.run_question_t` of every simulated study at once: one number per study, a group per arm."""
+    studies, runs, questions = contributions.shape
+    group = (2 * np.arange(studies)[:, None] + (np.arange(runs) >= runs_a)[None, :]).ravel()
+    return welch.run_question_t(contributions.reshape(-1, questions), group, np.repeat(np.arange(studies), 2), np.ones((studies, questions), bool))
+
+
+def percentile_bootstrap_covers(contributions: np.ndarray, runs_a: int, truth: float, resamples: int, rng) -> np.ndarray:
+    """The old run-level interval: a two-level percentile bootstrap that resamples the questions (one counts vector
+    for both arms; one set of them per 50 studies) and, independently, each arm's runs; whether each study's 95%
+    interval covers `truth`."""
+    covered = []
+    for chunk in np.array_split(contributions, max(1, len(contributions) // 50)):
+        counts = resampling.question_counts(chunk.shape[2], resamples, rng)  # (samples, questions)
+        run_values = (chunk.reshape(-1, chunk.shape[2]) @ counts.T).reshape(*chunk.shape[:2], -1)  # (studies, runs, samples)
+        sample = 0.0
+        for runs in (slice(0, runs_a), slice(runs_a, None)):
+            n = run_values[:, runs].shape[1]
+            draws = rng.multinomial(n, np.full(n, 1 / n), size=(len(chunk), resamples)) / n  # (studies, samples, runs)
+            sample = sample + np.einsum("srn,srn->sr", run_values[:, runs].transpose(0, 2, 1), draws)
+        low, high = resampling.percentile_interval(sample.T, 0.95)
+        covered.append((low <= truth) & (truth <= high))
+    return np.concatenate(covered)
+
+
+# (runs a, runs b, sd of a run mean in a, in b, run-by-question noise): the study's k trend, k = 6 (3 seeds) vs k = 1
+# (6 draws), and twice as many runs; with little noise (the runs' own effects make most of their spread), and once with
+# so much that it makes most of it (0.07 / sqrt(300) = 0.004)
+COVERAGE_CASES = [
+    (3, 6, 0.0047, 0.0056, 0.02),
+    (3, 6, 0.008, 0.004, 0.02),
+    (6, 12, 0.0047, 0.0056, 0.02),
+    (6, 12, 0.008, 0.004, 0.02),
+    (3, 6, 0.0047, 0.0056, 0.07),
+]
+
+
+def test_t_over_runs_and_questions_covers_at_the_nominal_rate_with_the_studys_runs():
+    rng = np.random.default_rng(20)
+    lines = ["runs a vs b | sd of run means a, b | noise | percentile bootstrap | t, plain Welch-Satterthwaite df | t, bounded df (the method)"]
+    for runs_a, runs_b, spread_a, spread_b, noise in COVERAGE_CASES:
+        covered, plain, question_variance = [], [], []
+        for _ in range(5):  # 5 x 1000 studies
+            contributions, truth = two_arms(rng, runs_a, runs_b, spread_a, spread_b, studies=1000, noise=noise)
+            t = study_t(contributions, runs_a)
+            low, high = t.interval(0.95)
+            covered.append((low <= truth) & (truth <= high))
+            terms = np.column_stack([t.run_variance[0::2] / runs_a, t.run_variance[1::2] / runs_b, t.question_variance])
+            half = stats.t.ppf(0.975, welch.satterthwaite_df(terms, [runs_a - 1, runs_b - 1, 299])) * t.standard_error
+            plain.append(np.abs(t.estimate - truth) <= half)
+            question_variance.append(t.question_variance)
+        old = percentile_bootstrap_covers(two_arms(rng, runs_a, runs_b, spread_a, spread_b, studies=400, noise=noise)[0], runs_a, 0.01, 400, rng)
+        coverage, plain_coverage = np.concatenate(covered).mean(), np.concatenate(plain).mean()
+        lines.append(
+            f"{runs_a} vs {runs_b} | {spread_a:.4f}, {spread_b:.4f} | {noise:.2f} | {old.mean():.3f} | {plain_coverage:.3f} | {coverage:.3f}"
+        )
+        assert 0.935 <= coverage <= 0.965, lines[-1]
+        assert np.concatenate(question_variance).mean() == pytest.approx(0.002**2, rel=0.1)  # V_q: the interaction's share, no noise
+        if (runs_a, spread_a, noise) == (3, 0.008, 0.02):
+            assert old.mean() < 0.92, lines[-1]  # the bootstrap over 3 and 6 runs is too narrow where runs vary most
+    print("\n95% coverage of a k contrast (300 questions, question-by-arm interaction SE 0.002; 5000 studies a case, 400 for the bootstrap):")
+    print("\n".join(lines))
+
+
+def test_t_interval_is_welchs_t_test_without_a_question_component():
+    # every run's contributions are equal over the questions: no question variance, no run-by-question residual
+    rng = np.random.default_rng(11)
+    a, b = rng.normal(0.50, 0.01, 4), rng.normal(0.48, 0.02, 4)
+    questions = 40
+    contributions = np.vstack([np.repeat(a[:, None], questions, 1), -np.repeat(b[:, None], questions, 1)]) / questions
+    t = welch.run_question_t(contributions, np.repeat([0, 1], 4), np.array([0, 0]), np.ones((1, questions), bool))
+    oracle = stats.ttest_ind(a, b, equal_var=False)
+    assert t.question_variance[0] == pytest.approx(0, abs=1e-20)
+    assert t.estimate[0] == pytest.approx(a.mean() - b.mean())
+    assert t.standard_error[0] == pytest.approx((a.mean() - b.mean()) / oracle.statistic)
+    assert t.df[0] == pytest.approx(oracle.df)  # equal runs a side: the df's bound scales both terms alike
+    assert t.p_values()[0] == pytest.approx(oracle.pvalue)
+    np.testing.assert_allclose(np.ravel(t.interval(0.95)), oracle.confidence_interval(0.95))
+    # 3 vs 6 runs: Welch's standard error; Satterthwaite's df is Welch's, and the interval's takes each term at its bound
+    a, b = a[:3], rng.normal(0.48, 0.02, 6)
+    contributions = np.vstack([np.repeat(a[:, None], questions, 1), -np.repeat(b[:, None], questions, 1)]) / questions
+    t = welch.run_question_t(contributions, np.repeat([0, 1], [3, 6]), np.array([0, 0]), np.ones((1, questions), bool))
+    oracle = stats.ttest_ind(a, b, equal_var=False)
+    assert t.standard_error[0] == pytest.approx((a.mean() - b.mean()) / oracle.statistic)
+    terms = [[a.var(ddof=1) / 3, b.var(ddof=1) / 6]]
+    assert welch.satterthwaite_df(terms, [[2, 5]])[0] == pytest.approx(oracle.df)
+    bounds = [[2 / stats.chi2.ppf(1 - welch.DF_BOUND, 2), 5 / stats.chi2.ppf(1 - welch.DF_BOUND, 5)]]
+    assert t.df[0] == pytest.approx(welch.satterthwaite_df(np.multiply(terms, bounds), [[2, 5]])[0])
+    # where the 3 runs' term dominates, the bound lowers the df towards their 2
+    dominated = [[terms[0][0], terms[0][1] / 10]]
+    assert 2 < welch.t_df(dominated, [[2, 5]])[0] < welch.satterthwaite_df(dominated, [[2, 5]])[0]
+
+
+def test_one_run_a_side_falls_back_to_the_t_interval_over_questions():
+    # one member a group: no run component; the interval is the one-sample t interval of the per-question differences
+    rng = np.random.default_rng(12)
+    questions = 80
+    difference = rng.normal(0.02, 0.3, questions)
+    t = welch.run_question_t(
+        np.vstack([difference + 0.5, -np.full(questions, 0.5)]) / questions, np.array([0, 1]), np.array([0, 0]), np.ones((1, 80), bool)
+    )
+    oracle = stats.ttest_1samp(difference, 0.0)
+    assert np.isnan(t.run_variance).all() and t.df[0] == questions - 1
+    np.testing.assert_allclose(np.ravel(t.interval(0.95)), oracle.confidence_interval(0.95))
+    assert t.p_values()[0] == pytest.approx(oracle.pvalue)
+    # in the paired tests: each side with one run (k = 2) has no variance over runs and the df of its questions
+    single = planted_tests().query("n_runs_a == 1 and n_runs_b == 1")
+    assert len(single) == 9  # k = 2: hybrid vs xx-mono, each vs base; in mono and cross held-out, mono source
+    assert single.var_runs_a.isna().all() and single.var_runs_b.isna().all() and (single.df_runs == single.n_questions - 1).all()
 
 
 # A language-set design: k = 1 trains one pool language per draw (6 runs), k = 6 the whole pool with 3 seeds.
@@ -245,34 +392,27 @@ def test_run_level_interval_covers_a_k_contrast_that_the_drawn_languages_blur():
 
 
 def test_run_level_interval_covers_the_k_contrast_at_about_the_nominal_rate():
-    # 50 replicates of the study in one: hybrids of different alpha, each with its own runs (the k trend of one uses only its own)
-    replicates = [f"hybrid-a{i / 100:g}" for i in range(1, 51)]
+    # 100 replicates of the study in one: hybrids of different alpha, each with its own runs (the k trend of one uses only its own)
+    replicates = [f"hybrid-a{i / 100:g}" for i in range(1, 101)]
     matrix, runs = language_set_study(np.random.default_rng(2), replicates, 0.03, 0.05, n_questions=40)
     trend = language_set_tests(matrix, runs, replicates).query("family == 'k-trend'")
-    assert len(trend) == 50
+    assert len(trend) == 100 and set(zip(trend.n_runs_a, trend.n_runs_b)) == {(3, 6)}
     runs_cover = ((trend.ci_low_runs <= 0.03) & (0.03 <= trend.ci_high_runs)).mean()
     questions_cover = ((trend.ci_low <= 0.03) & (0.03 <= trend.ci_high)).mean()
-    # the percentile bootstrap of a mean over 3 and 6 runs is somewhat narrow (about 90% for 95%)
-    assert runs_cover >= 0.8 and questions_cover <= 0.3
+    assert runs_cover >= 0.9 and questions_cover <= 0.3
 
 
-def test_run_level_interval_is_the_question_interval_when_each_side_has_one_run():
-    tests = planted_tests()
-    single = tests[(tests.n_runs_a == 1) & (tests.n_runs_b == 1)]
-    assert len(single) == 9  # k = 2: hybrid vs xx-mono, each vs base; in mono and cross held-out, mono source
-    np.testing.assert_array_equal(single[["ci_low_runs", "ci_high_runs"]], single[["ci_low", "ci_high"]])
-
-
-def test_runs_both_sides_hold_are_resampled_jointly():
+def test_runs_both_sides_hold_are_paired():
     # each (k, draw, seed) shifts hybrid and xx-mono alike: the shift cancels run by run in hybrid vs xx-mono at one k
-    # (its run-level interval stays near the question-only one, widened only by each run's own question noise, which
-    # resampling runs counts once more), not across k nor against the base model
+    # (its run-level interval stays near the question-only one, widened by the t's few df over 3 or 6 pairs),
+    # not across k nor against the base model
     strategies = ["xx-mono", "hybrid-a0.5"]
     matrix, runs = language_set_study(np.random.default_rng(3), strategies, 0.03, 0.05, shared=True)
     tests = language_set_tests(matrix, runs, strategies).set_index(["family", "strategy_a", "k_a"])
     width_runs, width_questions = tests.ci_high_runs - tests.ci_low_runs, tests.ci_high - tests.ci_low
     assert tests.loc["strategies"].runs_paired.all() and tests.loc["vs-base"].runs_paired.all() and not tests.loc["k-trend"].runs_paired.any()
-    assert (width_runs["strategies"] < 2 * width_questions["strategies"]).all()
+    assert (width_runs["strategies"] < 3 * width_questions["strategies"]).all()
+    assert tests.loc["strategies"].var_runs_b.isna().all() and (tests.loc["k-trend"].var_runs_b > 0).all()
     assert (width_runs["k-trend"] > 5 * width_questions["k-trend"]).all() and (width_runs["vs-base"] > 5 * width_questions["vs-base"]).all()
     assert set(zip(tests.loc["vs-base"].n_runs_a, tests.loc["vs-base"].n_runs_b)) == {(6, 6), (3, 1)}  # k = 6: each seed with base's run
 
@@ -293,7 +433,7 @@ def planted_tests(**options) -> pd.DataFrame:
     )
 
 
-def test_primary_tests_form_a_holm_family_on_run_level_p_values():
+def test_each_holm_family_is_adjusted_on_its_t_p_values():
     tests = planted_tests()
     primary = tests[tests.primary]
     assert set(zip(primary.family, primary.strategy_a, primary.setting, primary.lang_group)) == {
@@ -301,10 +441,12 @@ def test_primary_tests_form_a_holm_family_on_run_level_p_values():
     }
     rest = tests[~tests.primary]
     np.testing.assert_allclose(primary.p_holm, significance.holm(primary.p_runs))
-    np.testing.assert_allclose(rest.p_holm, significance.holm(rest.p_value))
+    np.testing.assert_allclose(rest.p_holm, significance.holm(rest.p_runs))
     for family in (primary, rest):
-        expected = significance.detectable_difference((family.ci_high_runs - family.ci_low_runs) / 2, 0.95, len(family))
-        np.testing.assert_allclose(family.detectable, expected)
+        # the standard error from the variance columns is the interval's half-width over its t quantile
+        standard_error = (family.ci_high_runs - family.ci_low_runs) / 2 / stats.t.ppf(0.975, family.df_runs)
+        np.testing.assert_allclose(np.sqrt(paired.run_level_variance(family)), standard_error, rtol=1e-9)
+        np.testing.assert_allclose(family.detectable, significance.detectable_effect(standard_error, family.df_runs, 0.95, len(family)), rtol=1e-6)
     named = planted_tests(primary=[{"family": "vs-base", "strategy": "hybrid-a0.5", "setting": "mono", "lang_group": "source"}])
     assert set(zip(named[named.primary].k_a, named[named.primary].setting)) == {(1, "mono"), (2, "mono")}
     # over benchmarks (study_paired_tests), each family is Holm-adjusted over all of them
@@ -320,46 +462,93 @@ def test_a_primary_entry_naming_no_test_is_an_error():
 
 def test_paired_test_table_shows_primary_tests_first_and_p_values_at_their_floor_as_bounds():
     tests = planted_tests()
-    table = paired_test_table(tests, 0.95, permutations=2000, resamples=300)
+    table = paired_test_table(tests, 0.95, permutations=2000)
     assert list(table.columns) == [
         "Holm family",
         "setting",
         "languages",
         "query sets",
         "difference [95% CI, questions]",
-        "95% CI, runs and questions",
+        "95% CI, t over runs and questions, Welch-Satterthwaite df",
+        "df",
         "d_z",
         "p (sign flips)",
-        "p (runs)",
+        "p (t, runs and questions)",
         "p (Holm)",
         "detectable (80% power)",
     ]
     assert table["Holm family"].tolist() == ["primary"] * 2 + ["other"] * 22
     assert table.index[0] == "hybrid-a0.5, k=2 vs k=1"
-    hybrid = table.loc["hybrid-a0.5 vs xx-mono, k=1"].iloc[0]  # mono held-out: every sign flip and bootstrap sample below
-    assert (hybrid["p (sign flips)"], hybrid["p (runs)"]) == ("≤ 0.0005", "≤ 0.0034")  # 1 / 2001, 1 / 301, rounded up
-    assert hybrid["p (Holm)"] == f"≤ {np.ceil(22 / 2001 * 1e4) / 1e4:.4f}"  # the smallest of the 22 others
-    assert not any(cell.startswith("≤") for cell in table.loc[table["Holm family"] == "primary", "p (runs)"])
+    hybrid = table.loc["hybrid-a0.5 vs xx-mono, k=2"].iloc[0]  # mono held-out: every sign flip below, one run a side
+    assert hybrid["p (sign flips)"] == "≤ 0.0005"  # 1 / 2001, rounded up
+    assert hybrid["p (t, runs and questions)"] == "< 0.0001" and hybrid["p (Holm)"] == "< 0.0001" and hybrid["df"] == "79.0"
 
 
-def test_a_single_cells_interval_is_scipys_percentile_bootstrap():
-    """One query set, one run: the interval is the percentile bootstrap of the mean over questions (scipy's oracle)."""
-    from scipy import stats
-
+def test_a_single_cells_interval_is_scipys_t_interval():
+    """One query set, one run: the interval is the t interval of the mean over questions (scipy's oracle)."""
     values = np.random.default_rng(3).beta(0.6, 0.4, size=(1, 250))  # RR-like: piled up near 0 and 1
-    ours = bootstrap.cell_bootstrap(*single_cell(values), level=0.95, resamples=20000, rng=np.random.default_rng(0))
-    oracle = stats.bootstrap((values[0],), np.mean, confidence_level=0.95, n_resamples=20000, method="percentile", rng=1)
-    standard_error = oracle.standard_error
-    assert ours.estimate[0] == pytest.approx(values.mean())
-    assert ours.ci_low[0] == pytest.approx(oracle.confidence_interval.low, abs=0.1 * standard_error)
-    assert ours.ci_high[0] == pytest.approx(oracle.confidence_interval.high, abs=0.1 * standard_error)
+    ours = cell_intervals.cell_intervals(*single_cell(values), level=0.95)
+    oracle = stats.ttest_1samp(values[0], 0.0).confidence_interval(0.95)
+    assert ours.estimate[0] == pytest.approx(values.mean()) and ours.df[0] == 249
+    assert (ours.ci_low[0], ours.ci_high[0]) == pytest.approx((oracle.low, oracle.high))
+
+
+def power_rows(**columns) -> pd.DataFrame:
+    """paired_tests rows for the power table: a primary k trend of 3 vs 6 runs, a paired primary test of 3 pairs,
+    a k trend of 1 vs 6 runs (no variance over a's runs) and one whose question component alone exceeds the target."""
+    rows = pd.DataFrame(
+        {
+            "benchmark": "xquad-r",
+            "metric": "RR",
+            "family": ["k-trend", "strategies", "k-trend", "k-trend"],
+            "setting": ["cross", "cross", "mono", "mono"],
+            "lang_group": "held-out",
+            "strategy_a": ["hybrid-a0.5", "hybrid-a0.5", "xx-mono", "x-y"],
+            "k_a": [6, 6, 6, 6],
+            "strategy_b": ["hybrid-a0.5", "xx-mono", "xx-mono", "x-y"],
+            "k_b": [1, 6, 1, 1],
+            "primary": [True, True, False, False],
+            "runs_paired": [False, True, False, False],
+            "n_runs_a": [3, 3, 1, 3],
+            "n_runs_b": [6, 3, 6, 6],
+            "n_questions": 300,
+            "var_runs_a": [0.0047**2, 0.003**2, np.nan, 0.0047**2],
+            "var_runs_b": [0.0056**2, np.nan, 0.0056**2, 0.0056**2],
+            "var_questions": [0.002**2, 0.001**2, 0.002**2, 0.006**2],
+            "df_runs": 5.0,
+            "detectable": 0.02,
+        }
+    )
+    return rows.assign(**columns)
+
+
+def test_power_table_projects_the_detectable_effect_and_the_runs_for_the_target():
+    rows = power_rows()
+    table = power.power_table(rows, 0.95, 0.010)
+    assert list(table.family_size) == [2, 2, 2, 2]
+    projected = table[[f"detectable_n{n}" for n in power.RUNS]].to_numpy()
+    assert (np.diff(projected[[0, 1, 3]], axis=1) < 0).all()  # more runs, smaller effects
+    assert np.isnan(projected[2]).all() and pd.isna(table.runs_for_target[2])  # one run of a: no variance to project
+    # the last: 2.8 sd of the question component alone, 0.017 > 0.010, however many runs
+    assert projected[3, -1] > 0.015 and pd.isna(table.runs_for_target[3])
+    for i in (0, 1):
+        n = int(table.runs_for_target[i])
+        assert power.projected_detectable(table.iloc[[i]], n, 0.95)[0] <= 0.010 < power.projected_detectable(table.iloc[[i]], n - 1, 0.95)[0]
+    # with the study's own runs (3 pairs), the projection is the test's own variance and df
+    paired_row = rows.iloc[[1]].assign(family_size=2)
+    terms, dfs = [[0.003**2 / 3, 0.001**2]], [[2, 299]]
+    expected = significance.detectable_effect(np.sqrt(np.sum(terms)), welch.t_df(terms, dfs), 0.95, 2)
+    assert power.projected_detectable(paired_row, 3, 0.95)[0] == pytest.approx(expected)
+    readable = power_test_table(table)
+    assert list(readable.columns)[:5] == ["Holm family", "setting", "languages", "runs", "detectable"]
+    assert readable.loc["hybrid-a0.5, k=6 vs k=1", "runs for 0.010"] == str(table.runs_for_target[0])
+    assert readable.loc["hybrid-a0.5 vs xx-mono, k=6", "runs"] == "3 pairs"
+    assert readable.loc["xx-mono, k=6 vs k=1", "runs for 0.010"] == "?" and readable.loc["x-y, k=6 vs k=1", "runs for 0.010"] == "> 1000"
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.15, 0.4])
 def test_sign_flip_pvalue_is_scipys_permutation_test(shift):
     """One test of 12 paired differences: the sign-flip p-value against scipy's exact test over all 4096 sign patterns."""
-    from scipy import stats
-
     differences = np.random.default_rng(4).normal(shift, 0.5, size=12)
     ours = significance.sign_flip_pvalues(differences[None, :], 100000, np.random.default_rng(0))[0]
     exact = stats.permutation_test((differences,), np.sum, permutation_type="samples", n_resamples=np.inf).pvalue

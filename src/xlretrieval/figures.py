@@ -2,7 +2,7 @@
 
 Every strategy keeps one colour, marker and line style in every figure (colour-blind palette;
 markers and dashes keep them apart in grayscale); the un-fine-tuned base model is grey and dotted.
-Bands and error bars are the confidence intervals of `stats.bootstrap.intervals`.
+Bands and error bars are the confidence intervals of `stats.cell_intervals.intervals`.
 """
 
 from __future__ import annotations
@@ -356,9 +356,10 @@ def alpha_figure(intervals: pd.DataFrame, losses: pd.DataFrame, benchmark: str, 
     return figure
 
 
-def learning_curve_figure(curve: pd.DataFrame, size=(10, 4)) -> plt.Figure:
+def learning_curve_figure(curve: pd.DataFrame, size=(10, 4), chosen: int | None = None) -> plt.Figure:
     """The pilot: held-out MRR gain over the base model vs training steps, a panel per setting, a line per
-    (k, learning rate): a colour per k, a marker and line style per learning rate; bands: the paired intervals."""
+    (k, learning rate): a colour per k, a marker and line style per learning rate; bands: the paired intervals;
+    a dotted vertical line at the `chosen` budget."""
     settings = [s for s in ("mono", "cross") if s in set(curve.setting)]
     figure, axes = plt.subplots(1, len(settings), figsize=size, squeeze=False, sharex=True)
     colours = sns.color_palette("colorblind", 10)
@@ -379,6 +380,8 @@ def learning_curve_figure(curve: pd.DataFrame, size=(10, 4)) -> plt.Figure:
             ax.fill_between(line.steps, line.ci_low, line.ci_high, color=style["color"], alpha=0.15, linewidth=0)
             ax.plot(line.steps, line.gain, label=f"k={k}, lr {lr:g}", markersize=5, **style)
         ax.axhline(0, color="grey", linewidth=0.8)
+        if chosen is not None:
+            ax.axvline(chosen, color="black", linestyle=":", linewidth=1, label=f"chosen: {chosen} steps")
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted(curve.steps.unique()), [str(s) for s in sorted(curve.steps.unique())])
         ax.set_title(f"{setting}, held-out languages")

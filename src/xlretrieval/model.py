@@ -21,12 +21,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from . import onednn
+from . import families, onednn
 from . import packing as packed
 from . import precision as arithmetic
 from .availability import UNUSED_HUB_FILES, installed_copy
-
-POOLING_MODES = ("mean", "cls")
+from .families import POOLING_MODES
 
 
 def resolve(name: str) -> Path:
@@ -148,8 +147,9 @@ class BiEncoder(torch.nn.Module):
         on a CPU, the transformer's linear layers prepacked for oneDNN (`onednn.prepack`): for encoding, not training."""
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         self.to(dtype).eval()
-        if onednn.available(self.device, dtype):
-            onednn.prepack(self.transformer)
+        family = families.of_config(self.transformer.config.to_dict())
+        if family.prepack and onednn.available(self.device, dtype):
+            onednn.prepack(self.transformer, family.activation)
         return self
 
     def tokenize(self, texts: list[str]):
@@ -176,12 +176,19 @@ class BiEncoder(torch.nn.Module):
 
         The result equals a padded forward pass (pooling ignores padding) within float rounding, at the cost of the real
         tokens alone; gradients flow as usual. `block_size` defaults to the device's (`ATTENTION_BLOCK`): small on a CPU,
-        which pays for every padded position, larger on a GPU, which pays for every kernel launch.
+        which pays for every padded position, larger on a GPU, which pays for every kernel launch. A model that packing
+        does not cover (`packing.packable`: its family, `families`) gets one padded batch instead.
         """
         return self.embed_tokens(self.tokenize(texts)["input_ids"], block_size)
 
     def embed_tokens(self, ids: list[list[int]], block_size: int | None = None) -> torch.Tensor:
         """`embed` of texts already tokenised (`tokenize`'s input ids)."""
+        if not packed.packable(self.transformer):
+            pad = self.transformer.config.pad_token_id or 0
+            width = max(map(len, ids))
+            input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids], device=self.device)
+            mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids], device=self.device)
+            return self(input_ids, mask)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         block_size = block_size or ATTENTION_BLOCK.get(self.device.type, ATTENTION_BLOCK["cuda"])
         hidden, packing = packed.forward(self.transformer, [ids[i] for i in order], block_size)
@@ -233,18 +240,12 @@ def write_modules(path: Path, dimension: int, pooling: str, normalize: bool, max
 
 
 def _folder_pooling(config_file: Path) -> str:
-    """The pooling a sentence-transformers Pooling config asks for (mean when there is none): `pooling_mode`
-    (sentence-transformers 6) or the older `pooling_mode_cls_token` / `pooling_mode_mean_tokens` flags."""
-    if not config_file.is_file():
-        return "mean"
-    config = json.loads(config_file.read_text())
-    if "pooling_mode" in config:
-        modes = [config["pooling_mode"]] if isinstance(config["pooling_mode"], str) else list(config["pooling_mode"])
-    else:
-        modes = [key.removeprefix("pooling_mode_").rsplit("_", 1)[0] for key, on in config.items() if key.startswith("pooling_mode_") and on]
-    if modes in (["cls"], ["mean"]):
-        return modes[0]
-    raise ValueError(f"{config_file}: pooling {modes} is not supported (only CLS or mean): set model.pooling")
+    """The pooling a sentence-transformers Pooling config asks for (mean when there is none; `families.folder_pooling`),
+    a ValueError where it is none of `POOLING_MODES`."""
+    pooling = families.folder_pooling(config_file) or "mean"
+    if pooling in POOLING_MODES:
+        return pooling
+    raise ValueError(f"{config_file}: pooling {pooling.split('+')} is not supported (only CLS or mean): set model.pooling")
 
 
 def _folder_settings(folder: Path) -> tuple[Path, Path, bool, int, Path | None]:

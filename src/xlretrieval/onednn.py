@@ -3,8 +3,9 @@
 `torch.nn.Linear` on a CPU multiplies fp32 through the BLAS torch was built with (MKL, which runs AVX2 code on
 AMD processors) and bf16 through oneDNN, reordering the weight into oneDNN's blocked layout at every call.
 `prepack` gives a model's linear layers their weights reordered once and multiplies through oneDNN in both
-precisions (torch's `mkldnn::_linear_pointwise`, what `torch.compile`'s weight freezing uses), with the exact
-(erf) GELU of an intermediate layer applied to the product before it is stored. On a 2-core AMD EPYC (Zen 5) that
+precisions (torch's `mkldnn::_linear_pointwise`, what `torch.compile`'s weight freezing uses), with the activation of an
+intermediate layer (exact or tanh GELU, ReLU: the one the model's family names, `families.FOLDED`) applied to the
+product before it is stored. On a 2-core AMD EPYC (Zen 5) that
 is 2.3x the fp32 and 1.2x the bf16 products of `torch.nn.Linear` (docs/speed.md). The arithmetic is the same: fp32
 embeddings agree within float rounding, bf16 ones within bf16's (tests/test_onednn.py).
 """
@@ -12,7 +13,11 @@ embeddings agree within float rounding, bf16 ones within bf16's (tests/test_oned
 from __future__ import annotations
 
 import torch
-from transformers.activations import GELUActivation
+from transformers.activations import ACT2FN
+
+from . import families
+
+_UNSET = object()
 
 
 def available(device: torch.device, dtype: torch.dtype) -> bool:
@@ -27,38 +32,46 @@ def available(device: torch.device, dtype: torch.dtype) -> bool:
 
 
 class PrepackedLinear(torch.nn.Module):
-    """A `torch.nn.Linear` for inference whose product runs on a weight reordered once for oneDNN, followed by `gelu`
-    (exact GELU) or nothing. `weight` and `bias` stay as they were, so the state dict (and a saved model) is the
-    linear layer's."""
+    """A `torch.nn.Linear` for inference whose product runs on a weight reordered once for oneDNN, followed by the
+    activation `activation` names (config.json's name, one of `families.FOLDED`) or nothing. `weight` and `bias` stay as
+    they were, so the state dict (and a saved model) is the linear layer's."""
 
-    def __init__(self, linear: torch.nn.Linear, gelu: bool = False):
+    def __init__(self, linear: torch.nn.Linear, activation: str | None = None):
         super().__init__()
-        self.in_features, self.out_features, self.gelu = linear.in_features, linear.out_features, gelu
+        self.in_features, self.out_features, self.activation = linear.in_features, linear.out_features, activation
+        self.post_op = families.FOLDED[activation] if activation is not None else ("none", "")
         self.weight, self.bias = linear.weight, linear.bias
         self.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), None)
 
+    @property
+    def gelu(self) -> bool:
+        """Whether a GELU (exact or tanh) is folded into the product."""
+        return self.post_op[0] == "gelu"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = None if self.bias is None else self.bias.detach()
-        flat = x.reshape(-1, self.in_features)
-        if self.gelu:
-            y = torch.ops.mkldnn._linear_pointwise(flat, self.packed, bias, "gelu", [], "none")
-        else:
-            y = torch.ops.mkldnn._linear_pointwise(flat, self.packed, bias, "none", [], "")
+        attr, algorithm = self.post_op
+        y = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, self.in_features), self.packed, bias, attr, [], algorithm)
         return y.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, gelu={self.gelu}"
+        return f"in_features={self.in_features}, out_features={self.out_features}, activation={self.activation}"
 
 
-def prepack(module: torch.nn.Module) -> int:
-    """Replace `module`'s linear layers with `PrepackedLinear`s, in place, folding the exact GELU that follows an
-    intermediate layer (`dense` then `intermediate_act_fn`, as BERT and XLM-R name them) into its product; return how
-    many were replaced. Its weights must no longer change: train first, then prepack."""
+def prepack(module: torch.nn.Module, activation: str | None = _UNSET) -> int:
+    """Replace `module`'s linear layers with `PrepackedLinear`s, in place, folding `activation` (config.json's name; by
+    default the one the family of `module.config` folds, `families.Family.activation`) where it follows an intermediate
+    layer (`dense` then `intermediate_act_fn`, as BERT and XLM-R name them) into its product; return how many were
+    replaced. Its weights must no longer change: train first, then prepack."""
+    if activation is _UNSET:
+        config = getattr(module, "config", None)
+        activation = families.of_config(config.to_dict()).activation if config is not None else None
+    folded = type(ACT2FN[activation]) if activation is not None else None
     replaced = 0
     for parent in list(module.modules()):
         dense = getattr(parent, "dense", None)
-        if type(dense) is torch.nn.Linear and type(getattr(parent, "intermediate_act_fn", None)) is GELUActivation:
-            parent.dense, parent.intermediate_act_fn = PrepackedLinear(dense, gelu=True), torch.nn.Identity()
+        if folded is not None and type(dense) is torch.nn.Linear and type(getattr(parent, "intermediate_act_fn", None)) is folded:
+            parent.dense, parent.intermediate_act_fn = PrepackedLinear(dense, activation), torch.nn.Identity()
             replaced += 1
         for name, child in list(parent.named_children()):
             if type(child) is torch.nn.Linear:

@@ -10,7 +10,12 @@ length-sorted texts (`block_size`), attends within each text, and scatters the r
 The arithmetic is the padded forward's: embeddings equal it within float rounding (tests/test_packing.py).
 `attention` is the transformers attention implementation that does this (`ATTENTION`, which `forward` gives a model);
 a model given no `packing` attends as transformers' sdpa attention does, so an encoder that is not `packable` is
-still encoded in padded batches.
+still encoded in padded batches. Which encoders packing covers, and how each numbers its positions, is decided by their
+family (`families`: BERT, RoBERTa and XLM-R of transformers' own code, with absolute position embeddings).
+
+A packed row needs no attention mask, and `mask` makes sure transformers builds none: from 5.25 on, a BERT given
+position ids and no mask detects the packed texts and would build a tokens x tokens mask over the whole row (2 GB for
+64 texts of 512 tokens in bf16) that `attention` never reads.
 """
 
 from __future__ import annotations
@@ -19,12 +24,10 @@ from dataclasses import dataclass
 
 import torch
 
+from . import families
 from .dropout import apply_dropout
 
 ATTENTION = "xlretrieval_packed"  # the transformers attention implementation registered below
-# Encoders whose only exchange between tokens is attention through transformers' attention interface, and whose
-# positions are absolute (position ids in the embeddings): packing gives them exactly what padding does.
-PACKABLE = ("bert", "roberta", "xlm-roberta")
 
 
 @dataclass(frozen=True)
@@ -113,35 +116,52 @@ def attention(module, query, key, value, attention_mask, dropout: float = 0.0, s
     return torch.cat(outputs).index_select(0, packing.unpack)[None], None
 
 
+def mask(*args, attention_mask: torch.Tensor | None = None, **kwargs) -> torch.Tensor | None:
+    """transformers' attention mask interface for `ATTENTION`: sdpa's mask for a padded batch (given its padding mask),
+    none for a forward pass given no padding mask. That is a packed row, whose texts `attention` keeps apart by itself,
+    or a batch without padding, in which every token of these bidirectional encoders sees every other (sdpa's mask is
+    none there too)."""
+    if attention_mask is None:
+        return None
+    from transformers.masking_utils import sdpa_mask
+
+    return sdpa_mask(*args, attention_mask=attention_mask, **kwargs)
+
+
 def use_packed_attention(transformer: torch.nn.Module) -> None:
     """Give a transformers encoder the attention above (packed rows when a forward pass is given `packing`)."""
     from transformers import AttentionInterface
-    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+    from transformers.masking_utils import AttentionMaskInterface
 
     AttentionInterface.register(ATTENTION, attention)
-    AttentionMaskInterface.register(ATTENTION, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
+    AttentionMaskInterface.register(ATTENTION, mask)
     transformer.set_attn_implementation(ATTENTION)
 
 
+def family(transformer: torch.nn.Module) -> families.Family:
+    """The family of a loaded transformers model (from its config)."""
+    return families.of_config(transformer.config.to_dict())
+
+
 def packable(transformer: torch.nn.Module) -> bool:
-    """Whether packing gives this transformer exactly what padding does (its kind is one of `PACKABLE`)."""
-    return transformer.config.model_type in PACKABLE
+    """Whether packing gives this transformer exactly what padding does (`families.Family.packable`)."""
+    return family(transformer).packable
 
 
 def forward(transformer: torch.nn.Module, input_ids: list[list[int]], block_size: int) -> tuple[torch.Tensor, Packing]:
     """The transformer's last hidden states of texts' token ids packed in one row (tokens x features), and the
     packing (to pool them). A model that is not `packable` is a ValueError: packing could mix its texts."""
-    if not packable(transformer):
+    kind = family(transformer)
+    if not kind.packable:
+        exact = ", ".join(name for name, architecture in families.ARCHITECTURES.items() if architecture.packs)
         raise ValueError(
-            f"training and encoding pack a batch's texts into one row (xlretrieval.packing), which is exact for {', '.join(PACKABLE)} encoders; "
-            f"this model is '{transformer.config.model_type}'"
+            f"packing a batch's texts into one row (xlretrieval.packing) is exact for {exact} encoders of transformers' own code "
+            f"with absolute positions; this model is '{transformer.config.model_type}': encode and train it in padded batches"
         )
     if transformer.config._attn_implementation != ATTENTION:
         use_packed_attention(transformer)
     device = transformer.device
     packing = Packing.of([len(ids) for ids in input_ids], block_size, device)
-    embeddings = transformer.embeddings
-    offset = embeddings.padding_idx + 1 if isinstance(getattr(embeddings, "padding_idx", None), int) else 0
     row = torch.tensor([token for ids in input_ids for token in ids], device=device)[None]
-    hidden = transformer(input_ids=row, position_ids=packing.position_ids(offset), packing=packing).last_hidden_state
+    hidden = transformer(input_ids=row, position_ids=packing.position_ids(kind.position_offset), packing=packing).last_hidden_state
     return hidden[0], packing

@@ -4,7 +4,9 @@ Settings:
 - mono:  questions in L against candidates in L, for each language L;
 - cross: questions in X against candidates in Y, for each ordered pair X != Y;
 - multi: questions in X against the pool of all languages' candidates; relevant = the answer in every language.
-A question takes part in a (setting, X, Y) only if it has a relevant candidate in that pool.
+A question takes part in a (setting, X, Y) only if it has a relevant candidate in that pool, and the set's qrels
+judge exactly its questions: none that X does not ask (MLQA-R is not fully parallel), so trec_eval averages alike
+over the run's queries and, with `-c`, over the qrels' queries.
 """
 
 from __future__ import annotations
@@ -45,10 +47,12 @@ def query_sets(tables: BenchmarkTables, settings: tuple[str, ...] = SETTINGS) ->
     answers = r[["question_id", "lang", "candidate_id", "relevance"]]
 
     def unit(setting, x, y, pool_rows, relevant):
-        qrels = relevant[["question_id", "candidate_id", "relevance"]]
-        asked = np.flatnonzero((q.lang.to_numpy() == x) & q.question_id.isin(set(qrels.question_id)).to_numpy())
+        asked = np.flatnonzero((q.lang.to_numpy() == x) & q.question_id.isin(set(relevant.question_id)).to_numpy())
+        # the judgements of the questions asked in x only: where the data are not fully parallel (MLQA-R), y answers
+        # questions that x does not ask, and a tool averaging over the qrels' queries would count them as zeros
+        qrels = relevant[relevant.question_id.isin(set(q.question_id.to_numpy()[asked]))]
         if len(asked) and len(pool_rows):
-            return QuerySet(setting, x, y, asked, pool_rows, qrels.reset_index(drop=True))
+            return QuerySet(setting, x, y, asked, pool_rows, qrels[["question_id", "candidate_id", "relevance"]].reset_index(drop=True))
         return None
 
     for x in langs:

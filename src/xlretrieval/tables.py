@@ -11,6 +11,7 @@ import pandas as pd
 
 from .metrics import HELD_OUT_PAIRS, RANK_DISTANCE, lang_group
 from .model_tags import BASE, ModelSpec
+from .stats.power import MAX_RUNS
 
 STRATEGY_ORDER = ["xx-mono", "x-y", "hybrid", BASE]
 
@@ -138,7 +139,7 @@ def paper_table(
     """Strategy x {mono, cross, multi} x (mAP, MRR, R@1) and multi rank distance at the largest k,
     macro-averaged over all evaluated languages (trained and not); the base model as reference.
 
-    Only `strategies` (and base) are shown when given. With `intervals` (`stats.bootstrap.intervals`), each cell
+    Only `strategies` (and base) are shown when given. With `intervals` (`stats.cell_intervals.intervals`), each cell
     reads "mean ± half the width of its confidence interval". With `published` (see `with_published`),
     the paper's numbers for the benchmark stand beside the study's.
     """
@@ -190,7 +191,7 @@ def published_note(published: dict, benchmark: str) -> str:
 
 
 def interval_cells(intervals: pd.DataFrame, benchmark: str, k: int, **where) -> pd.DataFrame:
-    """Cells of `stats.bootstrap.intervals` at (benchmark, k, where...), with `value` = half the interval's width."""
+    """Cells of `stats.cell_intervals.intervals` at (benchmark, k, where...), with `value` = half the interval's width."""
     chosen = intervals[(intervals.benchmark == benchmark) & (intervals.k == k)]
     for column, value in where.items():
         chosen = chosen[chosen[column] == value]
@@ -261,37 +262,72 @@ def headline_table(intervals: pd.DataFrame, benchmark: str, metric: str, strateg
     return table
 
 
-def paired_test_table(tests: pd.DataFrame, level: float, *, permutations: int, resamples: int) -> pd.DataFrame:
-    """`stats.paired.paired_tests` rows for reading, the primary family first: comparison, Holm family, setting,
-    languages, difference with its `level` interval over questions and its interval over runs and questions,
-    effect size d_z, sign-flip p (`permutations` flips), run-level bootstrap p (`resamples` samples),
-    Holm-adjusted p and the smallest detectable effect. A p-value at its floor, 1 / (permutations + 1) or
-    1 / (resamples + 1), and the Holm-adjusted p of a test whose family p is at its floor, read "≤ value"."""
-    tests = tests.iloc[np.argsort(~tests.primary.to_numpy(), kind="stable")]
-    comparison = [
+def comparison_labels(tests: pd.DataFrame) -> list[str]:
+    """'hybrid-a0.5, k=6 vs k=1' (a k trend) or 'hybrid-a0.5 vs xx-mono, k=6': what each paired test compares."""
+    return [
         f"{a}, k={ka} vs k={kb}" if family == "k-trend" else f"{a} vs {b}, k={ka}"
         for family, a, b, ka, kb in zip(tests.family, tests.strategy_a, tests.strategy_b, tests.k_a, tests.k_b)
     ]
-    flips_at_floor = at_floor(tests.p_value, permutations)
-    runs_at_floor = at_floor(tests.p_runs, resamples)
+
+
+RUNS_INTERVAL = "t over runs and questions, Welch-Satterthwaite df"
+
+
+def paired_test_table(tests: pd.DataFrame, level: float, *, permutations: int) -> pd.DataFrame:
+    """`stats.paired.paired_tests` rows for reading, the primary family first: comparison, Holm family, setting,
+    languages, difference with its `level` bootstrap interval over questions and its t interval over runs and
+    questions with that t's df, effect size d_z, sign-flip p (`permutations` flips), the t test's p, its
+    Holm-adjusted p and the smallest detectable effect. A sign-flip p at its floor, 1 / (permutations + 1),
+    reads "≤ value"; a t p below 0.0001 "< 0.0001"."""
+    tests = tests.iloc[np.argsort(~tests.primary.to_numpy(), kind="stable")]
     table = pd.DataFrame(
         {
             "benchmark": tests.benchmark,
-            "comparison": comparison,
+            "comparison": comparison_labels(tests),
             "Holm family": np.where(tests.primary, "primary", "other"),
             "setting": tests.setting,
             "languages": tests.lang_group,
             "query sets": tests.n_query_sets,
             f"difference [{level:.0%} CI, questions]": signed_intervals(tests.difference, tests.ci_low, tests.ci_high),
-            f"{level:.0%} CI, runs and questions": [f"[{low:+.3f}, {high:+.3f}]" for low, high in zip(tests.ci_low_runs, tests.ci_high_runs)],
+            f"{level:.0%} CI, {RUNS_INTERVAL}": [f"[{low:+.3f}, {high:+.3f}]" for low, high in zip(tests.ci_low_runs, tests.ci_high_runs)],
+            "df": tests.df_runs.map(lambda v: f"{v:.1f}"),
             "d_z": tests.effect_size.map(lambda v: f"{v:+.2f}"),
-            "p (sign flips)": p_value_cells(tests.p_value, flips_at_floor),
-            "p (runs)": p_value_cells(tests.p_runs, runs_at_floor),
-            "p (Holm)": p_value_cells(tests.p_holm, np.where(tests.primary, runs_at_floor, flips_at_floor)),
+            "p (sign flips)": p_value_cells(tests.p_value, at_floor(tests.p_value, permutations)),
+            "p (t, runs and questions)": t_p_value_cells(tests.p_runs),
+            "p (Holm)": t_p_value_cells(tests.p_holm),
             "detectable (80% power)": tests.detectable.map(lambda v: f"{v:.3f}"),
         }
     )
     if tests.benchmark.nunique() == 1:
+        table = table.drop(columns="benchmark")
+    return table.set_index("comparison")
+
+
+def power_test_table(power: pd.DataFrame) -> pd.DataFrame:
+    """`stats.power.power_table` rows for reading, the primary family first: comparison, Holm family (and its
+    size), setting, languages, runs a side (pairs where paired), the detectable effect with them and with each
+    projected number of runs a side, and the fewest runs a side that detect the target ("> 1000" where none; "?"
+    where a side has one run, so no variance over runs to project)."""
+    power = power.iloc[np.argsort(~power.primary.to_numpy(), kind="stable")]
+    runs = [column for column in power.columns if column.startswith("detectable_n")]
+    target = power.target.iloc[0] if len(power) else np.nan
+    table = pd.DataFrame(
+        {
+            "benchmark": power.benchmark,
+            "comparison": comparison_labels(power),
+            "Holm family": [f"{'primary' if primary else 'other'} ({size})" for primary, size in zip(power.primary, power.family_size)],
+            "setting": power.setting,
+            "languages": power.lang_group,
+            "runs": [f"{a} pairs" if paired else f"{a} vs {b}" for a, b, paired in zip(power.n_runs_a, power.n_runs_b, power.runs_paired)],
+            "detectable": power.detectable.map(lambda v: f"{v:.3f}"),
+            **{f"n={column.removeprefix('detectable_n')}": power[column].map(lambda v: "?" if np.isnan(v) else f"{v:.3f}") for column in runs},
+            f"runs for {target:.3f}": [
+                "?" if unknown else f"> {MAX_RUNS}" if pd.isna(n) else str(n)
+                for n, unknown in zip(power.runs_for_target, power[runs].isna().any(axis=1))
+            ],
+        }
+    )
+    if power.benchmark.nunique() == 1:
         table = table.drop(columns="benchmark")
     return table.set_index("comparison")
 
@@ -306,11 +342,17 @@ def p_value_cells(p_values: pd.Series, bounded: np.ndarray) -> list[str]:
     return [f"≤ {math.ceil(p * 1e4 - 1e-9) / 1e4:.4f}" if bound else f"{p:.4f}" for p, bound in zip(p_values, bounded)]
 
 
-def write_table(table: pd.DataFrame, markdown: Path, latex: Path, caption: str, html: Path | None = None) -> None:
-    """The table as Markdown and LaTeX (and HTML, for the report), each with `caption`; numbers with
-    three decimals, text cells as they are."""
+def t_p_value_cells(p_values: pd.Series) -> list[str]:
+    """'0.0123' cells, four decimals; one below 0.0001 as '< 0.0001'."""
+    return ["< 0.0001" if p < 1e-4 else f"{p:.4f}" for p in p_values]
+
+
+def write_table(table: pd.DataFrame, markdown: Path, latex: Path | None, caption: str, html: Path | None = None) -> None:
+    """The table as Markdown (and LaTeX, and HTML for the report, where given), each with `caption`; numbers
+    with three decimals, text cells as they are."""
     shown = table.map(lambda value: f"{value:.3f}" if isinstance(value, float) else value).reset_index()
     markdown.write_text(f"{caption}\n\n" + shown.to_markdown(index=False, disable_numparse=True) + "\n")
-    latex.write_text(shown.to_latex(index=False, caption=caption, label="tab:" + markdown.stem, escape=True))
+    if latex is not None:
+        latex.write_text(shown.to_latex(index=False, caption=caption, label="tab:" + markdown.stem, escape=True))
     if html is not None:
         html.write_text(f"<p>{escape(caption)}</p>\n" + shown.to_html(index=False))

@@ -8,10 +8,12 @@ SRC = str(ROOT / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from xlretrieval.availability import EMBEDDED_MODELS, ModelUnavailable, check_available, packaged_file, unreachable_files  # noqa: E402
+from xlretrieval.availability import EMBEDDED_MODELS, ModelUnavailable, check_available, embedded_source, unreachable_files  # noqa: E402
 from xlretrieval.config import ConfigError, Study, validate  # noqa: E402
 from xlretrieval.data.collections import local_files  # noqa: E402
+from xlretrieval.families import Unsupported, check_model  # noqa: E402
 from xlretrieval.ownership import ResultsConflict, claim  # noqa: E402
+from xlretrieval.pilot import doubling_pays, read_doublings, walk  # noqa: E402
 from xlretrieval.provenance import code_digest  # noqa: E402
 from xlretrieval.model_tags import BASE, MODEL_TAG, STRATEGY_SLUG, ModelSpec, parse_strategy  # noqa: E402
 
@@ -63,11 +65,18 @@ def claim_results():
 
 def check_inputs():
     """Before the first job (not a dry run): the model and every LAReQA file not yet fetched must be at hand, so
-    that a run does not fail hours in (see xlretrieval.availability)."""
+    that a run does not fail hours in (see xlretrieval.availability), and the model must be one the study can train
+    (xlretrieval.families: a hub id not in the cache has its config.json fetched for that)."""
+    model = config["model"]
     try:
-        check_available(config["model"]["name"])
+        note = check_available(model["name"], file=model["file"])
+        check_model(model["name"], model["pooling"], download=True)
     except ModelUnavailable as error:
-        raise WorkflowError(f"config key 'model.name': {error}") from None
+        raise WorkflowError(f"config key '{error.key}': {error}") from None
+    except Unsupported as error:
+        raise WorkflowError(str(error)) from None
+    if note:
+        print(note, file=sys.stderr)
     to_fetch = {
         f"{dataset}/{lang}.json": (Path(mirror(), dataset, f"{lang}.json") if mirror() else None, STUDY.source(dataset).url(lang))
         for dataset in STUDY.lareqa_datasets()
@@ -142,11 +151,14 @@ def loaded_base_model():
 
 
 def packaged_model_file():
-    """The file the `base_model` rule builds model.name from (in an installed package)."""
-    try:
-        return str(packaged_file(config["model"]["name"]))
-    except ModelUnavailable as error:
-        raise WorkflowError(f"config key 'model.name': {error}") from None
+    """The file that `base_model` builds model.name from (model.file, else the installed package's, else the one
+    that `base_model_file` takes from the package's wheel on PyPI; see xlretrieval.availability)."""
+    name = config["model"]["name"]
+    return embedded_source(name, config["model"]["file"], downloaded_model_file(name))
+
+
+def downloaded_model_file(name):
+    return f"{RESULTS}/raw/base_model/{name}.bin"
 
 
 def base_model_param(wildcards, input):
@@ -225,6 +237,8 @@ def cost_files():
     files += [str(rules.evaluation_set.benchmark).format(benchmark=benchmark) for benchmark in EVALUATION["benchmarks"]]
     files.append(str(rules.training_pairs.benchmark))
     files += [str(rules.base_model.benchmark).format(name=config["model"]["name"])] if base_model_input() else []
+    if base_model_input() and packaged_model_file() == downloaded_model_file(config["model"]["name"]):
+        files.append(str(rules.base_model_file.benchmark).format(name=config["model"]["name"]))
     files += [str(rule.benchmark).format(**spec) for rule in (rules.batches, rules.train) for spec in specs]
     files += [str(rule.benchmark).format(**job) for rule in (rules.embed, rules.search, rules.evaluate) for job in evaluated]
     return files
@@ -262,6 +276,7 @@ def study_products():
         f"{RESULTS}/costs.tsv",
         f"{RESULTS}/tables/intervals.tsv",
         *expand(f"{RESULTS}/tables/paired_tests.{{ext}}", ext=["tsv", "md", "tex", "html"]),
+        *expand(f"{RESULTS}/tables/power.{{ext}}", ext=["tsv", "md"]),
         *expand(
             f"{RESULTS}/tables/{{table}}_{{benchmark}}.{{ext}}", table=["table1", "per_language"], benchmark=benchmarks, ext=["md", "tex", "html"]
         ),
@@ -309,3 +324,25 @@ def pilot_params(steps, k, lr, alpha):
         "depth": EVALUATION["depth"],
         "encoding_batch_size": EVALUATION["batch_size"],
     }
+
+
+def pilot_file(steps, learning_rate=None):
+    """A pilot point's per-query values (rule `pilot_point`), at training.learning_rate unless given."""
+    return f"{RESULTS}/pilot/{STUDY.pilot_point(steps, learning_rate)}.parquet"
+
+
+def pilot_doubling_file(steps):
+    return f"{RESULTS}/pilot/doublings/steps{steps}.tsv"
+
+
+def pilot_curve(wildcards):
+    """The `pilot` target's inputs that depend on the curve, as far as `xlretrieval.pilot.walk` goes: from
+    pilot.start_steps, budget 4b is asked for only once the checkpoint `pilot_doubling` has measured the doubling
+    from b to 2b and it paid (`doubling_pays` at pilot.stop_share), so only the doublings the rule needs are trained."""
+    pilot = config["pilot"]
+
+    def pays(steps):
+        return doubling_pays(read_doublings(checkpoints.pilot_doubling.get(steps=steps).output), pilot["stop_share"])
+
+    _, trained = walk(pilot["start_steps"], pilot["max_steps"], pays)
+    return {"curve": [pilot_file(steps) for steps in trained], "doublings": [pilot_doubling_file(steps) for steps in trained[:-1]]}

@@ -1,5 +1,7 @@
-# The learning-curve pilot (`snakemake pilot`, not part of `all`): hybrid at the largest k for each step budget and
-# learning rate of `pilot`, evaluated on held-out languages against the base model, on articles the study does not evaluate.
+# The learning-curve pilot (`snakemake pilot`, not part of `all`): hybrid at the largest k, evaluated on held-out
+# languages against the base model, on articles the study does not evaluate. Its curve starts at pilot.start_steps and
+# doubles while the doubling pays (xlretrieval.pilot.RULE): the checkpoint `pilot_doubling` measures the doubling from
+# b to 2b, and the `pilot` target's input function (`pilot_curve`) asks for 4b only after it paid.
 
 
 rule pilot_set:
@@ -62,17 +64,47 @@ use rule pilot_point as pilot_base with:
         cost_file("pilot", "base")
 
 
+checkpoint pilot_doubling:
+    input:
+        earlier=lambda w: pilot_file(int(w.steps)),
+        later=lambda w: pilot_file(2 * int(w.steps)),
+    output:
+        pilot_doubling_file("{steps}"),
+    params:
+        code=package_code("pilot_doubling"),
+        steps=lambda w: int(w.steps),
+        roles=STUDY.language_roles(pilot_benchmark()),
+        level=STATS["level"],
+        resamples=STATS["resamples"],
+        seed=STATS["seed"],
+    log:
+        f"{RESULTS}/logs/pilot/doublings/steps{{steps}}.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/pilot_doubling.py"
+
+
 rule pilot:
     input:
-        points=expand(f"{RESULTS}/pilot/{{point}}.parquet", point=STUDY.pilot_models()),
+        unpack(pilot_curve),
+        learning_rates=[f"{RESULTS}/pilot/{point}.parquet" for point in STUDY.pilot_learning_rate_points()],
         base=rules.pilot_base.output[0],
     output:
         curve=f"{RESULTS}/pilot/learning_curve.tsv",
         png=f"{RESULTS}/pilot/learning_curve.png",
         pdf=f"{RESULTS}/pilot/learning_curve.pdf",
+        budget=f"{RESULTS}/pilot/budget.json",
     params:
         code=package_code("pilot"),
-        points=STUDY.pilot_models(),
+        start_steps=config["pilot"]["start_steps"],
+        max_steps=config["pilot"]["max_steps"],
+        stop_share=config["pilot"]["stop_share"],
+        batch_size=TRAINING["batch_size"],
+        learning_rate=TRAINING["learning_rate"],
         roles=STUDY.language_roles(pilot_benchmark()),
         level=STATS["level"],
         resamples=STATS["resamples"],

@@ -10,8 +10,6 @@ rule intervals:
         models=STUDY.model_tags(),
         benchmarks=EVALUATION["benchmarks"],
         level=STATS["level"],
-        resamples=STATS["resamples"],
-        seed=STATS["seed"],
     log:
         f"{RESULTS}/logs/intervals.log",
     benchmark:
@@ -34,6 +32,8 @@ rule paired_tests:
         markdown=f"{RESULTS}/tables/paired_tests.md",
         latex=f"{RESULTS}/tables/paired_tests.tex",
         html=report(f"{RESULTS}/tables/paired_tests.html", caption="../report/paired_tests.rst", category="Tables", labels={"table": "paired tests"}),
+        power_tsv=f"{RESULTS}/tables/power.tsv",
+        power_md=f"{RESULTS}/tables/power.md",
     params:
         code=package_code("paired_tests"),
         roles=study_roles(),
@@ -46,6 +46,7 @@ rule paired_tests:
         resamples=STATS["resamples"],
         permutations=STATS["permutations"],
         seed=STATS["seed"],
+        target_detectable=STATS["target_detectable"],
     log:
         f"{RESULTS}/logs/paired_tests.log",
     benchmark:

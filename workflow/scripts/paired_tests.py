@@ -3,8 +3,9 @@ from pathlib import Path
 import pandas as pd
 
 from xlretrieval.logs import to_file
+from xlretrieval.stats.power import MAX_RUNS, RUNS, power_table
 from xlretrieval.stats.study import per_query_paths, study_paired_tests
-from xlretrieval.tables import paired_test_table, write_table
+from xlretrieval.tables import RUNS_INTERVAL, paired_test_table, power_test_table, write_table
 
 log = to_file(snakemake.log[0])
 p, out = snakemake.params, snakemake.output
@@ -24,21 +25,27 @@ tests = study_paired_tests(
 tests.to_csv(out.tsv, sep="\t", index=False, float_format="%.6g")
 n_primary = int(tests.primary.sum())
 caption = (
-    f"Paired tests of {p.metric}, difference a - b. Intervals ({p.level:.0%}, percentile bootstrap, {p.resamples} samples): "
-    "over questions with the trained runs fixed, and over runs (language draws and seeds, resampled jointly where both "
-    "sides hold the same runs) and questions. p (sign flips): randomisation over questions, "
-    f"{p.permutations} permutations; p (runs): two-sided bootstrap p over runs and questions; ≤ marks a p-value at its "
-    f"floor, 1 / (permutations + 1) or 1 / (resamples + 1). Holm runs within two families: the {n_primary} primary "
-    f"tests named before the run, on p (runs), and the other {len(tests) - n_primary}, on p (sign flips). "
-    f"d_z = mean / standard deviation of the per-question differences; detectable: the difference a test at "
-    f"(1 - {p.level:g}) / family size detects with 80% power, from the interval over runs and questions."
+    f"Paired tests of {p.metric}, difference a - b. Intervals ({p.level:.0%}): over questions with the trained runs fixed "
+    f"(percentile bootstrap over question ids, {p.resamples} samples), and over runs and questions ({RUNS_INTERVAL}: each "
+    "side's run means, or the run pairs' differences where both sides hold the same runs, plus a question component "
+    "crossed with them; df its degrees of freedom). p (sign flips): randomisation over questions, "
+    f"{p.permutations} permutations, ≤ marks a p at its floor 1 / (permutations + 1); p (t): the two-sided p of that t. "
+    f"Holm runs on p (t) within two families: the {n_primary} primary tests named before the run, and the other "
+    f"{len(tests) - n_primary}. d_z = mean / standard deviation of the per-question differences; detectable: the "
+    f"difference a t test at (1 - {p.level:g}) / family size on those df detects with 80% power (noncentral t)."
 )
+write_table(paired_test_table(tests, p.level, permutations=p.permutations), Path(out.markdown), Path(out.latex), caption, Path(out.html))
+power = power_table(tests, p.level, p.target_detectable)
+power.to_csv(out.power_tsv, sep="\t", index=False, float_format="%.6g")
 write_table(
-    paired_test_table(tests, p.level, permutations=p.permutations, resamples=p.resamples),
-    Path(out.markdown),
-    Path(out.latex),
-    caption,
-    Path(out.html),
+    power_test_table(power),
+    Path(out.power_md),
+    None,
+    f"Smallest {p.metric} difference detected with 80% power by the primary and k-trend tests (t over runs and questions at "
+    f"the Holm threshold of the test's family, (1 - {p.level:g}) / family size): with the study's runs, and projected with "
+    f"n = {', '.join(map(str, RUNS))} runs a side (pairs where the runs are paired) from the measured variance over each "
+    f"side's runs and the question component, which more runs do not shrink. Last column: the fewest runs a side that "
+    f"detect {p.target_detectable:g} (> {MAX_RUNS}: none do); ?: a side measured with one run, whose variance over runs is unknown.",
 )
 significant = tests.p_holm < 1 - p.level
 log.info(

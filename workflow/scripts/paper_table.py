@@ -23,7 +23,8 @@ write_table(
     Path(out.markdown),
     Path(out.latex),
     f"Retrieval on {benchmark} at the largest k, macro-averaged over all evaluated languages (this study); "
-    f"± half the width of the {p.level:.0%} bootstrap interval.{published_note(published, benchmark)}",
+    f"± half the width of the {p.level:.0%} t interval over runs and questions "
+    f"(Welch-Satterthwaite df; over questions alone where a cell has one run).{published_note(published, benchmark)}",
     Path(out.html),
 )
 log.info("\n%s", table.to_string())

@@ -13,5 +13,9 @@ benchmarks = [
 pairs, dropped = training_pairs(train, benchmarks)
 pairs = hold_out_dev(pairs, **snakemake.params.dev)
 pairs.to_parquet(snakemake.output[0], index=False)
-log.info("dropped %d parallel question ids whose articles overlap the evaluation benchmarks (all their articles and languages)", dropped)
+log.info(
+    "dropped %d parallel question ids whose articles share a title, a sentence or a question with the evaluation benchmarks "
+    "(all their articles and languages)",
+    dropped,
+)
 log.info("%d training rows: %s; %d held out as dev pairs", len(pairs), pairs.lang.value_counts().sort_index().to_dict(), (pairs.split == "dev").sum())

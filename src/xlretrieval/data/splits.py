@@ -77,8 +77,8 @@ def units(frame: pd.DataFrame) -> list:
 
 
 def contaminated_questions(train: BenchmarkTables, evaluation: list[BenchmarkTables]) -> set[str]:
-    """Parallel ids of training questions whose article (in any language) shares a title or a sentence
-    with any evaluation set; dropping them in every language removes their translations too.
+    """Parallel ids of training questions whose article (in any language) shares a title, a sentence or a
+    question (exact text) with any evaluation set; dropping them in every language removes their translations too.
 
     Where the training source has no articles (mMARCO), the unit is the question's positive passage: a
     question goes when its passage occurs verbatim in an evaluation set (for MIRACL, as a passage's body
@@ -88,12 +88,14 @@ def contaminated_questions(train: BenchmarkTables, evaluation: list[BenchmarkTab
     cands = train.candidates
     overlapping = cands.text.isin(shared_texts(cands.text, [evaluation_texts(ev) for ev in evaluation])).to_numpy()
     bad_units = {(lang, unit) for lang, unit, bad in zip(cands.lang, units(cands), overlapping) if bad}
+    q = train.questions
+    asked = q.text.isin(shared_texts(q.text, [ev.questions.text for ev in evaluation])).to_numpy()
+    bad_units |= {(lang, unit) for lang, unit, bad in zip(q.lang, units(q), asked) if bad}
     bad_units |= {
         (lang, art)
         for lang, art in cands[["lang", "article"]].drop_duplicates().itertuples(index=False, name=None)
         if art and normalise_title(art) in titles
     }
-    q = train.questions
     in_bad = [(lang, unit) in bad_units for lang, unit in zip(q.lang, units(q))]
     return set(q.question_id[in_bad])
 
@@ -101,10 +103,16 @@ def contaminated_questions(train: BenchmarkTables, evaluation: list[BenchmarkTab
 def training_pairs(train: BenchmarkTables, evaluation: list[BenchmarkTables]) -> tuple[pd.DataFrame, int]:
     """One row per (question_id, lang) with the question and its answer sentence, contamination removed.
 
-    Returns the table and the number of parallel question ids dropped for overlapping evaluation data.
+    Returns the table and the number of parallel question ids dropped for overlapping evaluation data. Refuses
+    training data that overlaps entirely (a dataset evaluated on its own training articles, without a split).
     """
     dropped = contaminated_questions(train, evaluation)
     questions = train.questions[~train.questions.question_id.isin(dropped)]
+    if len(dropped) and questions.empty:
+        raise OverlapError(
+            f"every training question overlaps an evaluation set (all {len(dropped)} parallel question ids): "
+            "a dataset evaluated on needs training.holdout to train on other articles of it"
+        )
     pairs = questions.merge(train.qrels, on=["question_id", "lang"]).merge(
         train.candidates[["candidate_id", "text"]].rename(columns={"text": "answer"}), on="candidate_id"
     )
@@ -122,15 +130,17 @@ def hold_out_dev(pairs: pd.DataFrame, dev_fraction: float = 0.0, seed: int = 0) 
 
 
 def check_disjoint(pairs: pd.DataFrame, evaluation: list[BenchmarkTables]) -> None:
-    """Refuse training data that shares a question id, an answer sentence or an article title with evaluation."""
+    """Refuse training data that shares a question id, a question, an answer sentence or an article title with
+    evaluation (texts exactly)."""
     for ev in evaluation:
         shared_ids = set(pairs.question_id) & set(ev.questions.question_id)
+        shared_questions = shared_texts(pairs.question, [ev.questions.text])
         shared_text = shared_texts(pairs.answer, [evaluation_texts(ev)])
         shared_titles = ({normalise_title(t) for t in pairs.article} & {normalise_title(t) for t in ev.candidates.article}) - {""}
-        if shared_ids or shared_text or shared_titles:
-            example = next(iter(shared_ids or shared_text or shared_titles))
+        if shared_ids or shared_questions or shared_text or shared_titles:
+            example = next(iter(shared_ids or shared_questions or shared_text or shared_titles))
             raise OverlapError(
-                f"training data overlaps an evaluation set ({len(shared_ids)} question ids, "
+                f"training data overlaps an evaluation set ({len(shared_ids)} question ids, {len(shared_questions)} questions, "
                 f"{len(shared_text)} sentences, {len(shared_titles)} articles shared, e.g. {example!r})"
             )
 

@@ -1,4 +1,5 @@
 """Uncertainty of the study's measures, one module per step: `cells` (what each number averages),
-`resampling` (the bootstrap over question ids), `bootstrap` (every cell's interval), `significance`
-(sign-flip p-values, Holm's correction), `paired` (the study's paired comparisons) and `study` (from
-the per-query files of every benchmark)."""
+`welch` (the t interval over runs and questions), `cell_intervals` (every cell's interval), `resampling`
+(the bootstrap over question ids of the question-only intervals), `significance` (sign-flip p-values,
+Holm's correction, the smallest detectable effect), `paired` (the study's paired comparisons), `power`
+(their detectable effects with more runs) and `study` (from the per-query files of every benchmark)."""

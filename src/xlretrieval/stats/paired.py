@@ -3,12 +3,12 @@ intervals, effect size, p-values and smallest detectable effect.
 
 Over questions, holding the trained runs fixed: a sign-flip randomisation test on per-question
 differences (each question's contribution to the macro average of one side minus the other),
-two-sided, and a paired bootstrap interval over questions. Over runs and questions: a hierarchical
-bootstrap that also resamples each side's runs (language draws and seeds), jointly where both sides
-hold the same runs (see `paired_runs`), with its percentile interval and two-sided p-value.
+two-sided, and a paired bootstrap interval over questions. Over runs and questions: the t interval and
+two-sided t p-value of `welch` over each side's runs (language draws and seeds), or over run pairs where
+both sides hold the same runs (see `paired_runs`), and the questions.
 
-The tests named before the run (`stats.primary`) form the primary family, Holm-adjusted on their
-run-level p-values; every other test is Holm-adjusted within the rest, on its sign-flip p-value.
+The tests named before the run (`stats.primary`) form the primary family; every other test is in the
+rest. Each family is Holm-adjusted on the p-values over runs and questions.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from ..metrics import FIXED_GROUPS
 from ..model_tags import BASE, parse_strategy
 from .cells import QuestionMatrix, memberships
 from .resampling import check_level, percentile_interval, question_counts, set_means
-from .significance import bootstrap_pvalues, detectable_difference, holm, sign_flip_pvalues
+from .significance import detectable_effect, holm, sign_flip_pvalues
+from .welch import run_question_t
 
 # the study's primary tests when `stats.primary` is null: the hybrid k trend on the held-out languages, those the study has
 DEFAULT_PRIMARY = [
@@ -54,6 +55,10 @@ TEST_COLUMNS = [
     "ci_high",
     "ci_low_runs",
     "ci_high_runs",
+    "df_runs",
+    "var_runs_a",
+    "var_runs_b",
+    "var_questions",
     "effect_size",
     "p_value",
     "p_runs",
@@ -65,7 +70,7 @@ TEST_COLUMNS = [
 
 # {run: (units, weights)}: each run's units and their weights in its macro average
 RunWeights = dict[int, tuple[np.ndarray, np.ndarray]]
-# One resampled group of runs: the (units, weights) of each member, drawn with replacement within the group.
+# One group of runs (or run pairs): the (units, weights) of each member, as in the mean over the group's members.
 RunGroup = list[tuple[np.ndarray, np.ndarray]]
 
 
@@ -117,13 +122,16 @@ def paired_tests(
     seed: int = 0,
 ) -> pd.DataFrame:
     """Paired comparisons (see `comparisons`) of `metric`: both means, their difference (a - b) with a
-    bootstrap interval over questions and one over runs and questions, effect size, sign-flip and
-    run-level p-values, and the Holm families of `with_families` (`primary` as there).
+    bootstrap interval over questions and a t interval over runs and questions (`welch`: its df and
+    variance components), effect size, sign-flip and t p-values, and the Holm families of
+    `with_families` (`primary` as there).
 
-    Each side is its `value` cell in `intervals`. Sides are compared on the query sets both hold in every
+    Each side is its `value` cell in `cell_intervals`. Sides are compared on the query sets both hold in every
     run (the same sets: the held-out and source groups do not change with k). Comparisons without such
     query sets are left out. `effect_size` is the mean per-question difference over its standard
-    deviation (Cohen's d_z). `runs_paired` says whether the runs were resampled jointly (`paired_runs`).
+    deviation (Cohen's d_z). `runs_paired` says whether the runs were paired (`paired_runs`); `var_runs_a`
+    is then the variance of the pairs' differences and `var_runs_b` NaN, otherwise each side's variance
+    over its runs (NaN for one run). `var_questions` is the question component V_q.
     """
     check_level(level)
     members = memberships(matrix, runs, roles)
@@ -149,7 +157,7 @@ def paired_tests(
         weights_a.append(macro_unit_weights(runs_a, len(matrix.units)))
         weights_b.append(macro_unit_weights(runs_b, len(matrix.units)))
         pairs = paired_runs(run_keys.loc[list(runs_a)], run_keys.loc[list(runs_b)])
-        run_groups.append(resampled_groups(runs_a, runs_b, pairs))
+        run_groups.append(run_groups_of(runs_a, runs_b, pairs))
         rows.append(
             {
                 **c.__dict__,
@@ -177,20 +185,40 @@ def paired_tests(
     out["ci_low"], out["ci_high"] = percentile_interval(unit_samples @ (a - b).T, level)
     out["effect_size"] = [effect_size(d[m]) for d, m in zip(per_question, involved)]
     out["p_value"] = sign_flip_pvalues(per_question, permutations, rng)
-    local = np.full(len(matrix.units), -1)
-    local[used] = np.arange(len(used))
-    run_samples = run_level_samples(unit_samples, run_groups, local, rng)
-    out["ci_low_runs"], out["ci_high_runs"] = percentile_interval(run_samples, level)
-    out["p_runs"] = bootstrap_pvalues(run_samples, resamples)
+    t = run_question_t(*member_contributions(run_groups, used, values, present), involved)
+    out["ci_low_runs"], out["ci_high_runs"] = t.interval(level)
+    out["df_runs"], out["p_runs"], out["var_questions"] = t.df, t.p_values(), t.question_variance
+    first = np.concatenate([[0], np.cumsum([len(groups) for groups in run_groups])[:-1]])
+    out["var_runs_a"] = t.run_variance[first]
+    out["var_runs_b"] = [t.run_variance[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
     out = with_families(out.assign(benchmark=benchmark, metric=metric), primary, level)
     return out[TEST_COLUMNS]
 
 
+def member_contributions(
+    tests: list[list[RunGroup]], used: np.ndarray, values: np.ndarray, present: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`welch.run_question_t`'s members, groups and tests: each member's per-question contributions (members,
+    questions; its weights over each unit's number of questions, times the unit's values, units `used`), each
+    member's group and each group's test."""
+    members = [member for groups in tests for group in groups for member in group]
+    local = np.full(used.max() + 1, -1)
+    local[used] = np.arange(len(used))
+    member_of = np.repeat(np.arange(len(members)), [len(units) for units, _ in members])
+    unit_of = local[np.concatenate([units for units, _ in members])]
+    weights = np.concatenate([w for _, w in members]) / present.sum(axis=1)[unit_of]
+    contributions = sparse.csr_matrix((weights, (member_of, unit_of)), shape=(len(members), len(used))) @ values
+    group_sizes = [len(group) for groups in tests for group in groups]
+    group = np.repeat(np.arange(len(group_sizes)), group_sizes)
+    test_of_group = np.repeat(np.arange(len(tests)), [len(groups) for groups in tests])
+    return contributions, group, test_of_group
+
+
 def paired_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> list[tuple[int, int]] | None:
-    """Runs (a, b) resampled jointly, from each side's rows of the runs table (by run): by (draw, seed) when both
+    """Runs (a, b) compared as pairs, from each side's rows of the runs table (by run): by (draw, seed) when both
     sides hold the same keys (e.g. two strategies at the same k); against the base model (one run per draw),
-    each run of a with the base run of its draw, when a holds every base draw equally often. None: the sides'
-    runs are resampled independently (e.g. two k)."""
+    each run of a with the base run of its draw, when a holds every base draw equally often. None: each side's
+    runs vary on their own (e.g. two k)."""
     keyed_a = dict(zip(zip(runs_a.draw, runs_a.seed), runs_a.index))
     keyed_b = dict(zip(zip(runs_b.draw, runs_b.seed), runs_b.index))
     if keyed_a.keys() == keyed_b.keys():
@@ -202,8 +230,8 @@ def paired_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> list[tuple[int, i
     return None
 
 
-def resampled_groups(runs_a: RunWeights, runs_b: RunWeights, pairs: list[tuple[int, int]] | None) -> list[RunGroup]:
-    """The run groups of a comparison, each member weighted as in the mean over its group's runs (the
+def run_groups_of(runs_a: RunWeights, runs_b: RunWeights, pairs: list[tuple[int, int]] | None) -> list[RunGroup]:
+    """The run groups of a comparison, each member weighted as in the mean over its group's members (the
     side's macro average, b's with sign -1): one group of run pairs (a minus b) or a group per side."""
     if pairs is not None:
         return [[(np.concatenate([runs_a[i][0], runs_b[j][0]]), np.concatenate([runs_a[i][1], -runs_b[j][1]])) for i, j in pairs]]
@@ -215,40 +243,28 @@ def run_unit_weights(side: pd.DataFrame) -> RunWeights:
     return {run: (units, np.full(len(units), 1.0 / len(units))) for run, units in side.groupby("run").unit.agg(np.array).items()}
 
 
-def run_level_samples(unit_samples: np.ndarray, tests: list[list[RunGroup]], local: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(samples, tests): each test's difference in every sample of questions (`unit_samples`, units numbered by
-    `local`) with each of its run groups resampled with replacement (a multinomial draw of its members)."""
-    members = [member for groups in tests for group in groups for member in group]
-    member_of = np.repeat(np.arange(len(members)), [len(units) for units, _ in members])
-    unit_of = local[np.concatenate([units for units, _ in members])]
-    weights = sparse.csr_matrix((np.concatenate([w for _, w in members]), (member_of, unit_of)), shape=(len(members), unit_samples.shape[1]))
-    member_samples = (weights @ unit_samples.T).T  # (samples, members)
-    sizes = np.array([len(group) for groups in tests for group in groups])
-    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    draws = np.zeros_like(member_samples)
-    for n in np.unique(sizes):
-        chosen = np.flatnonzero(sizes == n)
-        group_members = first[chosen][:, None] + np.arange(n)  # (groups, members)
-        draws[:, group_members] = rng.multinomial(n, np.full(n, 1.0 / n), size=(len(member_samples), len(chosen))) / n
-    member_samples *= draws
-    member_samples[draws == 0] = 0.0  # an undrawn member adds nothing, not even a NaN of its own
-    starts = np.cumsum([0] + [sum(len(group) for group in groups) for groups in tests[:-1]])
-    return np.add.reduceat(member_samples, starts, axis=1)
-
-
 def with_families(tests: pd.DataFrame, primary: list[dict[str, str]] | None, level: float) -> pd.DataFrame:
-    """`tests` with `primary` (named in `primary`, see `primary_mask`), `p_holm` (Holm within the primary
-    family on `p_runs`, within the rest on `p_value`) and `detectable`: the difference a test at the strictest
-    Holm threshold of its family, (1 - level) / family size, detects with 80% power, from the run-level interval."""
+    """`tests` with `primary` (named in `primary`, see `primary_mask`), `p_holm` (Holm on `p_runs` within the
+    primary family and within the rest) and `detectable`: the difference a t test over runs and questions (its
+    standard error and df) at the strictest Holm threshold of its family, (1 - level) / family size, detects
+    with 80% power (`significance.detectable_effect`)."""
     out = tests.copy()
     out["primary"] = primary_mask(out, primary)
     out["p_holm"], out["detectable"] = np.nan, np.nan
-    half_width = (out.ci_high_runs - out.ci_low_runs) / 2
-    for family, p in ((out.primary, out.p_runs), (~out.primary, out.p_value)):
+    standard_error = np.sqrt(run_level_variance(out))
+    for family in (out.primary, ~out.primary):
         if family.any():
-            out.loc[family, "p_holm"] = holm(p[family])
-            out.loc[family, "detectable"] = detectable_difference(half_width[family], level, int(family.sum()))
+            out.loc[family, "p_holm"] = holm(out.p_runs[family])
+            out.loc[family, "detectable"] = detectable_effect(standard_error[family], out.df_runs[family], level, int(family.sum()))
     return out
+
+
+def run_level_variance(tests: pd.DataFrame) -> np.ndarray:
+    """The variance V of each test's difference over runs and questions from its columns: var_runs_a over the
+    runs (or pairs) of a, var_runs_b over the runs of b (each 0 where NaN), plus var_questions."""
+    runs_a = np.nan_to_num(tests.var_runs_a.to_numpy(dtype=float)) / tests.n_runs_a.to_numpy()
+    runs_b = np.nan_to_num(tests.var_runs_b.to_numpy(dtype=float)) / tests.n_runs_b.to_numpy()
+    return runs_a + runs_b + tests.var_questions.to_numpy(dtype=float)
 
 
 def primary_mask(tests: pd.DataFrame, primary: list[dict[str, str]] | None) -> np.ndarray:

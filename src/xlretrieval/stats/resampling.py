@@ -1,4 +1,5 @@
-"""The bootstrap over parallel question ids that every interval of the study uses.
+"""The bootstrap over parallel question ids of the intervals over questions alone (the paired tests'
+`ci_low`, `ci_high`; the pilot's gains).
 
 Resampling unit: the parallel question id. One counts vector over question ids applies to every
 query set, language, model and run, so all translations of a question move together. Intervals are

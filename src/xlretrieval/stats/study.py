@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .bootstrap import intervals
+from .cell_intervals import intervals
 from .cells import QuestionMatrix, question_matrix, runs_table
 from .paired import paired_tests, with_families
 

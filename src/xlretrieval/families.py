@@ -1,0 +1,211 @@
+"""Model families by capability: what the study and its fast paths can do with a model, decided from the model's
+config.json (and, in a sentence-transformers folder, modules.json and its pooling config) without importing torch.
+
+- **Position offset**: a packed row numbers each text's positions itself, as the architecture does: BERT from 0,
+  RoBERTa and XLM-R from their padding id + 1 (`position_offset`; None where positions are no absolute embeddings).
+- **Pooling**: what the folder's sentence-transformers Pooling config says; without one, the last token of a causal
+  language model (as sentence-transformers decides) and the mean of an encoder's tokens.
+- **Packing** (`packable`): exact for an encoder of transformers' own code (no `auto_map`) whose positions are absolute
+  embeddings and whose only exchange between tokens is attention through transformers' attention interface:
+  the architectures of `ARCHITECTURES` marked so (BERT, RoBERTa, XLM-R).
+- **Prepacked oneDNN layers** (`prepack`, `activation`): the linear layers of an architecture the code knows, with the
+  activation of a BERT-style feed-forward layer (`intermediate.dense` then `intermediate_act_fn`) folded into the
+  product where oneDNN has it (exact or tanh GELU, ReLU; `FOLDED`).
+
+A family the fast paths do not cover (ModernBERT, DistilBERT, ...) is encoded and trained in padded batches through
+torch's own linear layers. One the study cannot train (code of its own, a decoder or encoder-decoder, a pooling the
+study does not implement) or a configured pooling that is wrong for it stops the run before its first job (`check`,
+from the configuration's start-up checks), naming the config key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+POOLING_MODES = ("mean", "cls")  # what the bi-encoder pools (model.BiEncoder)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the code knows of a transformers architecture (its `model_type`)."""
+
+    positions_from: str | None  # "zero" (BERT), "padding" (padding id + 1: RoBERTa, XLM-R), None (not absolute, e.g. rotary)
+    packs: bool  # attention only through transformers' attention interface: a packed row gives what padding gives
+    feed_forward: str  # "intermediate": BERT's `dense` then `intermediate_act_fn` (the activation folds); "gated": it does not
+
+
+ARCHITECTURES = {
+    "bert": Architecture("zero", packs=True, feed_forward="intermediate"),
+    "roberta": Architecture("padding", packs=True, feed_forward="intermediate"),
+    "xlm-roberta": Architecture("padding", packs=True, feed_forward="intermediate"),
+    # rotary positions, attention that unpads by itself, a gated (GeGLU) feed-forward layer: padded batches, plain linear
+    # layers prepacked without a folded activation
+    "modernbert": Architecture(None, packs=False, feed_forward="gated"),
+}
+# config.json's activation name -> oneDNN's post-op (`torch.ops.mkldnn._linear_pointwise`'s attr and algorithm)
+FOLDED = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "gelu_pytorch_tanh": ("gelu", "tanh"), "relu": ("relu", "")}
+
+
+class Unsupported(ValueError):
+    """A model the study cannot train, or a pooling wrong for it; the message names the config key."""
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the code does with one model (`of_config`, `read`)."""
+
+    model_type: str
+    pooling: str  # the model's own: "mean", "cls", or one the study does not implement ("lasttoken", "max", "cls+mean", ...)
+    causal: bool  # a decoder: each token sees only the tokens before it
+    position_offset: int | None  # added to a text's token positions in a packed row; None: no absolute position embeddings
+    packable: bool
+    prepack: bool  # its linear layers may be prepacked for oneDNN
+    activation: str | None  # config.json's name of the activation folded into the prepacked feed-forward product, if any
+    problem: str | None  # why the study cannot train it (None: it can)
+
+
+def of_config(config: dict, pooling: str | None = None) -> Family:
+    """The family of a model from its config.json (`config`) and the pooling its folder asks for (None: none says)."""
+    model_type = str(config.get("model_type", ""))
+    known = ARCHITECTURES.get(model_type)
+    architectures = config.get("architectures") or []
+    causal = bool(config.get("is_decoder")) or bool(architectures and str(architectures[0]).endswith("ForCausalLM") and config.get("is_causal", True))
+    pooling = pooling or ("lasttoken" if causal else "mean")
+    remote = config.get("auto_map") or {}
+    absolute = config.get("position_embedding_type") in (None, "absolute")  # transformers writes null for the default
+    own_code = known is not None and not remote
+    offset = None
+    if own_code and absolute and known.positions_from == "zero":
+        offset = 0
+    elif own_code and absolute and known.positions_from == "padding":  # transformers' create_position_ids_from_input_ids
+        offset = (1 if config.get("pad_token_id") is None else int(config["pad_token_id"])) + 1
+    activation = config.get("hidden_act") or config.get("hidden_activation")
+    folds = own_code and known.feed_forward == "intermediate" and activation in FOLDED
+    problem = None
+    if remote:
+        problem = (
+            f"its config.json maps {', '.join(sorted(remote))} to code of its own (auto_map), which the study does not run: "
+            f"its model_type '{model_type}' would load transformers' own {model_type or 'model'} with another architecture's weights"
+        )
+    elif config.get("is_encoder_decoder"):
+        problem = f"it is an encoder-decoder ({model_type}): the study trains encoders"
+    elif causal:
+        problem = (
+            f"it is a causal decoder ({model_type}), embedding a text as its last token (pooling lasttoken): the study trains "
+            "encoders pooled by the mean or the first (CLS) token of their output"
+        )
+    return Family(
+        model_type=model_type,
+        pooling=pooling,
+        causal=causal,
+        position_offset=offset,
+        packable=own_code and known.packs and offset is not None and not causal,
+        prepack=own_code and not causal,
+        activation=activation if folds else None,
+        problem=problem,
+    )
+
+
+def folder_pooling(config_file: Path) -> str | None:
+    """The pooling a sentence-transformers Pooling config asks for ("mean", "cls", "lasttoken", "max", ... joined by
+    "+" when several), None without one: `pooling_mode` (sentence-transformers 6) or the older `pooling_mode_*` flags."""
+    if not config_file.is_file():
+        return None
+    config = json.loads(config_file.read_text())
+    if "pooling_mode" in config:
+        modes = [config["pooling_mode"]] if isinstance(config["pooling_mode"], str) else list(config["pooling_mode"])
+    else:
+        flags = [key.removeprefix("pooling_mode_") for key, on in config.items() if key.startswith("pooling_mode_") and on]
+        modes = [flag if flag == "lasttoken" else flag.rsplit("_", 1)[0] for flag in flags] or ["mean"]
+    return "+".join(modes)
+
+
+def folder_files(folder: Path) -> tuple[Path, Path]:
+    """(the transformer's folder, the pooling config file) of a sentence-transformers or plain transformers folder."""
+    modules_file = folder / "modules.json"
+    if not modules_file.is_file():
+        return folder, folder / "1_Pooling" / "config.json"
+    by_type = {m["type"].rsplit(".", 1)[-1]: folder / m["path"] for m in json.loads(modules_file.read_text())}
+    return by_type.get("Transformer", folder), by_type.get("Pooling", folder / "1_Pooling") / "config.json"
+
+
+def read(folder: Path) -> Family:
+    """The family of the model in a local folder (sentence-transformers or plain transformers)."""
+    transformer, pooling = folder_files(Path(folder))
+    return of_config(json.loads((transformer / "config.json").read_text()), folder_pooling(pooling))
+
+
+def from_hub(name: str, download: bool = False) -> Family | None:
+    """The family of hub id `name` from its config.json (and sentence-transformers files) in the local Hugging Face
+    cache, or, with `download`, fetched from the hub (a few small files); None where they cannot be had."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    def file(path: str) -> Path | None:
+        found = try_to_load_from_cache(name, path)
+        if isinstance(found, str):
+            return Path(found)
+        if not download or found is not None:  # not cached, or cached as absent from the repository
+            return None
+        try:
+            return Path(hf_hub_download(name, path))
+        except Exception:  # absent from the repository, or the hub unreachable: the HTTP client's errors vary by version
+            return None
+
+    config = file("config.json")
+    if config is None:
+        return None
+    modules, pooling = file("modules.json"), None
+    if modules is not None:
+        folders = [m["path"] for m in json.loads(modules.read_text()) if m["type"].endswith("Pooling")]
+        pooling_config = file(f"{folders[0]}/config.json") if folders else None
+        pooling = folder_pooling(pooling_config) if pooling_config is not None else None
+    return of_config(json.loads(config.read_text()), pooling)
+
+
+# The folder the `base_model` rule builds from a file a package ships (`availability.EMBEDDED_MODELS`; `embedded.bert_config`):
+# BERT, exact GELU, mean pooling.
+EMBEDDED = of_config({"model_type": "bert", "hidden_act": "gelu", "position_embedding_type": "absolute"}, "mean")
+
+
+def of_model(name: str, download: bool = False) -> Family | None:
+    """The family of model.name `name` (a built-in embedded model, a folder, a package's copy, a hub id in the hub cache or,
+    with `download`, on the hub); None where its config.json is not at hand."""
+    from .availability import EMBEDDED_MODELS, installed_copy, looks_like_path
+
+    if name in EMBEDDED_MODELS:
+        return EMBEDDED
+    folder = Path(name).expanduser() if Path(name).expanduser().is_dir() else installed_copy(name)
+    if folder is not None:
+        return read(folder) if (folder_files(folder)[0] / "config.json").is_file() else None
+    return None if looks_like_path(name) else from_hub(name, download)
+
+
+def check_model(name: str, pooling: str, download: bool = False) -> None:
+    """`check` the family of model.name `name` where its config.json is at hand (`of_model`)."""
+    family = of_model(name, download)
+    if family is not None:
+        check(family, name, pooling)
+
+
+def check(family: Family, name: str, pooling: str) -> None:
+    """Raise Unsupported, naming the config key, where the study cannot train `family` (model.name `name`) or where
+    `pooling` (model.pooling: auto, mean or cls) is wrong for it."""
+    if pooling != "auto" and (family.causal or family.pooling == "lasttoken"):
+        why = (
+            f"a causal decoder ({family.model_type}): each token sees only the tokens before it, so only the last has read the whole text"
+            if family.causal
+            else "its embedding is its last token (sentence-transformers' lasttoken pooling)"
+        )
+        raise Unsupported(
+            f"config key 'model.pooling': {pooling} pooling is wrong for {name}, {why}; the study pools neither the last token nor "
+            "a decoder: keep model.pooling: auto and choose an encoder for model.name"
+        )
+    if family.problem is not None:
+        raise Unsupported(f"config key 'model.name': the study cannot train {name}: {family.problem}")
+    if pooling == "auto" and family.pooling not in POOLING_MODES:
+        raise Unsupported(
+            f"config key 'model.pooling': {name} pools '{family.pooling}', which the study does not implement (it pools mean or cls): "
+            "set model.pooling to mean or cls"
+        )
