@@ -11,7 +11,6 @@ Nothing here imports torch, so the check costs a workflow's start-up almost noth
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import platform
@@ -21,6 +20,8 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from .data.sources import sha256_of
 
 # Hub ids that a pip package ships for fully offline use: hub id -> (module, attribute giving its folder).
 OFFLINE_PACKAGES = {
@@ -118,14 +119,6 @@ def packaged_file(name: str) -> Path:
         if (Path(folder) / model.file).is_file():
             return Path(folder) / model.file
     raise ModelUnavailable(model.how_to_get(name))
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def embedded_source(name: str, file: str | None, download: str) -> str:
