@@ -117,6 +117,11 @@ def test_a_last_token_embedder_stops_the_run_naming_the_key(tmp_path):
         validate(study_config({"model": {"name": str(model)}}), SCHEMA)
     with pytest.raises(ConfigError, match=r"config key 'model\.pooling': mean pooling is wrong for .*only the last has read the whole text"):
         validate(study_config({"model": {"name": str(model), "pooling": "mean"}}), SCHEMA)
+    # an encoder embedding its last token: no pooling the study has is right for it
+    encoder = folder(tmp_path / "last-token-encoder", BERT, {"pooling_mode": "lasttoken"})
+    for pooling in ("auto", "mean"):
+        with pytest.raises(ConfigError, match=r"config key 'model\.(name|pooling)': .*(lasttoken|last token).* choose"):
+            validate(study_config({"model": {"name": str(encoder), "pooling": pooling}}), SCHEMA)
     # an encoder folder asking for a pooling the study does not implement needs model.pooling, which may replace it
     maxed = folder(tmp_path / "max", BERT, {"pooling_mode": "max"})
     with pytest.raises(ConfigError, match=r"config key 'model\.pooling': .* pools 'max', which the study does not implement"):

@@ -93,6 +93,20 @@ def test_model_file_is_a_local_copy_checked_against_the_known_sha256(tmp_path, w
         check_available(E5, file=str(tmp_path / "missing.bin"))
 
 
+def test_model_file_is_a_config_key_of_the_embedded_model_only(tmp_path):
+    from xlretrieval.config import ConfigError, validate
+
+    from conftest import SCHEMA, study_config
+
+    copy = tmp_path / "e5-small-q4.bin"
+    copy.write_bytes(b"E5S1")
+    assert validate(study_config({"model": {"file": str(copy)}}), SCHEMA)["model"]["file"] == str(copy)  # sha256: at start-up
+    with pytest.raises(ConfigError, match=r"config key 'model\.file': .*missing\.bin is not a file"):
+        validate(study_config({"model": {"file": str(tmp_path / "missing.bin")}}), SCHEMA)
+    with pytest.raises(ConfigError, match=r"config key 'model\.file': only a model built from a file a package ships"):
+        validate(study_config({"model": {"name": "sentence-transformers/all-MiniLM-L6-v2", "file": str(copy)}}), SCHEMA)
+
+
 def test_a_file_neither_mirrored_nor_reachable_is_named_with_both_places(tmp_path):
     mirrored = tmp_path / "de.json"
     shutil.copy(lareqa_file("xquad-r", "de"), mirrored)

@@ -11,7 +11,7 @@ import jsonschema
 import numpy as np
 import yaml
 
-from .availability import looks_like_path
+from .availability import EMBEDDED_MODELS, looks_like_path
 from .data.collections import BEIR_LAYOUT
 from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
 from .families import Unsupported, check_model
@@ -170,6 +170,8 @@ class Study:
         if looks_like_path(name) and not Path(name).expanduser().is_dir():
             raise ConfigError(f"config key 'model.name': {name} is not a folder (a hub id reads owner/name)")
         file = self.config["model"].get("file")
+        if file and name not in EMBEDDED_MODELS:
+            raise ConfigError(f"config key 'model.file': only a model built from a file a package ships ({', '.join(EMBEDDED_MODELS)}) reads one")
         if file and not Path(file).expanduser().is_file():
             raise ConfigError(f"config key 'model.file': {file} is not a file")
         try:

@@ -204,6 +204,12 @@ def check(family: Family, name: str, pooling: str) -> None:
         )
     if family.problem is not None:
         raise Unsupported(f"config key 'model.name': the study cannot train {name}: {family.problem}")
+    if family.pooling == "lasttoken":
+        raise Unsupported(
+            f"config key 'model.name': the study cannot train {name}: its embedding is its last token (sentence-transformers' "
+            "lasttoken pooling), which the study does not implement, and mean or cls pooling would be wrong for it: choose a model "
+            "pooled by the mean or the first (CLS) token"
+        )
     if pooling == "auto" and family.pooling not in POOLING_MODES:
         raise Unsupported(
             f"config key 'model.pooling': {name} pools '{family.pooling}', which the study does not implement (it pools mean or cls): "

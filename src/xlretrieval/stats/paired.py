@@ -240,7 +240,8 @@ def run_groups_of(runs_a: RunWeights, runs_b: RunWeights, pairs: list[tuple[int,
 
 def run_unit_weights(side: pd.DataFrame) -> RunWeights:
     """Each run's member units and their weights in its macro average."""
-    return {run: (units, np.full(len(units), 1.0 / len(units))) for run, units in side.groupby("run").unit.agg(np.array).items()}
+    runs = {run: group.to_numpy() for run, group in side.groupby("run").unit}  # not .agg(np.array): pandas < 3 refuses arrays there
+    return {run: (units, np.full(len(units), 1.0 / len(units))) for run, units in runs.items()}
 
 
 def with_families(tests: pd.DataFrame, primary: list[dict[str, str]] | None, level: float) -> pd.DataFrame:
