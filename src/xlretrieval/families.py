@@ -192,15 +192,11 @@ def check_model(name: str, pooling: str, download: bool = False) -> None:
 def check(family: Family, name: str, pooling: str) -> None:
     """Raise Unsupported, naming the config key, where the study cannot train `family` (model.name `name`) or where
     `pooling` (model.pooling: auto, mean or cls) is wrong for it."""
-    if pooling != "auto" and (family.causal or family.pooling == "lasttoken"):
-        why = (
-            f"a causal decoder ({family.model_type}): each token sees only the tokens before it, so only the last has read the whole text"
-            if family.causal
-            else "its embedding is its last token (sentence-transformers' lasttoken pooling)"
-        )
+    if pooling != "auto" and family.causal:
         raise Unsupported(
-            f"config key 'model.pooling': {pooling} pooling is wrong for {name}, {why}; the study pools neither the last token nor "
-            "a decoder: keep model.pooling: auto and choose an encoder for model.name"
+            f"config key 'model.pooling': {pooling} pooling is wrong for {name}, a causal decoder ({family.model_type}): each token sees "
+            "only the tokens before it, so only the last has read the whole text; the study pools neither the last token nor a decoder: "
+            "keep model.pooling: auto and choose an encoder for model.name"
         )
     if family.problem is not None:
         raise Unsupported(f"config key 'model.name': the study cannot train {name}: {family.problem}")
