@@ -7,7 +7,7 @@ from scipy import sparse, stats
 
 from xlretrieval.metrics import summarise
 from xlretrieval.stats import cell_intervals, cells, paired, power, resampling, significance, welch
-from xlretrieval.tables import collect, languages_table, macro, paired_test_table, power_test_table, with_base_reference
+from xlretrieval.tables import collect, languages_table, macro, paired_test_table, power_test_table, run_counts, with_base_reference
 
 from synthetic import ROLES, per_query_frame, synthetic_study
 
@@ -336,6 +336,74 @@ def test_t_interval_is_welchs_t_test_without_a_question_component():
     assert 2 < welch.t_df(dominated, [[2, 5]])[0] < welch.satterthwaite_df(dominated, [[2, 5]])[0]
 
 
+def test_fixed_language_sets_pool_the_spread_within_each_set_and_sampled_ones_average_it():
+    # no question component: b's 3 sets of 2 runs and a's 4 runs of one set, as Welch's t-test of pooled variances
+    rng = np.random.default_rng(13)
+    a, b = rng.normal(0.50, 0.01, 4), rng.normal(0.48, 0.02, 6) + np.repeat([0.0, 0.05, -0.03], 2)
+    questions = 40
+    contributions = np.vstack([np.repeat(a[:, None], questions, 1), -np.repeat(b[:, None], questions, 1)]) / questions
+    group, involved = np.repeat([0, 1], [4, 6]), np.ones((1, questions), bool)
+    t = welch.run_question_t(contributions, group, np.array([0, 0]), involved, np.array([0] * 4 + [0, 0, 1, 1, 2, 2]))
+    pooled = ((b.reshape(3, 2) - b.reshape(3, 2).mean(axis=1, keepdims=True)) ** 2).sum() / 3
+    terms = [[a.var(ddof=1) / 4, pooled / 6, 0.0]]
+    assert list(t.strata) == [1, 3] and t.run_variance[1] == pytest.approx(pooled)
+    assert t.variance[0] == pytest.approx(np.sum(terms)) and t.df[0] == pytest.approx(welch.t_df(terms, [[3, 3, 39]])[0])
+    assert t.estimate[0] == pytest.approx(a.mean() - b.mean())
+    # sampled: the sets' means are b's members, Welch's t-test of a against them
+    means, means_group = welch.stratum_means(contributions, group, np.array([0] * 4 + [0, 0, 1, 1, 2, 2]))
+    sampled = welch.run_question_t(means, means_group, np.array([0, 0]), involved)
+    oracle = stats.ttest_ind(a, b.reshape(3, 2).mean(axis=1), equal_var=False)
+    assert sampled.standard_error[0] == pytest.approx((a.mean() - b.mean()) / oracle.statistic)
+    # a set of one run: the group's runs are the unit again
+    lone = welch.run_question_t(contributions, group, np.array([0, 0]), involved, np.array([0] * 4 + [0, 0, 1, 1, 2, 3]))
+    assert list(lone.strata) == [1, 1] and lone.run_variance[1] == pytest.approx(b.var(ddof=1))
+
+
+def replicated_arms(rng, sets: int, replicates: int, runs_a: int, set_sd: float, seed_sd: float, *, studies: int, questions: int = 300, noise=0.02):
+    """Simulated k contrasts (studies, runs_a + sets x replicates, questions; b's with sign -1) of a (one language set,
+    `runs_a` seeds) against b (`sets` language sets of `replicates` seeds each), as `two_arms` but with a set effect
+    (normal, sd `set_sd`) shared by the runs of each of b's sets and a seed effect (sd `seed_sd`) for every run. With
+    the sets fixed, the truth of each study is 0.01 less the mean of its b's set effects. Returns contributions, truth."""
+    difficulty = rng.uniform(0.2, 0.8, (studies, 1, questions))
+    interaction = rng.normal(0, 0.002 * np.sqrt(questions), (studies, 1, questions))
+    a = difficulty + 0.01 + interaction / 2 + rng.normal(0, seed_sd, (studies, runs_a, 1)) + rng.normal(0, noise, (studies, runs_a, questions))
+    set_effect = rng.normal(0, set_sd, (studies, sets, 1))
+    b_runs = np.repeat(set_effect, replicates, axis=1) + rng.normal(0, seed_sd, (studies, sets * replicates, 1))
+    b = difficulty - interaction / 2 + b_runs + rng.normal(0, noise, (studies, sets * replicates, questions))
+    return np.concatenate([a, -b], axis=1) / questions, 0.01 - set_effect[:, :, 0].mean(axis=1)
+
+
+# (sets of b, runs a set, runs of a, sd of a set's effect, of a seed's): config/replicated.yaml's k = 6 vs k = 1 (6 sets
+# of 2 against 6 runs) at the default study's spreads (k = 1's runs 0.009, k = 6's 0.003-0.004 apart), with more
+# seed spread, and config/reverse.yaml's counts replicated (4 sets of 2 against 4)
+STRATIFIED_CASES = [(6, 2, 6, 0.008, 0.0035), (6, 2, 6, 0.004, 0.006), (4, 2, 4, 0.008, 0.0035)]
+
+
+def test_fixed_language_sets_cover_at_the_nominal_rate_with_replicated_runs():
+    rng = np.random.default_rng(21)
+    lines = ["sets x runs vs runs | sd of a set, a seed | runs as the unit | fixed sets (the method)"]
+    for sets, replicates, runs_a, set_sd, seed_sd in STRATIFIED_CASES:
+        covered, as_unit = [], []
+        for _ in range(4):  # 4 x 1000 studies
+            contributions, truth = replicated_arms(rng, sets, replicates, runs_a, set_sd, seed_sd, studies=1000)
+            studies, runs, questions = contributions.shape
+            group = (2 * np.arange(studies)[:, None] + (np.arange(runs) >= runs_a)[None, :]).ravel()
+            stratum = np.tile(np.concatenate([np.zeros(runs_a, int), np.repeat(np.arange(sets), replicates)]), studies)
+            number, involved = np.repeat(np.arange(studies), 2), np.ones((studies, questions), bool)
+            for t, hits in (
+                (welch.run_question_t(contributions.reshape(-1, questions), group, number, involved, stratum), covered),
+                (welch.run_question_t(contributions.reshape(-1, questions), group, number, involved), as_unit),
+            ):
+                low, high = t.interval(0.95)
+                hits.append((low <= truth) & (truth <= high))
+        coverage, unit_coverage = np.concatenate(covered).mean(), np.concatenate(as_unit).mean()
+        lines.append(f"{sets} x {replicates} vs {runs_a} | {set_sd:.4f}, {seed_sd:.4f} | {unit_coverage:.3f} | {coverage:.3f}")
+        assert 0.935 <= coverage <= 0.965, lines[-1]
+        assert unit_coverage > coverage  # the sets' spread counted as if sampled: conservative for these sets
+    print("\n95% coverage of a k contrast against replicated language sets, held fixed (300 questions, 4000 studies a case):")
+    print("\n".join(lines))
+
+
 def test_one_run_a_side_falls_back_to_the_t_interval_over_questions():
     # one member a group: no run component; the interval is the one-sample t interval of the per-question differences
     rng = np.random.default_rng(12)
@@ -360,14 +428,16 @@ LANGUAGE_SETS = [(1, d, ["en", f"p{d}"]) for d in range(6)] + [(6, 0, ["en", *(f
 SEEDS = {1: [0], 6: [0, 1, 2]}
 
 
-def language_set_study(rng, strategies, k_effect, run_spread, shared=False, sets=(("mono", "el", "el"),), n_questions=60, noise=0.02):
-    """(QuestionMatrix, runs) of base and `strategies` on LANGUAGE_SETS x SEEDS: a query set's value is the question's
+def language_set_study(
+    rng, strategies, k_effect, run_spread, shared=False, sets=(("mono", "el", "el"),), n_questions=60, noise=0.02, seeds=SEEDS
+):
+    """(QuestionMatrix, runs) of base and `strategies` on LANGUAGE_SETS x `seeds`: a query set's value is the question's
     ability + `k_effect` at k = 6 + the run's effect (normal, spread `run_spread`: which languages it drew, its seed; with
     `shared`, one per (k, draw, seed) for every strategy) + noise. The true k contrast is `k_effect`."""
     ability = rng.uniform(0.2, 0.8, n_questions)
     shifts = {"base": 0.0}
     for k, draw, _ in LANGUAGE_SETS:
-        for seed in SEEDS[k]:
+        for seed in seeds[k]:
             effects = np.full(len(strategies), rng.normal(0, run_spread)) if shared else rng.normal(0, run_spread, len(strategies))
             shifts |= {f"{s}/k{k}/draw{draw}/seed{seed}": k_effect * (k == 6) + e for s, e in zip(strategies, effects)}
     units = pd.DataFrame([(tag, *query_set, "RR") for tag in shifts for query_set in sets], columns=["model", *cells.UNIT_KEYS])
@@ -400,6 +470,24 @@ def test_run_level_interval_covers_the_k_contrast_at_about_the_nominal_rate():
     runs_cover = ((trend.ci_low_runs <= 0.03) & (0.03 <= trend.ci_high_runs)).mean()
     questions_cover = ((trend.ci_low <= 0.03) & (0.03 <= trend.ci_high)).mean()
     assert runs_cover >= 0.9 and questions_cover <= 0.3
+
+
+def test_replicated_language_sets_are_fixed_strata_of_the_paired_tests():
+    # k = 1 trains each of its 6 sets twice: its variance over runs is the spread within the sets, on 12 - 6 df
+    matrix, runs = language_set_study(np.random.default_rng(8), ["hybrid-a0.5"], 0.03, 0.01, seeds={1: [0, 1], 6: [0, 1, 2]})
+    tests = language_set_tests(matrix, runs, ["hybrid-a0.5"]).set_index("family")
+    trend = tests.loc["k-trend"]
+    assert (trend.n_runs_a, trend.n_runs_b, trend.strata_a, trend.strata_b) == (3, 12, 1, 6)
+    value = pd.Series(matrix.values.mean(axis=1), index=matrix.units.model)
+    k1 = runs[(runs.k == 1) & (runs.strategy == "hybrid-a0.5")].assign(value=lambda r: value.loc[r.model].to_numpy())
+    within = k1.value - k1.groupby("draw").value.transform("mean")
+    assert trend.var_runs_b == pytest.approx((within**2).sum() / 6)
+    assert trend.var_runs_a == pytest.approx(value.loc[runs[(runs.k == 6) & (runs.strategy == "hybrid-a0.5")].model].var())
+    vs_base = tests.loc["vs-base"].set_index("k_a")  # k = 1's pairs with the base run of their set: 6 sets of 2 pairs
+    assert vs_base.loc[1, "strata_a"] == 6 and np.isnan(vs_base.loc[1, "strata_b"]) and vs_base.loc[6, "strata_a"] == 1
+    assert run_counts(trend.to_frame().T) == ["3 vs 12 (6 sets)"]
+    sampled = language_set_tests(matrix, runs, ["hybrid-a0.5"], language_sets="sampled").set_index("family").loc["k-trend"]
+    assert sampled.strata_b == 1 and sampled.var_runs_b == pytest.approx(k1.groupby("draw").value.mean().var())
 
 
 def test_runs_both_sides_hold_are_paired():
@@ -467,6 +555,7 @@ def test_paired_test_table_shows_primary_tests_first_and_p_values_at_their_floor
         "Holm family",
         "setting",
         "languages",
+        "runs",
         "query sets",
         "difference [95% CI, questions]",
         "95% CI, t over runs and questions, Welch-Satterthwaite df",
@@ -511,6 +600,8 @@ def power_rows(**columns) -> pd.DataFrame:
             "runs_paired": [False, True, False, False],
             "n_runs_a": [3, 3, 1, 3],
             "n_runs_b": [6, 3, 6, 6],
+            "strata_a": 1,
+            "strata_b": [1, np.nan, 1, 1],
             "n_questions": 300,
             "var_runs_a": [0.0047**2, 0.003**2, np.nan, 0.0047**2],
             "var_runs_b": [0.0056**2, np.nan, 0.0056**2, 0.0056**2],
@@ -544,6 +635,19 @@ def test_power_table_projects_the_detectable_effect_and_the_runs_for_the_target(
     assert readable.loc["hybrid-a0.5, k=6 vs k=1", "runs for 0.010"] == str(table.runs_for_target[0])
     assert readable.loc["hybrid-a0.5 vs xx-mono, k=6", "runs"] == "3 pairs"
     assert readable.loc["xx-mono, k=6 vs k=1", "runs for 0.010"] == "?" and readable.loc["x-y, k=6 vs k=1", "runs for 0.010"] == "> 1000"
+
+
+def test_power_table_keeps_a_sides_language_sets():
+    # k = 1 of 12 runs in 6 fixed sets: n runs a side keep the 6 sets (n - 6 df), and n < 12 would leave a set one run
+    rows = power_rows().iloc[[0]].assign(n_runs_b=12, strata_b=6, var_runs_b=0.0035**2)
+    table = power.power_table(rows, 0.95, 0.010)
+    assert np.isnan(table.loc[0, ["detectable_n2", "detectable_n3", "detectable_n6"]].to_numpy(dtype=float)).all()
+    terms = [[0.0047**2 / 12, 0.0035**2 / 12, 0.002**2]]
+    expected = significance.detectable_effect(np.sqrt(np.sum(terms)), welch.t_df(terms, [[11, 6, 299]]), 0.95, 1)
+    assert table.loc[0, "detectable_n12"] == pytest.approx(expected[0])
+    assert int(table.runs_for_target[0]) >= 12
+    readable = power_test_table(table)
+    assert readable.iloc[0]["runs"] == "3 vs 12 (6 sets)" and readable.iloc[0]["n=6"] == "-"
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.15, 0.4])

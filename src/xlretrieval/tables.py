@@ -287,6 +287,7 @@ def paired_test_table(tests: pd.DataFrame, level: float, *, permutations: int) -
             "Holm family": np.where(tests.primary, "primary", "other"),
             "setting": tests.setting,
             "languages": tests.lang_group,
+            "runs": run_counts(tests),
             "query sets": tests.n_query_sets,
             f"difference [{level:.0%} CI, questions]": signed_intervals(tests.difference, tests.ci_low, tests.ci_high),
             f"{level:.0%} CI, {RUNS_INTERVAL}": [f"[{low:+.3f}, {high:+.3f}]" for low, high in zip(tests.ci_low_runs, tests.ci_high_runs)],
@@ -303,12 +304,27 @@ def paired_test_table(tests: pd.DataFrame, level: float, *, permutations: int) -
     return table.set_index("comparison")
 
 
+def run_counts(tests: pd.DataFrame) -> list[str]:
+    """'12 (6 sets) vs 6' or '6 pairs': each side's runs, with the language sets its variance is pooled within
+    where there are several (`stats.welch`)."""
+
+    def side(runs, strata) -> str:
+        return f"{runs} ({strata:.0f} sets)" if strata > 1 else f"{runs}"
+
+    return [
+        f"{side(a, sa)} pairs" if paired else f"{side(a, sa)} vs {side(b, sb)}"
+        for a, b, sa, sb, paired in zip(tests.n_runs_a, tests.n_runs_b, tests.strata_a, tests.strata_b, tests.runs_paired)
+    ]
+
+
 def power_test_table(power: pd.DataFrame) -> pd.DataFrame:
     """`stats.power.power_table` rows for reading, the primary family first: comparison, Holm family (and its
     size), setting, languages, runs a side (pairs where paired), the detectable effect with them and with each
     projected number of runs a side, and the fewest runs a side that detect the target ("> 1000" where none; "?"
-    where a side has one run, so no variance over runs to project)."""
+    where a side has one run, so no variance over runs to project; "-" where a side pooled within language sets would
+    have a set of one run)."""
     power = power.iloc[np.argsort(~power.primary.to_numpy(), kind="stable")]
+    one_run = (power.var_runs_a.isna() | (~power.runs_paired & power.var_runs_b.isna())).to_numpy()
     runs = [column for column in power.columns if column.startswith("detectable_n")]
     target = power.target.iloc[0] if len(power) else np.nan
     table = pd.DataFrame(
@@ -318,13 +334,15 @@ def power_test_table(power: pd.DataFrame) -> pd.DataFrame:
             "Holm family": [f"{'primary' if primary else 'other'} ({size})" for primary, size in zip(power.primary, power.family_size)],
             "setting": power.setting,
             "languages": power.lang_group,
-            "runs": [f"{a} pairs" if paired else f"{a} vs {b}" for a, b, paired in zip(power.n_runs_a, power.n_runs_b, power.runs_paired)],
+            "runs": run_counts(power),
             "detectable": power.detectable.map(lambda v: f"{v:.3f}"),
-            **{f"n={column.removeprefix('detectable_n')}": power[column].map(lambda v: "?" if np.isnan(v) else f"{v:.3f}") for column in runs},
-            f"runs for {target:.3f}": [
-                "?" if unknown else f"> {MAX_RUNS}" if pd.isna(n) else str(n)
-                for n, unknown in zip(power.runs_for_target, power[runs].isna().any(axis=1))
-            ],
+            **{
+                f"n={column.removeprefix('detectable_n')}": [
+                    "?" if unknown else "-" if np.isnan(v) else f"{v:.3f}" for v, unknown in zip(power[column], one_run)
+                ]
+                for column in runs
+            },
+            f"runs for {target:.3f}": ["?" if unknown else f"> {MAX_RUNS}" if pd.isna(n) else str(n) for n, unknown in zip(power.runs_for_target, one_run)],
         }
     )
     if power.benchmark.nunique() == 1:

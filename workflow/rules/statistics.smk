@@ -10,6 +10,7 @@ rule intervals:
         models=STUDY.model_tags(),
         benchmarks=EVALUATION["benchmarks"],
         level=STATS["level"],
+        language_sets=STATS["language_sets"],
     log:
         f"{RESULTS}/logs/intervals.log",
     benchmark:
@@ -47,6 +48,7 @@ rule paired_tests:
         permutations=STATS["permutations"],
         seed=STATS["seed"],
         target_detectable=STATS["target_detectable"],
+        language_sets=STATS["language_sets"],
     log:
         f"{RESULTS}/logs/paired_tests.log",
     benchmark:

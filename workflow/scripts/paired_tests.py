@@ -21,6 +21,7 @@ tests = study_paired_tests(
     resamples=p.resamples,
     permutations=p.permutations,
     seed=p.seed,
+    language_sets=p.language_sets,
 )
 tests.to_csv(out.tsv, sep="\t", index=False, float_format="%.6g")
 n_primary = int(tests.primary.sum())
@@ -28,7 +29,8 @@ caption = (
     f"Paired tests of {p.metric}, difference a - b. Intervals ({p.level:.0%}): over questions with the trained runs fixed "
     f"(percentile bootstrap over question ids, {p.resamples} samples), and over runs and questions ({RUNS_INTERVAL}: each "
     "side's run means, or the run pairs' differences where both sides hold the same runs, plus a question component "
-    "crossed with them; df its degrees of freedom). p (sign flips): randomisation over questions, "
+    f"crossed with them; df its degrees of freedom; language sets {p.language_sets}: where a side has several sets of two "
+    "runs or more, its variance is the runs' spread within them, on runs - sets df). p (sign flips): randomisation over questions, "
     f"{p.permutations} permutations, ≤ marks a p at its floor 1 / (permutations + 1); p (t): the two-sided p of that t. "
     f"Holm runs on p (t) within two families: the {n_primary} primary tests named before the run, and the other "
     f"{len(tests) - n_primary}. d_z = mean / standard deviation of the per-question differences; detectable: the "
@@ -45,7 +47,8 @@ write_table(
     f"the Holm threshold of the test's family, (1 - {p.level:g}) / family size): with the study's runs, and projected with "
     f"n = {', '.join(map(str, RUNS))} runs a side (pairs where the runs are paired) from the measured variance over each "
     f"side's runs and the question component, which more runs do not shrink. Last column: the fewest runs a side that "
-    f"detect {p.target_detectable:g} (> {MAX_RUNS}: none do); ?: a side measured with one run, whose variance over runs is unknown.",
+    f"detect {p.target_detectable:g} (> {MAX_RUNS}: none do); ?: a side measured with one run, whose variance over runs is unknown; "
+    "-: fewer runs than two in each of a side's language sets (runs (S sets): the variance pooled within S sets).",
 )
 significant = tests.p_holm < 1 - p.level
 log.info(

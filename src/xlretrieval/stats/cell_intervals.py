@@ -3,7 +3,8 @@
 A cell's interval is the t interval of `welch` with one group, the cell's runs: each run (language draw
 and training seed) is a member, its per-question contributions its units' weights over their numbers of
 questions times their values (a gain cell's base-model units with sign -1). The interval therefore holds
-the spread over runs as well as over the questions; a cell of one run has the t interval over questions.
+the spread over runs as well as over the questions; a cell of one run has the t interval over questions. A run's
+language set (its draw) is its stratum (`welch`: fixed or sampled, `language_sets`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from scipy import sparse
 
 from .cells import CELL_KEYS, QuestionMatrix, memberships
 from .resampling import check_level
-from .welch import run_question_t
+from .paired import language_set_t
+from .welch import FIXED
 
 # quantity: "value" (a cell's mean) or "gain" (its paired difference to the base model on the same query sets)
 INTERVAL_COLUMNS = [
@@ -37,24 +39,36 @@ INTERVAL_COLUMNS = [
 ]
 
 
-def cell_intervals(values: np.ndarray, present: np.ndarray, run_weights: sparse.csc_matrix, cell_of_run: np.ndarray, *, level: float) -> pd.DataFrame:
+def cell_intervals(
+    values: np.ndarray,
+    present: np.ndarray,
+    run_weights: sparse.csc_matrix,
+    cell_of_run: np.ndarray,
+    *,
+    level: float,
+    draw_of_run: np.ndarray | None = None,
+    language_sets: str = FIXED,
+) -> pd.DataFrame:
     """Estimate, t interval and its df of cells, each the mean over its runs of a weighted sum of unit means
     (the run's macro average).
 
     `run_weights` (units, run-cells) holds the weights of each run in each cell; column j belongs to cell
-    `cell_of_run[j]`. Cells are numbered 0, 1, ...; each needs a run.
+    `cell_of_run[j]`, and its run trained on language set `draw_of_run[j]` (None: every run on a set of its own).
+    Cells are numbered 0, 1, ...; each needs a run.
     """
     per_unit = sparse.diags(1.0 / np.maximum(present.sum(axis=1), 1)) @ run_weights
     contributions = np.asarray(per_unit.T @ values)  # (run-cells, questions)
     n_cells = cell_of_run.max() + 1
     cell_runs = sparse.csr_matrix((np.ones(len(cell_of_run)), (cell_of_run, np.arange(len(cell_of_run)))), shape=(n_cells, len(cell_of_run)))
     involved = np.asarray((cell_runs @ (abs(run_weights).T @ sparse.csr_matrix(present.astype(float)))).todense()) > 0
-    t = run_question_t(contributions, cell_of_run, np.arange(n_cells), involved)
+    t = language_set_t(contributions, cell_of_run, np.arange(n_cells), draw_of_run, involved, language_sets)
     low, high = t.interval(level)
     return pd.DataFrame({"cell": np.arange(n_cells), "estimate": t.estimate, "ci_low": low, "ci_high": high, "df": t.df, "n_runs": t.members})
 
 
-def intervals(matrix: QuestionMatrix, runs: pd.DataFrame, benchmark: str, roles: dict[str, str], *, level: float = 0.95) -> pd.DataFrame:
+def intervals(
+    matrix: QuestionMatrix, runs: pd.DataFrame, benchmark: str, roles: dict[str, str], *, level: float = 0.95, language_sets: str = FIXED
+) -> pd.DataFrame:
     """Estimate, t interval (`cell_intervals`) and its df of every cell (see `cells`), metric by metric.
 
     `n_query_sets` counts the distinct query sets a cell averages over its runs; `n_questions` the
@@ -74,7 +88,11 @@ def intervals(matrix: QuestionMatrix, runs: pd.DataFrame, benchmark: str, roles:
         run_weights = sparse.csc_matrix((weights, (local[group.unit.to_numpy()], run_cell)), shape=(len(rows), run_cell.max() + 1))
         cell_of_run = np.empty(run_weights.shape[1], dtype=np.int64)
         cell_of_run[run_cell] = cell_codes
-        result = cell_intervals(matrix.values[rows], matrix.present[rows], run_weights, cell_of_run, level=level)
+        draw_of_run = np.empty(run_weights.shape[1], dtype=np.int64)
+        draw_of_run[run_cell] = runs.set_index("run").draw.loc[group.run].to_numpy()
+        result = cell_intervals(
+            matrix.values[rows], matrix.present[rows], run_weights, cell_of_run, level=level, draw_of_run=draw_of_run, language_sets=language_sets
+        )
         positive = group.sign.to_numpy() > 0
         query_sets = group[positive].drop_duplicates(["cell", "setting", "set_query_lang", "passage_lang"]).groupby("cell").size()
         held = sparse.csr_matrix(

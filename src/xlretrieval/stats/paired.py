@@ -5,7 +5,8 @@ Over questions, holding the trained runs fixed: a sign-flip randomisation test o
 differences (each question's contribution to the macro average of one side minus the other),
 two-sided, and a paired bootstrap interval over questions. Over runs and questions: the t interval and
 two-sided t p-value of `welch` over each side's runs (language draws and seeds), or over run pairs where
-both sides hold the same runs (see `paired_runs`), and the questions.
+both sides hold the same runs (see `paired_runs`), and the questions; a side's language sets (its runs' draws) are
+the strata of `welch` (`stats.language_sets`: fixed or sampled).
 
 The tests named before the run (`stats.primary`) form the primary family; every other test is in the
 rest. Each family is Holm-adjusted on the p-values over runs and questions.
@@ -25,7 +26,7 @@ from ..model_tags import BASE, parse_strategy
 from .cells import QuestionMatrix, memberships
 from .resampling import check_level, percentile_interval, question_counts, set_means
 from .significance import detectable_effect, holm, sign_flip_pvalues
-from .welch import run_question_t
+from .welch import FIXED, SAMPLED, RunQuestionT, run_question_t, stratum_means
 
 # the study's primary tests when `stats.primary` is null: the hybrid k trend on the held-out languages, those the study has
 DEFAULT_PRIMARY = [
@@ -46,6 +47,8 @@ TEST_COLUMNS = [
     "n_runs_a",
     "n_runs_b",
     "runs_paired",
+    "strata_a",
+    "strata_b",
     "n_query_sets",
     "n_questions",
     "mean_a",
@@ -70,8 +73,9 @@ TEST_COLUMNS = [
 
 # {run: (units, weights)}: each run's units and their weights in its macro average
 RunWeights = dict[int, tuple[np.ndarray, np.ndarray]]
-# One group of runs (or run pairs): the (units, weights) of each member, as in the mean over the group's members.
-RunGroup = list[tuple[np.ndarray, np.ndarray]]
+# One group of runs (or run pairs): the (units, weights, draw) of each member, as in the mean over the group's members,
+# and the language set (draw) it trained on: its stratum.
+RunGroup = list[tuple[np.ndarray, np.ndarray, int]]
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ def paired_tests(
     resamples: int = 1000,
     permutations: int = 10000,
     seed: int = 0,
+    language_sets: str = FIXED,
 ) -> pd.DataFrame:
     """Paired comparisons (see `comparisons`) of `metric`: both means, their difference (a - b) with a
     bootstrap interval over questions and a t interval over runs and questions (`welch`: its df and
@@ -131,7 +136,9 @@ def paired_tests(
     query sets are left out. `effect_size` is the mean per-question difference over its standard
     deviation (Cohen's d_z). `runs_paired` says whether the runs were paired (`paired_runs`); `var_runs_a`
     is then the variance of the pairs' differences and `var_runs_b` NaN, otherwise each side's variance
-    over its runs (NaN for one run). `var_questions` is the question component V_q.
+    over its runs (NaN for one run). `var_questions` is the question component V_q. `strata_a` and `strata_b` are
+    the language sets each side's variance is pooled within (`welch`, `language_sets`; 1 where its runs are the unit;
+    `strata_b` NaN where paired); the run component's df is runs minus strata.
     """
     check_level(level)
     members = memberships(matrix, runs, roles)
@@ -157,7 +164,7 @@ def paired_tests(
         weights_a.append(macro_unit_weights(runs_a, len(matrix.units)))
         weights_b.append(macro_unit_weights(runs_b, len(matrix.units)))
         pairs = paired_runs(run_keys.loc[list(runs_a)], run_keys.loc[list(runs_b)])
-        run_groups.append(run_groups_of(runs_a, runs_b, pairs))
+        run_groups.append(run_groups_of(runs_a, runs_b, pairs, run_keys.draw))
         rows.append(
             {
                 **c.__dict__,
@@ -185,33 +192,48 @@ def paired_tests(
     out["ci_low"], out["ci_high"] = percentile_interval(unit_samples @ (a - b).T, level)
     out["effect_size"] = [effect_size(d[m]) for d, m in zip(per_question, involved)]
     out["p_value"] = sign_flip_pvalues(per_question, permutations, rng)
-    t = run_question_t(*member_contributions(run_groups, used, values, present), involved)
+    t = language_set_t(*member_contributions(run_groups, used, values, present), involved, language_sets)
     out["ci_low_runs"], out["ci_high_runs"] = t.interval(level)
     out["df_runs"], out["p_runs"], out["var_questions"] = t.df, t.p_values(), t.question_variance
     first = np.concatenate([[0], np.cumsum([len(groups) for groups in run_groups])[:-1]])
     out["var_runs_a"] = t.run_variance[first]
     out["var_runs_b"] = [t.run_variance[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
+    out["strata_a"] = t.strata[first]
+    out["strata_b"] = [t.strata[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
     out = with_families(out.assign(benchmark=benchmark, metric=metric), primary, level)
     return out[TEST_COLUMNS]
 
 
+def language_set_t(
+    contributions: np.ndarray, group: np.ndarray, number_of_group: np.ndarray, stratum: np.ndarray | None, involved: np.ndarray, language_sets: str
+) -> RunQuestionT:
+    """`welch.run_question_t` with each member's language set as its stratum, fixed or sampled (`language_sets`; None:
+    every member on a set of its own)."""
+    if language_sets not in (FIXED, SAMPLED):
+        raise ValueError(f"language sets are '{FIXED}' or '{SAMPLED}', not '{language_sets}'")
+    if language_sets == SAMPLED and stratum is not None:
+        contributions, group = stratum_means(contributions, group, stratum)
+        return run_question_t(contributions, group, number_of_group, involved)
+    return run_question_t(contributions, group, number_of_group, involved, stratum)
+
+
 def member_contributions(
     tests: list[list[RunGroup]], used: np.ndarray, values: np.ndarray, present: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """`welch.run_question_t`'s members, groups and tests: each member's per-question contributions (members,
     questions; its weights over each unit's number of questions, times the unit's values, units `used`), each
-    member's group and each group's test."""
+    member's group, each group's test and each member's language set."""
     members = [member for groups in tests for group in groups for member in group]
     local = np.full(used.max() + 1, -1)
     local[used] = np.arange(len(used))
-    member_of = np.repeat(np.arange(len(members)), [len(units) for units, _ in members])
-    unit_of = local[np.concatenate([units for units, _ in members])]
-    weights = np.concatenate([w for _, w in members]) / present.sum(axis=1)[unit_of]
+    member_of = np.repeat(np.arange(len(members)), [len(units) for units, _, _ in members])
+    unit_of = local[np.concatenate([units for units, _, _ in members])]
+    weights = np.concatenate([w for _, w, _ in members]) / present.sum(axis=1)[unit_of]
     contributions = sparse.csr_matrix((weights, (member_of, unit_of)), shape=(len(members), len(used))) @ values
     group_sizes = [len(group) for groups in tests for group in groups]
     group = np.repeat(np.arange(len(group_sizes)), group_sizes)
     test_of_group = np.repeat(np.arange(len(tests)), [len(groups) for groups in tests])
-    return contributions, group, test_of_group
+    return contributions, group, test_of_group, np.array([draw for _, _, draw in members])
 
 
 def paired_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> list[tuple[int, int]] | None:
@@ -230,12 +252,18 @@ def paired_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> list[tuple[int, i
     return None
 
 
-def run_groups_of(runs_a: RunWeights, runs_b: RunWeights, pairs: list[tuple[int, int]] | None) -> list[RunGroup]:
+def run_groups_of(runs_a: RunWeights, runs_b: RunWeights, pairs: list[tuple[int, int]] | None, draw_of: pd.Series) -> list[RunGroup]:
     """The run groups of a comparison, each member weighted as in the mean over its group's members (the
-    side's macro average, b's with sign -1): one group of run pairs (a minus b) or a group per side."""
+    side's macro average, b's with sign -1) with its language set (`draw_of` its run; a pair's is a's): one group of
+    run pairs (a minus b) or a group per side."""
     if pairs is not None:
-        return [[(np.concatenate([runs_a[i][0], runs_b[j][0]]), np.concatenate([runs_a[i][1], -runs_b[j][1]])) for i, j in pairs]]
-    return [list(runs_a.values()), [(units, -weights) for units, weights in runs_b.values()]]
+        return [
+            [(np.concatenate([runs_a[i][0], runs_b[j][0]]), np.concatenate([runs_a[i][1], -runs_b[j][1]]), draw_of[i]) for i, j in pairs]
+        ]
+    return [
+        [(units, weights, draw_of[run]) for run, (units, weights) in runs_a.items()],
+        [(units, -weights, draw_of[run]) for run, (units, weights) in runs_b.items()],
+    ]
 
 
 def run_unit_weights(side: pd.DataFrame) -> RunWeights:

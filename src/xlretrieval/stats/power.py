@@ -6,8 +6,10 @@ each side's variance over its runs (or the variance of the run pairs' difference
 runs are paired) and the question component, which more runs do not shrink. With n runs a side (n pairs
 where paired) the variance is projected by putting n for n_a and n_b, the df by `welch.t_df`, and the
 detectable effect is that of `significance.detectable_effect` at the test's Holm threshold,
-(1 - level) / the size of its family. A side measured with one run has no variance over runs: its
-projections are unknown (NaN).
+(1 - level) / the size of its family. A side whose variance is pooled within its S language sets (`strata_a`,
+`strata_b`: `welch`, fixed sets) keeps them: n runs a side have n - S df, and fewer than 2 S runs (a set with one
+run) are not projected (NaN). A side measured with one run has no variance over runs: its projections are
+unknown (NaN).
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ MAX_RUNS = 1000  # the most runs a side `runs_for_target` looks at
 KEY_COLUMNS = ["benchmark", "metric", "family", "setting", "lang_group", "strategy_a", "k_a", "strategy_b", "k_b", "primary", "runs_paired"]
 
 
+def projectable(runs: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Whether `runs` runs a side keep two runs in each of a side's `strata` language sets (always where its runs are
+    the unit, one stratum)."""
+    return (strata <= 1) | (runs >= 2 * strata)
+
+
 def family_sizes(tests: pd.DataFrame) -> np.ndarray:
     """The size of each test's Holm family (`paired.with_families`): the primary tests or the rest."""
     primary = tests.primary.to_numpy(dtype=bool)
@@ -37,10 +45,11 @@ def projected_detectable(tests: pd.DataFrame, runs, level: float) -> np.ndarray:
     paired = tests.runs_paired.to_numpy(dtype=bool)
     var_a = tests.var_runs_a.to_numpy(dtype=float)
     var_b = np.where(paired, 0.0, tests.var_runs_b.to_numpy(dtype=float))
+    strata_a, strata_b = tests.strata_a.to_numpy(dtype=float), np.where(paired, 1.0, tests.strata_b.to_numpy(dtype=float))
     questions = tests.var_questions.to_numpy(dtype=float)
     terms = np.column_stack([var_a / n, var_b / n, questions])
-    dfs = np.column_stack([n - 1, np.where(paired, 0.0, n - 1), tests.n_questions.to_numpy(dtype=float) - 1])
-    known = ~np.isnan(terms).any(axis=1)
+    dfs = np.column_stack([n - strata_a, np.where(paired, 0.0, n - strata_b), tests.n_questions.to_numpy(dtype=float) - 1])
+    known = ~np.isnan(terms).any(axis=1) & projectable(n, strata_a) & projectable(n, strata_b)
     standard_error, df = np.sqrt(terms.sum(axis=1)), np.full(len(tests), np.nan)
     if known.any():
         df[known] = t_df(terms[known], dfs[known])
@@ -54,10 +63,12 @@ def projected_detectable(tests: pd.DataFrame, runs, level: float) -> np.ndarray:
 
 
 def runs_for_target(tests: pd.DataFrame, level: float, target: float, max_runs: int = MAX_RUNS) -> pd.Series:
-    """The fewest runs a side (2 to `max_runs`) with which each test (as in `projected_detectable`) detects `target`; NA where even
-    `max_runs` do not (the question component alone may be too large) or the projection is unknown.
-    Found by bisection: the detectable effect falls as runs are added."""
-    low = np.full(len(tests), 2)
+    """The fewest runs a side (2, or two a language set where the variance is pooled within sets, to `max_runs`) with
+    which each test (as in `projected_detectable`) detects `target`; NA where even `max_runs` do not (the question
+    component alone may be too large) or the projection is unknown. Found by bisection: the detectable effect falls as
+    runs are added."""
+    strata = np.fmax(tests.strata_a.to_numpy(dtype=float), np.where(tests.runs_paired, 1.0, tests.strata_b.to_numpy(dtype=float)))
+    low = np.maximum(2, 2 * np.nan_to_num(strata, nan=1.0)).astype(int)
     high = np.full(len(tests), max_runs)
     enough_at_low = projected_detectable(tests, low, level) <= target
     searched = ~enough_at_low & (projected_detectable(tests, high, level) <= target)
@@ -78,7 +89,8 @@ def power_table(tests: pd.DataFrame, level: float, target: float, runs=RUNS) -> 
     chosen = tests.primary.to_numpy(dtype=bool) | (tests.family == "k-trend").to_numpy()
     shown = tests.assign(family_size=family_sizes(tests))[chosen]
     out = shown[
-        KEY_COLUMNS + ["n_runs_a", "n_runs_b", "n_questions", "var_runs_a", "var_runs_b", "var_questions", "family_size", "detectable"]
+        KEY_COLUMNS
+        + ["n_runs_a", "n_runs_b", "strata_a", "strata_b", "n_questions", "var_runs_a", "var_runs_b", "var_questions", "family_size", "detectable"]
     ].copy()
     for n in runs:
         out[f"detectable_n{n}"] = projected_detectable(shown, n, level)

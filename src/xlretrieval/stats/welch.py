@@ -21,6 +21,14 @@ questions):
   upper `DF_BOUND` confidence bound of its variance, term f / chi2_f(1 - DF_BOUND) (see `t_df`).
 
 With one member in every group, the interval is the paired t interval over questions alone.
+
+Runs of one language set (a *stratum*: the same k target languages, other seeds) share that set's effect. Where the
+study's claim is for the sets it trained (`FIXED`: under `cover` they are the whole pool), a group whose strata each
+hold two members or more has its run component from the spread within its strata: s_g^2 pooled over them, on
+n_g - S_g df (S_g strata), and its run-by-question residual within them too; a group with a stratum of one member
+keeps its members as the unit. Where the sets are a sample of the possible ones (`SAMPLED`), each stratum's members
+are first averaged (`stratum_means`), so the unit is the language set, on S_g - 1 df (a group of one set keeps its
+runs).
 """
 
 from __future__ import annotations
@@ -38,15 +46,19 @@ from scipy import sparse, stats
 # tests/test_stats.py). It leaves the df of a single term, and of terms on equal df, as they are.
 DF_BOUND = 0.65
 
+FIXED, SAMPLED = "fixed", "sampled"  # what a k's language sets are to the study's claim (`stats.language_sets`)
+
 
 @dataclass(frozen=True)
 class RunQuestionT:
     """Estimate and variance components of each number (`estimate`, `question_variance`, `variance`, `df`: one
-    per number) and of each group (`run_variance` s_g^2, NaN for one member; `members` n_g)."""
+    per number) and of each group (`run_variance` s_g^2, NaN where it has no df; `members` n_g; `strata` S_g, the
+    strata its variance is pooled within, 1 where its members are the unit)."""
 
     estimate: np.ndarray
     run_variance: np.ndarray
     members: np.ndarray
+    strata: np.ndarray
     question_variance: np.ndarray
     variance: np.ndarray
     df: np.ndarray
@@ -92,28 +104,68 @@ def t_df(terms, dfs) -> np.ndarray:
     return satterthwaite_df(terms * bound, dfs)
 
 
-def run_question_t(contributions: np.ndarray, group: np.ndarray, number_of_group: np.ndarray, involved: np.ndarray) -> RunQuestionT:
+def stratum_means(contributions: np.ndarray, group: np.ndarray, stratum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`SAMPLED`: the members of each (group, stratum) averaged into one, and its group; the mean over a group's new
+    members is the mean over its strata of their means. A group of one stratum (k = the whole pool: the one set there
+    is, not a sample) keeps its members."""
+    code, _ = _codes(group, stratum)
+    _, first_of_code = np.unique(code, return_index=True)
+    single = np.bincount(group[first_of_code]) == 1
+    code, first = _codes(group, np.where(single[group], -1 - np.arange(len(group)), stratum))
+    counts = np.bincount(code)
+    mean_of = sparse.csr_matrix((1.0 / counts[code], (code, np.arange(len(code)))), shape=(len(counts), len(code)))
+    return np.asarray(mean_of @ contributions), group[first]
+
+
+def fixed_strata(group: np.ndarray, stratum: np.ndarray | None) -> np.ndarray:
+    """`FIXED`: each member's stratum code (unique across groups), or its group's own where the group has a stratum
+    of one member (its members are then the unit); None: each group is one stratum."""
+    if stratum is None:
+        return np.asarray(group)
+    code, _ = _codes(group, stratum)
+    lone = np.bincount(group, (np.bincount(code)[code] < 2).astype(float)) > 0
+    return _codes(group, np.where(lone[group], -1, stratum))[0]
+
+
+def _codes(group: np.ndarray, stratum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A code per distinct (group, stratum), for each member, and the first member of each code."""
+    _, first, code = np.unique(np.column_stack([group, stratum]), axis=0, return_index=True, return_inverse=True)
+    return code.ravel(), first
+
+
+def run_question_t(
+    contributions: np.ndarray, group: np.ndarray, number_of_group: np.ndarray, involved: np.ndarray, stratum: np.ndarray | None = None
+) -> RunQuestionT:
     """The estimate and variance components of numbers (see the module): `contributions` (members, questions)
     holds each member's per-question contributions, `group` each member's group, `number_of_group` each group's
     number and `involved` (numbers, questions) the questions each number involves (contributions elsewhere are 0).
-    Vectorised over every member, group and number."""
+    `stratum` (optional) labels each member's language set, fixed (`fixed_strata`; `stratum_means` first for
+    `SAMPLED`). Vectorised over every member, group and number."""
     n_groups, n_numbers = len(number_of_group), len(involved)
     members = np.bincount(group, minlength=n_groups)
     if (members == 0).any():
         raise ValueError("every group needs a member")
+    strata_of = fixed_strata(group, stratum)
+    in_stratum = np.bincount(strata_of)
+    group_of_stratum = np.zeros(len(in_stratum), dtype=np.int64)
+    group_of_stratum[strata_of] = group
+    strata = np.bincount(group_of_stratum[in_stratum > 0], minlength=n_groups)
     values = contributions.sum(axis=1)
     mean_of = sparse.csr_matrix((1.0 / members[group], (group, np.arange(len(group)))), shape=(n_groups, len(group)))
     columns = np.asarray(mean_of @ contributions)  # (groups, questions): the mean over each group's members
-    deviations = values - (mean_of @ values)[group]
-    several = members > 1
+    stratum_mean_of = sparse.csr_matrix((1.0 / in_stratum[strata_of], (strata_of, np.arange(len(group)))), shape=(len(in_stratum), len(group)))
+    deviations = values - (stratum_mean_of @ values)[strata_of]
+    within = members - strata  # df of the run component
+    several = within > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        run_variance = np.where(several, np.bincount(group, deviations**2, minlength=n_groups) / (members - 1), np.nan)
+        run_variance = np.where(several, np.bincount(group, deviations**2, minlength=n_groups) / within, np.nan)
     questions = involved.sum(axis=1).astype(float)
     questions_of = questions[number_of_group]
-    # the residual of the two-way table: column-centred squares less the rows' share, (n - 1) s^2 / Q
-    squares = np.bincount(group, ((contributions - columns[group]) ** 2).sum(axis=1), minlength=n_groups)
+    # the residual of the two-way table (within strata): column-centred squares less the rows' share, within s^2 / Q
+    centred = contributions - np.asarray(stratum_mean_of @ contributions)[strata_of]
+    squares = np.bincount(group, (centred**2).sum(axis=1), minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
-        residual = (squares - (members - 1) * np.nan_to_num(run_variance) / questions_of) / ((members - 1) * (questions_of - 1))
+        residual = (squares - within * np.nan_to_num(run_variance) / questions_of) / (within * (questions_of - 1))
     residual = np.where(several & (questions_of > 1), np.maximum(residual, 0.0), 0.0)
     per_question = np.asarray(sparse.csr_matrix((np.ones(n_groups), (number_of_group, np.arange(n_groups))), shape=(n_numbers, n_groups)) @ columns)
     estimate = per_question.sum(axis=1)
@@ -128,6 +180,6 @@ def run_question_t(contributions: np.ndarray, group: np.ndarray, number_of_group
     rank = np.empty(n_groups, dtype=np.int64)
     rank[order] = np.arange(n_groups) - starts[number_of_group[order]]
     terms, dfs = np.zeros((n_numbers, rank.max() + 2)), np.zeros((n_numbers, rank.max() + 2))
-    terms[number_of_group, rank], dfs[number_of_group, rank] = np.where(several, run_variance / members, 0.0), members - 1
+    terms[number_of_group, rank], dfs[number_of_group, rank] = np.where(several, run_variance / members, 0.0), within
     terms[:, -1], dfs[:, -1] = question_variance, questions - 1
-    return RunQuestionT(estimate, run_variance, members, question_variance, terms.sum(axis=1), t_df(terms, dfs))
+    return RunQuestionT(estimate, run_variance, members, strata, question_variance, terms.sum(axis=1), t_df(terms, dfs))
