@@ -1,4 +1,5 @@
 import copy
+import platform
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,17 @@ def with_chain(config: dict) -> dict:
 # Products that record when or how long something ran (logs, Snakemake's cost files, the time table): every other
 # file a study writes is the same bytes on every run of the same config on the same machine.
 TIMED = ("logs", "costs", "costs.tsv", "tables/time_by_rule.md")
+
+
+# Where oneDNN's prepacked linear layers are expected (xlretrieval.onednn): torch built with oneDNN on x86-64 or aarch64.
+# There a torch that drops the ops they need (xlretrieval.private_apis) fails the tests instead of skipping them.
+NO_ONEDNN = "oneDNN's prepacked linear layers are expected only where torch is built with oneDNN (mkldnn) on x86-64 or aarch64"
+
+
+def onednn_expected() -> bool:
+    import torch
+
+    return platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64") and torch.backends.mkldnn.is_available()
 
 
 def lareqa_file(dataset: str, lang: str) -> Path:

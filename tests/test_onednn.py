@@ -4,12 +4,15 @@ import pytest
 import torch
 
 from xlretrieval import model as bi
-from xlretrieval import onednn
+from xlretrieval import onednn, private_apis
 from xlretrieval.encoding import encode, load_encoder
+
+from conftest import NO_ONEDNN, onednn_expected
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
 CPU = torch.device("cpu")
-pytestmark = pytest.mark.skipif(not onednn.available(CPU, torch.float32), reason="torch was built without oneDNN")
+# Not skipped where torch merely lacks the ops: there these tests fail (tests/test_kernels.py says why).
+pytestmark = pytest.mark.skipif(not onednn_expected(), reason=NO_ONEDNN)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +62,8 @@ def test_a_prepacked_model_keeps_its_state_and_saves_the_same_folder(tmp_path, t
 
 
 def test_prepacking_is_only_offered_where_onednn_runs_it(monkeypatch):
-    assert onednn.available(CPU, torch.bfloat16) == torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert onednn.available(CPU, torch.bfloat16) == private_apis.onednn_bf16()
     assert not onednn.available(CPU, torch.float16)
     assert not onednn.available(torch.device("cuda"), torch.float32)
-    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)  # a CPU without bf16 kernels
+    monkeypatch.setattr(private_apis, "onednn_bf16", lambda: False)  # a CPU without bf16 kernels
     assert onednn.available(CPU, torch.float32) and not onednn.available(CPU, torch.bfloat16)

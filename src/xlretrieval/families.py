@@ -44,7 +44,7 @@ ARCHITECTURES = {
     # layers prepacked without a folded activation
     "modernbert": Architecture(None, packs=False, feed_forward="gated"),
 }
-# config.json's activation name -> oneDNN's post-op (`torch.ops.mkldnn._linear_pointwise`'s attr and algorithm)
+# config.json's activation name -> oneDNN's post-op (`private_apis.linear_pointwise`'s attr and algorithm)
 FOLDED = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "gelu_pytorch_tanh": ("gelu", "tanh"), "relu": ("relu", "")}
 
 

@@ -3,9 +3,9 @@
 `torch.nn.Linear` on a CPU multiplies fp32 through the BLAS torch was built with (MKL, which runs AVX2 code on
 AMD processors) and bf16 through oneDNN, reordering the weight into oneDNN's blocked layout at every call.
 `prepack` gives a model's linear layers their weights reordered once and multiplies through oneDNN in both
-precisions (torch's `mkldnn::_linear_pointwise`, what `torch.compile`'s weight freezing uses), with the activation of an
-intermediate layer (exact or tanh GELU, ReLU: the one the model's family names, `families.FOLDED`) applied to the
-product before it is stored. On a 2-core AMD EPYC (Zen 5) that
+precisions (torch's `mkldnn::_linear_pointwise`, what `torch.compile`'s weight freezing uses: `private_apis`), with the
+activation of an intermediate layer (exact or tanh GELU, ReLU: the one the model's family names, `families.FOLDED`)
+applied to the product before it is stored. On a 2-core AMD EPYC (Zen 5) that
 is 2.3x the fp32 and 1.2x the bf16 products of `torch.nn.Linear` (docs/speed.md). The arithmetic is the same: fp32
 embeddings agree within float rounding, bf16 ones within bf16's (tests/test_onednn.py).
 """
@@ -13,21 +13,17 @@ embeddings agree within float rounding, bf16 ones within bf16's (tests/test_oned
 from __future__ import annotations
 
 import torch
-from transformers.activations import ACT2FN
 
-from . import families
+from . import families, private_apis
 
 _UNSET = object()
 
 
 def available(device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether oneDNN's prepacked linear layers can run here: a CPU, torch built with oneDNN, fp32, or bf16 where
-    oneDNN has bf16 kernels for this CPU."""
+    """Whether oneDNN's prepacked linear layers can run here: a CPU, torch built with oneDNN and its prepacked product
+    (`private_apis.onednn_linear`), fp32, or bf16 where oneDNN has bf16 kernels for this CPU."""
     return (
-        device.type == "cpu"
-        and torch.backends.mkldnn.is_available()
-        and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-        and (dtype == torch.float32 or (dtype == torch.bfloat16 and torch.ops.mkldnn._is_mkldnn_bf16_supported()))
+        device.type == "cpu" and private_apis.onednn_linear() and (dtype == torch.float32 or (dtype == torch.bfloat16 and private_apis.onednn_bf16()))
     )
 
 
@@ -41,7 +37,7 @@ class PrepackedLinear(torch.nn.Module):
         self.in_features, self.out_features, self.activation = linear.in_features, linear.out_features, activation
         self.post_op = families.FOLDED[activation] if activation is not None else ("none", "")
         self.weight, self.bias = linear.weight, linear.bias
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), None)
+        self.packed = private_apis.reorder_linear_weight(linear.weight.detach())
 
     @property
     def gelu(self) -> bool:
@@ -51,11 +47,16 @@ class PrepackedLinear(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = None if self.bias is None else self.bias.detach()
         attr, algorithm = self.post_op
-        y = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, self.in_features), self.packed, bias, attr, [], algorithm)
+        y = private_apis.linear_pointwise(x.reshape(-1, self.in_features), self.packed, bias, attr, algorithm)
         return y.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, activation={self.activation}"
+
+
+def prepacked(module: torch.nn.Module) -> bool:
+    """Whether any of `module`'s linear layers is a `PrepackedLinear`."""
+    return any(isinstance(child, PrepackedLinear) for child in module.modules())
 
 
 def prepack(module: torch.nn.Module, activation: str | None = _UNSET) -> int:
@@ -66,7 +67,7 @@ def prepack(module: torch.nn.Module, activation: str | None = _UNSET) -> int:
     if activation is _UNSET:
         config = getattr(module, "config", None)
         activation = families.of_config(config.to_dict()).activation if config is not None else None
-    folded = type(ACT2FN[activation]) if activation is not None else None
+    folded = private_apis.activation_type(activation) if activation is not None else None
     replaced = 0
     for parent in list(module.modules()):
         dense = getattr(parent, "dense", None)

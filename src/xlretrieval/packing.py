@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import families
+from . import families, private_apis
 from .dropout import apply_dropout
 
 ATTENTION = "xlretrieval_packed"  # the transformers attention implementation registered below
@@ -102,10 +102,8 @@ def attend(query, key, value, block: Block, dropout: float, scaling: float) -> t
 def attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None, packing: Packing | None = None, **kw):
     """transformers' attention interface: with `packing`, the packed row's attention (queries, keys and values
     1 x heads x tokens x head size; out 1 x tokens x heads x head size); without, transformers' sdpa attention."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     if packing is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kw)
+        return private_apis.sdpa_attention(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kw)
     scaling = scaling if scaling is not None else query.shape[-1] ** -0.5
     tokens = [x[0].transpose(0, 1) for x in (query, key, value)]  # tokens x heads x head size
     outputs = []
@@ -123,15 +121,12 @@ def mask(*args, attention_mask: torch.Tensor | None = None, **kwargs) -> torch.T
     none there too)."""
     if attention_mask is None:
         return None
-    from transformers.masking_utils import sdpa_mask
-
-    return sdpa_mask(*args, attention_mask=attention_mask, **kwargs)
+    return private_apis.sdpa_mask(*args, attention_mask=attention_mask, **kwargs)
 
 
 def use_packed_attention(transformer: torch.nn.Module) -> None:
     """Give a transformers encoder the attention above (packed rows when a forward pass is given `packing`)."""
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface
+    from transformers import AttentionInterface, AttentionMaskInterface
 
     AttentionInterface.register(ATTENTION, attention)
     AttentionMaskInterface.register(ATTENTION, mask)
@@ -158,7 +153,7 @@ def forward(transformer: torch.nn.Module, input_ids: list[list[int]], block_size
             f"packing a batch's texts into one row (xlretrieval.packing) is exact for {exact} encoders of transformers' own code "
             f"with absolute positions; this model is '{transformer.config.model_type}': encode and train it in padded batches"
         )
-    if transformer.config._attn_implementation != ATTENTION:
+    if private_apis.attention_implementation(transformer) != ATTENTION:
         use_packed_attention(transformer)
     device = transformer.device
     packing = Packing.of([len(ids) for ids in input_ids], block_size, device)
