@@ -32,7 +32,6 @@ from xlretrieval import onednn, precision, training
 from xlretrieval.batching import make_batches
 from xlretrieval.data.lareqa import read_dataset
 from xlretrieval.data.splits import training_pairs
-from xlretrieval.dropout import use_fast_dropout
 from xlretrieval.encoding import encode
 from xlretrieval.training import info_nce
 
@@ -97,7 +96,8 @@ def measure_encoding(name: str, device: torch.device, precision_: str, texts: li
     embeddings for comparison."""
     from sentence_transformers import SentenceTransformer
 
-    ours = bi.load(name, device, max_seq_length, precision=precision_).for_inference()
+    ours = bi.load(name, device, max_seq_length, precision=precision_)
+    ours.for_inference()
     st = SentenceTransformer(str(bi.resolve(name)), device=str(device), model_kwargs={"dtype": DTYPES[precision_]})
     st.max_seq_length = max_seq_length
     lengths = np.array([len(ids) for ids in ours.tokenize(texts)["input_ids"]])
@@ -131,8 +131,8 @@ def measure_training(
     sentence-transformers' MNRL steps on the same batches."""
     from sentence_transformers import SentenceTransformer, losses
 
-    ours = bi.load(name, device, 128, precision=precision_).train()
-    use_fast_dropout(ours.transformer)
+    ours = bi.load(name, device, 128, precision=precision_)
+    ours.for_training()
     st = SentenceTransformer(str(bi.resolve(name)), device=str(device))
     st.max_seq_length = 128
     st[0].auto_model.get_input_embeddings().weight.requires_grad_(word_embeddings != "frozen")

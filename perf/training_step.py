@@ -7,8 +7,8 @@ results/batches/hybrid-a0.5/k6/draw0/seed60000.tsv results/training/mlqa-r/pairs
 copy of the model on the same batches, one step of each in turn (so that a slower minute of a shared machine
 falls on all of them), with the same random seed per step (the same dropout masks where the shapes agree), and
 each step is timed in its phases: forward (tokenising and packing included), backward, optimiser (update and
-zeroed gradients). Every variant but plain trains with fused AdamW, and every variant but the two dropout ones
-with `xlretrieval.dropout`'s masks, as `training.train` does. Variants (`--variants`, default all but compile, in this order):
+zeroed gradients). Every variant but plain trains with fused AdamW, and every variant but the two dropout ones and
+plain-kernels with `xlretrieval.dropout`'s masks, as `training.train` does. Variants (`--variants`, default all but compile, in this order):
 
 - plain: `torch.optim.AdamW` as torch builds it by default, every weight trained (the dense 250k-row embedding
   gradient included);
@@ -20,6 +20,7 @@ with `xlretrieval.dropout`'s masks, as `training.train` does. Variants (`--varia
   element, as before `xlretrieval.dropout`; attention's stay the study's);
 - no-dropout: frozen, no dropout: what dropout's random masks cost (not a study option: it would change the
   training; attention is then torch's sdpa);
+- plain-kernels: frozen, `model.kernels: plain` (`BiEncoder.for_training`): padded batches, torch's dropout masks;
 - compile: frozen under `torch.compile(dynamic=True)` (minutes of compilation, in the first two steps).
 
 Prints per variant the median step after the first two (kernel preparation) and its phases, the GFLOP/s of the
@@ -42,7 +43,6 @@ from speed import DTYPES, forward_flops, matmul_peak
 
 from xlretrieval import model as bi
 from xlretrieval import precision, training
-from xlretrieval.dropout import use_fast_dropout
 
 VARIANTS = {  # id: (label, settings)
     "plain": ("plain (AdamW, all weights)", {"optimizer": "plain", "word_embeddings": "dense"}),
@@ -54,6 +54,7 @@ VARIANTS = {  # id: (label, settings)
     "blocks32": ("frozen, attention blocks of 32", {"word_embeddings": "frozen", "block_size": 32}),
     "torch-dropout": ("frozen, torch's dropout masks", {"word_embeddings": "frozen", "dropout": "torch"}),
     "no-dropout": ("frozen, no dropout", {"word_embeddings": "frozen", "dropout": "none"}),
+    "plain-kernels": ("frozen, model.kernels: plain", {"word_embeddings": "frozen", "kernels": "plain"}),
     "compile": ("frozen, torch.compile", {"word_embeddings": "frozen", "compile": True}),
 }
 DEFAULT_VARIANTS = [name for name in VARIANTS if name != "compile"]
@@ -61,9 +62,11 @@ DEFAULT_VARIANTS = [name for name in VARIANTS if name != "compile"]
 
 def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, object]:
     """A copy of `base` and its optimiser, as the variant's settings say."""
-    encoder = copy.deepcopy(base).train()
+    encoder = copy.deepcopy(base)
     if settings.get("dropout", "fast") == "fast":  # as training.train runs
-        use_fast_dropout(encoder.transformer)
+        encoder.for_training(settings.get("kernels", "auto"))
+    else:  # packed rows where the family allows them, torch's dropout modules
+        encoder.train()
     if settings.get("dropout") == "none":
         for module in encoder.modules():
             if isinstance(module, torch.nn.Dropout):  # attention's dropout reads its module's p too

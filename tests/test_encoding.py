@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from xlretrieval import encoding
 from xlretrieval import model as bi
+from xlretrieval import speed
 from xlretrieval.encoding import encode, encode_evalset, load_encoder
 from xlretrieval.precision import describe
+
+from conftest import onednn_expected
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
 LONG = " ".join(["the prime number theorem describes the asymptotic distribution of primes"] * 15)  # 212 tokens
@@ -47,17 +49,18 @@ def test_encoding_is_recorded_beside_the_embeddings(tmp_path, tuned):
         "precision": "fp32",
         "hardware": describe(torch.device("cpu")),
         "batch_size": 2,
+        "kernels": {"requested": "auto", "packing": True, "onednn_prepack": onednn_expected(), **speed.versions()},
         "texts": {"questions": 2, "candidates": 3},
         "truncated": {"questions": 1, "candidates": 2},
     }
     np.testing.assert_allclose(np.load(tmp_path / "candidates.npy"), encode(encoder, texts["candidates"]), atol=1e-6)
 
 
-def test_an_encoder_packing_does_not_serve_gets_padded_batches_with_the_same_embeddings(monkeypatch, xquad):
+def test_an_encoder_that_does_not_pack_gets_padded_batches_with_the_same_embeddings(monkeypatch, xquad):
     texts = xquad.candidates.groupby("lang").head(3).text.tolist()
     encoder = load_encoder(NAME, "cpu", 128)
     packed = encode(encoder, texts, batch_size=8)
-    monkeypatch.setattr(encoding, "packable", lambda transformer: False)
+    encoder.packing = False  # as for a family packing does not cover, or model.kernels: plain
     calls = []
     monkeypatch.setattr(bi.BiEncoder, "embed_tokens", lambda *args: calls.append(args))
     np.testing.assert_allclose(encode(encoder, texts, batch_size=8), packed, atol=1e-5)

@@ -15,7 +15,7 @@ from xlretrieval.config import ConfigError, validate
 from xlretrieval.families import Unsupported
 from xlretrieval.model import BiEncoder
 
-from conftest import ROOT, SCHEMA, study_config
+from conftest import NO_ONEDNN, ROOT, SCHEMA, onednn_expected, study_config
 
 SIZES = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "vocab_size": 100}
 BERT = {"architectures": ["BertModel"], "model_type": "bert", "hidden_act": "gelu", "pad_token_id": 0, **SIZES}
@@ -89,7 +89,7 @@ def test_modernbert_takes_the_plain_path_and_embeds_as_its_padded_batch(tmp_path
         packing.forward(transformer, ids, 8)
 
 
-@pytest.mark.skipif(not onednn.available(torch.device("cpu"), torch.float32), reason="torch was built without oneDNN")
+@pytest.mark.skipif(not onednn_expected(), reason=NO_ONEDNN)
 @pytest.mark.parametrize("kind, activation, folded", [("bert", "gelu_new", 2), ("bert", "relu", 2), ("modernbert", "gelu", 0)])
 def test_prepacked_layers_fold_the_activation_the_family_names(kind, activation, folded):
     from transformers import BertConfig, BertModel, ModernBertConfig, ModernBertModel
@@ -102,7 +102,8 @@ def test_prepacked_layers_fold_the_activation_the_family_names(kind, activation,
     ids, mask = torch.randint(3, 100, (3, 9)), torch.ones(3, 9, dtype=torch.long)
     with torch.no_grad():
         reference = transformer(input_ids=ids, attention_mask=mask).last_hidden_state
-        encoder = BiEncoder(transformer, tokenizer=None).for_inference()
+        encoder = BiEncoder(transformer, tokenizer=None)
+        encoder.for_inference()
         prepacked = encoder.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
     layers = [m for m in transformer.modules() if isinstance(m, onednn.PrepackedLinear)]
     assert layers and sum(layer.activation is not None for layer in layers) == folded

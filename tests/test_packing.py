@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel, XLMRobertaConfig, XLMRobertaModel
 
-from xlretrieval import dropout, packing
+from xlretrieval import dropout, packing, private_apis
 
 from conftest import ROOT
 
@@ -86,7 +86,7 @@ def test_a_model_given_no_packing_attends_as_sdpa_does():
     model, ids = encoder("bert"), texts()
     reference, _ = padded(model, ids)
     packing.forward(model, ids, 8)
-    assert model.config._attn_implementation == packing.ATTENTION
+    assert private_apis.attention_implementation(model) == packing.ATTENTION
     torch.testing.assert_close(padded(model, ids)[0], reference)
 
 
@@ -102,7 +102,8 @@ texts, length = int(sys.argv[1]), int(sys.argv[2])
 torch.manual_seed(0)
 torch.set_num_threads(1)
 config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, vocab_size=100, max_position_embeddings=length)
-encoder = BiEncoder(BertModel(config, add_pooling_layer=False), tokenizer=None).for_inference()
+encoder = BiEncoder(BertModel(config, add_pooling_layer=False), tokenizer=None)
+encoder.for_inference()
 ids = torch.randint(2, 100, (texts, length)).tolist()
 with torch.inference_mode():
     encoder.embed_tokens(ids[:16])

@@ -18,7 +18,6 @@ import torch
 from tqdm.auto import tqdm
 
 from .model import BiEncoder, choose_device, load
-from .packing import packable
 from .precision import describe
 
 SHARD_SIZE = 65536
@@ -46,12 +45,12 @@ def encode(
     """Embeddings (float32, one row per text, input order), written into `out` when given.
 
     Texts go in batches of `batch_size` sorted by token count (not characters, as `SentenceTransformer.encode` does):
-    a `packable` encoder gets each batch's tokens in one row without padding (`BiEncoder.embed_tokens`,
-    attention in blocks of similar lengths), any other a padded batch.
+    an encoder that packs (`BiEncoder.packing`) gets each batch's tokens in one row without padding
+    (`BiEncoder.embed_tokens`, attention in blocks of similar lengths), any other a padded batch.
     """
     if out is None:
         out = np.zeros((len(texts), model.dimension), dtype=np.float32)
-    device, pack = model.device, packable(model.transformer)
+    device, pack = model.device, model.packing
     model.eval()
     bar = tqdm(total=len(texts), disable=not progress, desc="encode", unit="text")
     with torch.inference_mode(), model.autocast():
@@ -74,11 +73,14 @@ def encode(
     return out
 
 
-def load_encoder(name: str, device: str, max_seq_length: int, pooling: str = "auto", precision: str = "fp32") -> BiEncoder:
+def load_encoder(name: str, device: str, max_seq_length: int, pooling: str = "auto", precision: str = "fp32", kernels: str = "auto") -> BiEncoder:
     """A model to evaluate, truncating at `max_seq_length` tokens whatever its folder saved (a fine-tuned
     model saves training's length, the base model its own), so base and fine-tuned models see the same text;
-    in `precision` (`model.precision`, resolved on this machine), every model alike."""
-    return load(name, choose_device(device), max_seq_length=max_seq_length, pooling=pooling, precision=precision).for_inference()
+    in `precision` (`model.precision`, resolved on this machine) and with the fast paths of `kernels` (`model.kernels`,
+    `BiEncoder.for_inference`), every model alike."""
+    encoder = load(name, choose_device(device), max_seq_length=max_seq_length, pooling=pooling, precision=precision)
+    encoder.for_inference(kernels)
+    return encoder
 
 
 def count_truncated(model: BiEncoder, texts: list[str], shard_size: int = SHARD_SIZE) -> int:
@@ -91,8 +93,8 @@ def count_truncated(model: BiEncoder, texts: list[str], shard_size: int = SHARD_
 
 def encode_evalset(model: BiEncoder, name: str, texts: Mapping[str, list[str]], outputs: Mapping[str, str | Path], batch_size: int) -> dict:
     """Encode each set of `texts` (questions, candidates: prefixed as encoded) into the `.npy` file `outputs`
-    names for it, and write the encoding's settings and truncated-text counts to `outputs["encoding"]`;
-    return those."""
+    names for it, and write the encoding's settings, the fast paths it took (`BiEncoder.kernels`) and truncated-text
+    counts to `outputs["encoding"]`; return those."""
     for key, batch in texts.items():
         vectors = open_embeddings(outputs[key], len(batch), model.dimension)
         encode(model, batch, batch_size, progress=True, out=vectors)
@@ -105,6 +107,7 @@ def encode_evalset(model: BiEncoder, name: str, texts: Mapping[str, list[str]], 
         "hardware": describe(model.device),
         "precision": model.precision,
         "batch_size": batch_size,
+        "kernels": model.kernels,
         "texts": {key: len(batch) for key, batch in texts.items()},
         "truncated": {key: count_truncated(model, batch) for key, batch in texts.items()},
     }

@@ -21,10 +21,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from . import families, onednn
+from . import families, onednn, speed
 from . import packing as packed
 from . import precision as arithmetic
 from .availability import UNUSED_HUB_FILES, installed_copy
+from .dropout import own_masks, use_fast_dropout
 from .families import POOLING_MODES
 
 
@@ -110,6 +111,10 @@ class BiEncoder(torch.nn.Module):
     `precision` ("fp32" or "bf16", resolved by `precision.resolve`) is the arithmetic it runs in: training
     keeps fp32 weights, optimiser state and loss and runs the forward pass under bf16 autocast;
     `for_inference` casts the weights themselves to bf16. Embeddings are always returned in fp32.
+
+    `for_training` and `for_inference` prepare it, each taking the fast paths `model.kernels` asks for (`speed`) and
+    keeping their account in `kernels`. `packing` says whether `embed` packs a batch's texts into one row: until one of
+    them decides, wherever the model's family allows it (as `auto` does).
     """
 
     def __init__(
@@ -129,6 +134,8 @@ class BiEncoder(torch.nn.Module):
             raise ValueError(f"precision must be fp32 or bf16 (resolved), not '{precision}'")
         self.transformer, self.tokenizer, self.dense = transformer, tokenizer, dense
         self.pooling, self.normalize, self.max_seq_length, self.precision = pooling, normalize, max_seq_length, precision
+        self.packing = packed.packable(transformer)
+        self.kernels: dict | None = None  # the fast paths for_training or for_inference took (`speed.record`)
 
     @property
     def device(self) -> torch.device:
@@ -142,15 +149,33 @@ class BiEncoder(torch.nn.Module):
         """bf16 autocast when the model runs in bf16 (matrix products in bf16, reductions in fp32), else a no-op."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
-    def for_inference(self) -> BiEncoder:
-        """In evaluation mode, with bf16 weights when running in bf16 (faster than autocast: no cast per product) and,
-        on a CPU, the transformer's linear layers prepacked for oneDNN (`onednn.prepack`): for encoding, not training."""
+    def for_training(self, kernels: str = "auto") -> dict:
+        """Training mode, with the fast paths `kernels` asks for (`speed`). auto: packed rows where the model's family
+        allows them, the study's dropout masks (`dropout.use_fast_dropout`; on a GPU they are torch's). plain: padded
+        batches, torch's dropout. Returns what it took, as training.json records it."""
+        speed.check(kernels)
+        self.packing = kernels == "auto" and packed.packable(self.transformer)
+        if kernels == "auto":
+            use_fast_dropout(self.transformer)
+        self.train()
+        self.kernels = speed.record(kernels, packing=self.packing, dropout="own" if own_masks(self.transformer) else "torch")
+        return self.kernels
+
+    def for_inference(self, kernels: str = "auto") -> dict:
+        """Evaluation mode, with bf16 weights when running in bf16 (faster than autocast: no cast per product) and the
+        fast paths `kernels` asks for (`speed`): for encoding, not training. auto: packed batches where the model's family
+        allows them and, where oneDNN runs them (`onednn.available`), the transformer's linear layers prepacked
+        (`onednn.prepack`). plain: padded batches through torch's linear layers. Returns what it took, as encoding.json
+        records it."""
+        speed.check(kernels)
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         self.to(dtype).eval()
         family = families.of_config(self.transformer.config.to_dict())
-        if family.prepack and onednn.available(self.device, dtype):
+        self.packing = kernels == "auto" and family.packable
+        if kernels == "auto" and family.prepack and onednn.available(self.device, dtype):
             onednn.prepack(self.transformer, family.activation)
-        return self
+        self.kernels = speed.record(kernels, packing=self.packing, onednn_prepack=onednn.prepacked(self.transformer))
+        return self.kernels
 
     def tokenize(self, texts: list[str]):
         """Unpadded, truncated token ids and masks (`embed_tokens` packs them into one row)."""
@@ -176,14 +201,14 @@ class BiEncoder(torch.nn.Module):
 
         The result equals a padded forward pass (pooling ignores padding) within float rounding, at the cost of the real
         tokens alone; gradients flow as usual. `block_size` defaults to the device's (`ATTENTION_BLOCK`): small on a CPU,
-        which pays for every padded position, larger on a GPU, which pays for every kernel launch. A model that packing
-        does not cover (`packing.packable`: its family, `families`) gets one padded batch instead.
+        which pays for every padded position, larger on a GPU, which pays for every kernel launch. A model that does not
+        pack (`packing`: its family, `families`, or `model.kernels: plain`) gets one padded batch instead.
         """
         return self.embed_tokens(self.tokenize(texts)["input_ids"], block_size)
 
     def embed_tokens(self, ids: list[list[int]], block_size: int | None = None) -> torch.Tensor:
         """`embed` of texts already tokenised (`tokenize`'s input ids)."""
-        if not packed.packable(self.transformer):
+        if not self.packing:
             pad = self.transformer.config.pad_token_id or 0
             width = max(map(len, ids))
             input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids], device=self.device)

@@ -82,6 +82,7 @@ def point(
     device: str,
     precision: str,
     pooling: str,
+    kernels: str,
     languages: list[str],
     evaluated: list[str],
     settings: list[str],
@@ -95,7 +96,8 @@ def point(
     depth: int,
     encoding_batch_size: int,
 ) -> pd.DataFrame:
-    """Fine-tune for `steps` batches over `languages` (none: the base model) and evaluate on `evaluated`."""
+    """Fine-tune for `steps` batches over `languages` (none: the base model) and evaluate on `evaluated`, with the fast
+    paths of `kernels` (`model.kernels`) in both."""
     from . import model, training  # torch: imported by the jobs that train, not by the workflow's input functions
     from .batching import training_batches
 
@@ -103,9 +105,9 @@ def point(
     if steps:
         batches = training_batches(pairs, languages, alpha, steps * batch_size, batch_size, seed)
         with tempfile.TemporaryDirectory() as folder:
-            training.train(encoder, pairs, batches, Path(folder) / "model", seed=seed, progress=False, **training_options)
+            training.train(encoder, pairs, batches, Path(folder) / "model", seed=seed, kernels=kernels, progress=False, **training_options)
     encoder.max_seq_length = encoding_max_seq_length
-    encoder.for_inference()  # as `encoding.load_encoder` evaluates every model
+    encoder.for_inference(kernels)  # as `encoding.load_encoder` evaluates every model
     prefixes = {key: training_options.get(key, "") for key in ("query_prefix", "passage_prefix")}
     return evaluate(encoder, tables, evaluated, settings, depth=depth, batch_size=encoding_batch_size, measures=["RR"], **prefixes)
 

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .batching import language_shares
-from .dropout import describe_dropout, use_fast_dropout
+from .dropout import describe_dropout
 from .model import BiEncoder
 from .precision import describe
 
@@ -55,6 +55,7 @@ def train(
     passage_prefix: str = "",
     seed: int = 0,
     word_embeddings: str = "dense",
+    kernels: str = "auto",
     every: int = 100,
     patience: int = 5,
     progress: bool = True,
@@ -67,7 +68,8 @@ def train(
 
     `word_embeddings` says how the transformer's word-embedding table (for a multilingual model, the vocabulary of
     every language, most of whose rows a batch never touches) is trained: "frozen" (kept as it is), "sparse" (only
-    the rows of a batch's tokens move) or "dense" (every row, every step): see `optimizer_for`.
+    the rows of a batch's tokens move) or "dense" (every row, every step): see `optimizer_for`. `kernels` says which fast
+    paths training takes (`model.kernels`: `BiEncoder.for_training`); training.json records them.
 
     `card` (what the model was fine-tuned from and on: `model_card`) becomes the folder's README.md.
 
@@ -94,14 +96,13 @@ def train(
     warmup_steps = math.ceil(warmup_ratio * steps)
     schedule = get_linear_schedule_with_warmup(getattr(optimizer, "dense", optimizer), warmup_steps, steps)
     checkpoint = beside(Path(output), ".checkpoint")
-    settings = (learning_rate, weight_decay, warmup_ratio, temperature, query_prefix, passage_prefix, seed, word_embeddings, every, patience)
+    settings = (learning_rate, weight_decay, warmup_ratio, temperature, query_prefix, passage_prefix, seed, word_embeddings, kernels, every, patience)
     run = run_key(model, pairs, batches, *settings) if checkpoint_every else None
     start, history, stopping = 0, [], EarlyStopping(every, patience)
     if run and (state := resumable(checkpoint, run)):
         start, history = restore(state, model, optimizer, schedule, stopping)
         log.info("resumed from %s at step %d of %d", checkpoint, start, steps)
-    use_fast_dropout(model.transformer)
-    model.train()
+    model.for_training(kernels)
     bar = tqdm(groups[start:], initial=start, total=steps, disable=not progress, desc="train", unit="step")
     for step, group in enumerate(bar, start):
         learning_rate_used = optimizer.param_groups[0]["lr"]  # the schedule moves it after the step
@@ -139,7 +140,8 @@ def train(
 
 def training_info(model: BiEncoder, optimizer, kept: pd.DataFrame, *, steps_run: int, batch_size: int, **settings) -> dict:
     """training.json: the steps behind the saved weights (`kept`) and how many were X-X-mono, each language's share of
-    their texts (`language_shares`, given in `settings`), the hardware and precision, the optimiser and its settings."""
+    their texts (`language_shares`, given in `settings`), the hardware and precision, the fast paths taken
+    (`BiEncoder.kernels`), the optimiser and its settings."""
     xx_mono = int((kept.batch_kind == "xx-mono").sum())
     return {
         "steps": len(kept),
@@ -151,6 +153,7 @@ def training_info(model: BiEncoder, optimizer, kept: pd.DataFrame, *, steps_run:
         "precision": model.precision,
         "hardware": describe(model.device),
         "dropout": describe_dropout(model.transformer),
+        "kernels": model.kernels,
         **settings,  # learning rate, weight decay, warmup, temperature, seed, word embeddings
         "optimizer": describe_optimizer(optimizer),
     }

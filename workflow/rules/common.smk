@@ -303,6 +303,7 @@ def pilot_params(steps, k, lr, alpha):
         "device": config["model"]["device"],
         "precision": config["model"]["precision"],
         "pooling": config["model"]["pooling"],
+        "kernels": config["model"]["kernels"],
         "languages": STUDY.training_languages(k, 0),
         "evaluated": sorted({TRAINING["source_language"], *STUDY.held_out(benchmark)} & set(STUDY.evaluation_languages(benchmark))),
         "settings": [s for s in ("mono", "cross") if s in STUDY.settings(benchmark)],

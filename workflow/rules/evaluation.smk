@@ -12,6 +12,7 @@ rule embed:
         pooling=config["model"]["pooling"],
         device=config["model"]["device"],
         precision=config["model"]["precision"],  # resolved by the job on its machine
+        kernels=config["model"]["kernels"],
         max_seq_length=EVALUATION["max_seq_length"],  # every model alike, not the length its folder saved
         batch_size=EVALUATION["batch_size"],
         query_prefix=TRAINING["query_prefix"],

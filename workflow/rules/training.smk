@@ -75,6 +75,7 @@ rule train:
         pooling=config["model"]["pooling"],
         device=config["model"]["device"],
         precision=config["model"]["precision"],  # resolved by the job on its machine
+        kernels=config["model"]["kernels"],
         learning_rate=TRAINING["learning_rate"],
         weight_decay=TRAINING["weight_decay"],
         warmup_ratio=TRAINING["warmup_ratio"],

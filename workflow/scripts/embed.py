@@ -10,7 +10,7 @@ log = to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 tables = BenchmarkTables.read(Path(snakemake.input.evalset[0]).parent)
-encoder = load_encoder(p.model, p.device, p.max_seq_length, p.pooling, p.precision)
+encoder = load_encoder(p.model, p.device, p.max_seq_length, p.pooling, p.precision, p.kernels)
 texts = {"questions": [p.query_prefix + t for t in tables.questions.text], "candidates": [p.passage_prefix + t for t in tables.candidates.text]}
 info = encode_evalset(encoder, p.model, texts, snakemake.output, p.batch_size)
 n, cut = info["texts"], info["truncated"]

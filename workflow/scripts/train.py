@@ -24,6 +24,7 @@ losses = training.train(
     query_prefix=p.query_prefix,
     passage_prefix=p.passage_prefix,
     word_embeddings=p.word_embeddings,
+    kernels=p.kernels,
     seed=int(snakemake.wildcards.seed),
     **p.early_stopping,
     checkpoint_every=snakemake.config["training"]["checkpoint_every"],  # not a param: it changes no product, so it re-runs nothing
