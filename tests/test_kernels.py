@@ -53,6 +53,7 @@ def linear_layers(encoder: bi.BiEncoder) -> list[torch.nn.Module]:
 
 def test_auto_packs_a_bert_and_trains_it_with_the_studys_dropout_masks_on_a_cpu(tiny):
     encoder = bi.load(tiny, CPU)
+    assert not encoder.transformer.use_kernels  # transformers' hub kernels: off, whatever its version's default
     assert encoder.for_inference("auto")["packing"] and encoder.packing
     trained = bi.load(tiny, CPU)
     assert trained.for_training("auto") == {"requested": "auto", "packing": True, "dropout": "own", **speed.versions()}

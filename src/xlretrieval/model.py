@@ -302,7 +302,9 @@ def load(name: str, device: torch.device, max_seq_length: int | None = None, poo
     transformer_dir, pooling_config, normalize, max_len, dense_dir = _folder_settings(resolve(name))
     pooling = _folder_pooling(pooling_config) if pooling == "auto" else pooling
     encoder = BiEncoder(
-        AutoModel.from_pretrained(transformer_dir, dtype=torch.float32),
+        # without the hub's kernels, which transformers 5.25 swaps in by default (GELU on a GPU, fetched from the hub):
+        # the fast paths are the study's own (`speed`), recorded, as under 5.24
+        AutoModel.from_pretrained(transformer_dir, dtype=torch.float32, use_kernels=False),
         AutoTokenizer.from_pretrained(transformer_dir),
         pooling,
         normalize,
