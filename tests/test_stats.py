@@ -428,9 +428,7 @@ LANGUAGE_SETS = [(1, d, ["en", f"p{d}"]) for d in range(6)] + [(6, 0, ["en", *(f
 SEEDS = {1: [0], 6: [0, 1, 2]}
 
 
-def language_set_study(
-    rng, strategies, k_effect, run_spread, shared=False, sets=(("mono", "el", "el"),), n_questions=60, noise=0.02, seeds=SEEDS
-):
+def language_set_study(rng, strategies, k_effect, run_spread, shared=False, sets=(("mono", "el", "el"),), n_questions=60, noise=0.02, seeds=SEEDS):
     """(QuestionMatrix, runs) of base and `strategies` on LANGUAGE_SETS x `seeds`: a query set's value is the question's
     ability + `k_effect` at k = 6 + the run's effect (normal, spread `run_spread`: which languages it drew, its seed; with
     `shared`, one per (k, draw, seed) for every strategy) + noise. The true k contrast is `k_effect`."""

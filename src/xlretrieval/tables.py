@@ -342,7 +342,9 @@ def power_test_table(power: pd.DataFrame) -> pd.DataFrame:
                 ]
                 for column in runs
             },
-            f"runs for {target:.3f}": ["?" if unknown else f"> {MAX_RUNS}" if pd.isna(n) else str(n) for n, unknown in zip(power.runs_for_target, one_run)],
+            f"runs for {target:.3f}": [
+                "?" if unknown else f"> {MAX_RUNS}" if pd.isna(n) else str(n) for n, unknown in zip(power.runs_for_target, one_run)
+            ],
         }
     )
     if power.benchmark.nunique() == 1:

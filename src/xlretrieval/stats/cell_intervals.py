@@ -14,8 +14,8 @@ import pandas as pd
 from scipy import sparse
 
 from .cells import CELL_KEYS, QuestionMatrix, memberships
-from .resampling import check_level
 from .paired import language_set_t
+from .resampling import check_level
 from .welch import FIXED
 
 # quantity: "value" (a cell's mean) or "gain" (its paired difference to the base model on the same query sets)

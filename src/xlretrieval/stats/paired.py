@@ -257,9 +257,7 @@ def run_groups_of(runs_a: RunWeights, runs_b: RunWeights, pairs: list[tuple[int,
     side's macro average, b's with sign -1) with its language set (`draw_of` its run; a pair's is a's): one group of
     run pairs (a minus b) or a group per side."""
     if pairs is not None:
-        return [
-            [(np.concatenate([runs_a[i][0], runs_b[j][0]]), np.concatenate([runs_a[i][1], -runs_b[j][1]]), draw_of[i]) for i, j in pairs]
-        ]
+        return [[(np.concatenate([runs_a[i][0], runs_b[j][0]]), np.concatenate([runs_a[i][1], -runs_b[j][1]]), draw_of[i]) for i, j in pairs]]
     return [
         [(units, weights, draw_of[run]) for run, (units, weights) in runs_a.items()],
         [(units, -weights, draw_of[run]) for run, (units, weights) in runs_b.items()],
