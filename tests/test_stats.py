@@ -428,16 +428,20 @@ LANGUAGE_SETS = [(1, d, ["en", f"p{d}"]) for d in range(6)] + [(6, 0, ["en", *(f
 SEEDS = {1: [0], 6: [0, 1, 2]}
 
 
-def language_set_study(rng, strategies, k_effect, run_spread, shared=False, sets=(("mono", "el", "el"),), n_questions=60, noise=0.02, seeds=SEEDS):
+def language_set_study(
+    rng, strategies, k_effect, run_spread, shared=False, sets=(("mono", "el", "el"),), n_questions=60, noise=0.02, seeds=SEEDS, set_spread=0.0
+):
     """(QuestionMatrix, runs) of base and `strategies` on LANGUAGE_SETS x `seeds`: a query set's value is the question's
     ability + `k_effect` at k = 6 + the run's effect (normal, spread `run_spread`: which languages it drew, its seed; with
-    `shared`, one per (k, draw, seed) for every strategy) + noise. The true k contrast is `k_effect`."""
+    `shared`, one per (k, draw, seed) for every strategy) + its set's (normal, spread `set_spread`, shared by the set's
+    seeds) + noise. The true k contrast is `k_effect`."""
     ability = rng.uniform(0.2, 0.8, n_questions)
     shifts = {"base": 0.0}
     for k, draw, _ in LANGUAGE_SETS:
+        set_effect = rng.normal(0, set_spread)
         for seed in seeds[k]:
             effects = np.full(len(strategies), rng.normal(0, run_spread)) if shared else rng.normal(0, run_spread, len(strategies))
-            shifts |= {f"{s}/k{k}/draw{draw}/seed{seed}": k_effect * (k == 6) + e for s, e in zip(strategies, effects)}
+            shifts |= {f"{s}/k{k}/draw{draw}/seed{seed}": k_effect * (k == 6) + set_effect + e for s, e in zip(strategies, effects)}
     units = pd.DataFrame([(tag, *query_set, "RR") for tag in shifts for query_set in sets], columns=["model", *cells.UNIT_KEYS])
     values = ability + np.repeat(list(shifts.values()), len(sets))[:, None] + rng.normal(0, noise, (len(units), n_questions))
     matrix = cells.QuestionMatrix(units, values, np.ones_like(values, dtype=bool), np.array([f"q{i}" for i in range(n_questions)], dtype=object))
@@ -486,6 +490,21 @@ def test_replicated_language_sets_are_fixed_strata_of_the_paired_tests():
     assert run_counts(trend.to_frame().T) == ["3 vs 12 (6 sets)"]
     sampled = language_set_tests(matrix, runs, ["hybrid-a0.5"], language_sets="sampled").set_index("family").loc["k-trend"]
     assert sampled.strata_b == 1 and sampled.var_runs_b == pytest.approx(k1.groupby("draw").value.mean().var())
+
+
+def test_cell_intervals_hold_replicated_language_sets_fixed_or_sampled():
+    # k = 1's 6 sets differ by much more (0.05) than their two seeds (0.002): fixed, its cells' intervals hold the
+    # seeds' spread; sampled, the sets'. k = 6 is one set, the same either way.
+    matrix, runs = language_set_study(np.random.default_rng(9), ["hybrid-a0.5"], 0.0, 0.002, seeds={1: [0, 1], 6: [0, 1, 2]}, set_spread=0.05)
+    fixed, sampled = (
+        cell_intervals.intervals(matrix, runs, "x", SET_ROLES, language_sets=mode)
+        .query("quantity == 'gain' and lang_group == 'held-out' and strategy == 'hybrid-a0.5'")
+        .set_index("k")
+        for mode in ("fixed", "sampled")
+    )
+    width = {name: table.ci_high - table.ci_low for name, table in (("fixed", fixed), ("sampled", sampled))}
+    assert width["sampled"][1] > 5 * width["fixed"][1]
+    assert width["sampled"][6] == pytest.approx(width["fixed"][6]) and fixed.n_runs[1] == 12
 
 
 def test_runs_both_sides_hold_are_paired():
