@@ -14,9 +14,8 @@ import pandas as pd
 from scipy import sparse
 
 from .cells import CELL_KEYS, QuestionMatrix, memberships
-from .paired import language_set_t
 from .resampling import check_level
-from .welch import FIXED
+from .welch import FIXED, language_set_t
 
 # quantity: "value" (a cell's mean) or "gain" (its paired difference to the base model on the same query sets)
 INTERVAL_COLUMNS = [
@@ -89,7 +88,7 @@ def intervals(
         cell_of_run = np.empty(run_weights.shape[1], dtype=np.int64)
         cell_of_run[run_cell] = cell_codes
         draw_of_run = np.empty(run_weights.shape[1], dtype=np.int64)
-        draw_of_run[run_cell] = runs.set_index("run").draw.loc[group.run].to_numpy()
+        draw_of_run[run_cell] = group.draw.to_numpy()
         result = cell_intervals(
             matrix.values[rows], matrix.present[rows], run_weights, cell_of_run, level=level, draw_of_run=draw_of_run, language_sets=language_sets
         )

@@ -26,7 +26,7 @@ from ..model_tags import BASE, parse_strategy
 from .cells import QuestionMatrix, memberships
 from .resampling import check_level, percentile_interval, question_counts, set_means
 from .significance import detectable_effect, holm, sign_flip_pvalues
-from .welch import FIXED, SAMPLED, RunQuestionT, run_question_t, stratum_means
+from .welch import FIXED, language_set_t
 
 # the study's primary tests when `stats.primary` is null: the hybrid k trend on the held-out languages, those the study has
 DEFAULT_PRIMARY = [
@@ -202,19 +202,6 @@ def paired_tests(
     out["strata_b"] = [t.strata[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
     out = with_families(out.assign(benchmark=benchmark, metric=metric), primary, level)
     return out[TEST_COLUMNS]
-
-
-def language_set_t(
-    contributions: np.ndarray, group: np.ndarray, number_of_group: np.ndarray, stratum: np.ndarray | None, involved: np.ndarray, language_sets: str
-) -> RunQuestionT:
-    """`welch.run_question_t` with each member's language set as its stratum, fixed or sampled (`language_sets`; None:
-    every member on a set of its own)."""
-    if language_sets not in (FIXED, SAMPLED):
-        raise ValueError(f"language sets are '{FIXED}' or '{SAMPLED}', not '{language_sets}'")
-    if language_sets == SAMPLED and stratum is not None:
-        contributions, group = stratum_means(contributions, group, stratum)
-        return run_question_t(contributions, group, number_of_group, involved)
-    return run_question_t(contributions, group, number_of_group, involved, stratum)
 
 
 def member_contributions(

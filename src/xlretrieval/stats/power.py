@@ -26,6 +26,12 @@ MAX_RUNS = 1000  # the most runs a side `runs_for_target` looks at
 KEY_COLUMNS = ["benchmark", "metric", "family", "setting", "lang_group", "strategy_a", "k_a", "strategy_b", "k_b", "primary", "runs_paired"]
 
 
+def side_strata(tests: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The language sets each side's variance is pooled within (`strata_a`, `strata_b`; b's 1 where the runs are paired)."""
+    paired = tests.runs_paired.to_numpy(dtype=bool)
+    return tests.strata_a.to_numpy(dtype=float), np.where(paired, 1.0, tests.strata_b.to_numpy(dtype=float))
+
+
 def projectable(runs: np.ndarray, strata: np.ndarray) -> np.ndarray:
     """Whether `runs` runs a side keep two runs in each of a side's `strata` language sets (always where its runs are
     the unit, one stratum)."""
@@ -45,7 +51,7 @@ def projected_detectable(tests: pd.DataFrame, runs, level: float) -> np.ndarray:
     paired = tests.runs_paired.to_numpy(dtype=bool)
     var_a = tests.var_runs_a.to_numpy(dtype=float)
     var_b = np.where(paired, 0.0, tests.var_runs_b.to_numpy(dtype=float))
-    strata_a, strata_b = tests.strata_a.to_numpy(dtype=float), np.where(paired, 1.0, tests.strata_b.to_numpy(dtype=float))
+    strata_a, strata_b = side_strata(tests)
     questions = tests.var_questions.to_numpy(dtype=float)
     terms = np.column_stack([var_a / n, var_b / n, questions])
     dfs = np.column_stack([n - strata_a, np.where(paired, 0.0, n - strata_b), tests.n_questions.to_numpy(dtype=float) - 1])
@@ -67,7 +73,7 @@ def runs_for_target(tests: pd.DataFrame, level: float, target: float, max_runs: 
     which each test (as in `projected_detectable`) detects `target`; NA where even `max_runs` do not (the question
     component alone may be too large) or the projection is unknown. Found by bisection: the detectable effect falls as
     runs are added."""
-    strata = np.fmax(tests.strata_a.to_numpy(dtype=float), np.where(tests.runs_paired, 1.0, tests.strata_b.to_numpy(dtype=float)))
+    strata = np.fmax(*side_strata(tests))
     low = np.maximum(2, 2 * np.nan_to_num(strata, nan=1.0)).astype(int)
     high = np.full(len(tests), max_runs)
     enough_at_low = projected_detectable(tests, low, level) <= target

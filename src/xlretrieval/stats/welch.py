@@ -108,9 +108,8 @@ def stratum_means(contributions: np.ndarray, group: np.ndarray, stratum: np.ndar
     """`SAMPLED`: the members of each (group, stratum) averaged into one, and its group; the mean over a group's new
     members is the mean over its strata of their means. A group of one stratum (k = the whole pool: the one set there
     is, not a sample) keeps its members."""
-    code, _ = _codes(group, stratum)
-    _, first_of_code = np.unique(code, return_index=True)
-    single = np.bincount(group[first_of_code]) == 1
+    _, first = _codes(group, stratum)
+    single = np.bincount(group[first]) == 1
     code, first = _codes(group, np.where(single[group], -1 - np.arange(len(group)), stratum))
     counts = np.bincount(code)
     mean_of = sparse.csr_matrix((1.0 / counts[code], (code, np.arange(len(code)))), shape=(len(counts), len(code)))
@@ -133,6 +132,19 @@ def _codes(group: np.ndarray, stratum: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return code.ravel(), first
 
 
+def language_set_t(
+    contributions: np.ndarray, group: np.ndarray, number_of_group: np.ndarray, stratum: np.ndarray | None, involved: np.ndarray, language_sets: str
+) -> RunQuestionT:
+    """`run_question_t` with each member's language set as its stratum, fixed or sampled (`language_sets`; None:
+    every member on a set of its own)."""
+    if language_sets not in (FIXED, SAMPLED):
+        raise ValueError(f"language sets are '{FIXED}' or '{SAMPLED}', not '{language_sets}'")
+    if language_sets == SAMPLED and stratum is not None:
+        contributions, group = stratum_means(contributions, group, stratum)
+        return run_question_t(contributions, group, number_of_group, involved)
+    return run_question_t(contributions, group, number_of_group, involved, stratum)
+
+
 def run_question_t(
     contributions: np.ndarray, group: np.ndarray, number_of_group: np.ndarray, involved: np.ndarray, stratum: np.ndarray | None = None
 ) -> RunQuestionT:
@@ -149,7 +161,7 @@ def run_question_t(
     in_stratum = np.bincount(strata_of)
     group_of_stratum = np.zeros(len(in_stratum), dtype=np.int64)
     group_of_stratum[strata_of] = group
-    strata = np.bincount(group_of_stratum[in_stratum > 0], minlength=n_groups)
+    strata = np.bincount(group_of_stratum, minlength=n_groups)
     values = contributions.sum(axis=1)
     mean_of = sparse.csr_matrix((1.0 / members[group], (group, np.arange(len(group)))), shape=(n_groups, len(group)))
     columns = np.asarray(mean_of @ contributions)  # (groups, questions): the mean over each group's members
