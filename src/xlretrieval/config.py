@@ -387,6 +387,18 @@ class Study:
         """`evaluation.articles` for a benchmark organised in articles; None (everything) for one that is not."""
         return self.evaluation["articles"] if self.source(benchmark).articles else None
 
+    def pilot_benchmark(self) -> str:
+        """The first evaluation benchmark with a cross setting (held-out cross is what the budget must resolve)."""
+        benchmarks = self.evaluation["benchmarks"]
+        return next((b for b in benchmarks if "cross" in self.settings(b)), benchmarks[0])
+
+    def pilot_reserve(self, benchmark: str) -> dict | None:
+        """The articles set aside for the pilot in `benchmark` (`data.splits.pilot_articles`' count and seed): in the
+        pilot benchmark where it is organised in articles, else None."""
+        if benchmark != self.pilot_benchmark() or not self.source(benchmark).articles:
+            return None
+        return {"articles": self.config["pilot"]["articles"], "seed": self.evaluation["subset_seed"]}
+
     # --- models ---------------------------------------------------------------------------
     def strategies(self) -> list[str]:
         return strategy_slugs(self.training["strategies"], self.training["alpha"])
@@ -414,10 +426,15 @@ class Study:
     def pilot_point(self, steps: int, learning_rate: float | None = None) -> str:
         """A pilot point `{strategy}/k{k}/lr{lr}/steps{steps}`: hybrid (the first alpha) at the largest k (the whole pool
         at its largest, so the budget is chosen by where its held-out gain stops rising, not by the k contrast), trained
-        for `steps` at `learning_rate` (default: training.learning_rate, the rate of the pilot's curve)."""
+        for `steps` at `learning_rate` (default: training.learning_rate, the rate of the pilot's curve), once for each
+        of `pilot_seeds`."""
         strategy = strategy_slugs(["hybrid"], self.training["alpha"][:1])[0]
         rate = self.training["learning_rate"] if learning_rate is None else learning_rate
         return f"{strategy}/k{max(self.training['k'])}/lr{rate:g}/steps{steps}"
+
+    def pilot_seeds(self) -> list[int]:
+        """The seeds of a pilot point's runs (0, 1, ...: none is a study run's, `run_seed`)."""
+        return list(range(self.config["pilot"]["seeds"]))
 
     def pilot_learning_rate_points(self) -> list[str]:
         """The pilot's learning-rate comparison: a point at pilot.start_steps for each of pilot.learning_rates other than

@@ -292,11 +292,10 @@ def study_products():
 
 
 def pilot_benchmark():
-    """The first evaluation benchmark with a cross setting (held-out cross is what the budget must resolve)."""
-    return next((b for b in EVALUATION["benchmarks"] if "cross" in STUDY.settings(b)), EVALUATION["benchmarks"][0])
+    return STUDY.pilot_benchmark()
 
 
-def pilot_params(steps, k, lr, alpha):
+def pilot_params(steps, k, lr, alpha, seed):
     benchmark = pilot_benchmark()
     return {
         "model_name": loaded_base_model(),
@@ -310,7 +309,7 @@ def pilot_params(steps, k, lr, alpha):
         "alpha": alpha,
         "steps": steps,
         "batch_size": TRAINING["batch_size"],
-        "seed": 0,
+        "seed": seed,
         "training_options": {
             "learning_rate": lr,
             "weight_decay": TRAINING["weight_decay"],
@@ -327,9 +326,9 @@ def pilot_params(steps, k, lr, alpha):
     }
 
 
-def pilot_file(steps, learning_rate=None):
-    """A pilot point's per-query values (rule `pilot_point`), at training.learning_rate unless given."""
-    return f"{RESULTS}/pilot/{STUDY.pilot_point(steps, learning_rate)}.parquet"
+def pilot_files(steps, learning_rate=None):
+    """A pilot point's per-query values, a file per seed (rule `pilot_point`), at training.learning_rate unless given."""
+    return [f"{RESULTS}/pilot/{STUDY.pilot_point(steps, learning_rate)}/seed{seed}.parquet" for seed in STUDY.pilot_seeds()]
 
 
 def pilot_doubling_file(steps):
@@ -346,4 +345,4 @@ def pilot_curve(wildcards):
         return doubling_pays(read_doublings(checkpoints.pilot_doubling.get(steps=steps).output), pilot["stop_share"])
 
     _, trained = walk(pilot["start_steps"], pilot["max_steps"], pays)
-    return {"curve": [pilot_file(steps) for steps in trained], "doublings": [pilot_doubling_file(steps) for steps in trained[:-1]]}
+    return {"curve": [file for steps in trained for file in pilot_files(steps)], "doublings": [pilot_doubling_file(steps) for steps in trained[:-1]]}

@@ -61,6 +61,7 @@ rule evaluation_set:
         articles=lambda w: STUDY.article_subset(w.benchmark),
         subset_seed=EVALUATION["subset_seed"],
         holdout=lambda w: holdout(w.benchmark),
+        reserved=lambda w: STUDY.pilot_reserve(w.benchmark),  # the pilot's articles, which no study evaluates
         settings=lambda w: list(STUDY.source(w.benchmark).settings),  # qrels of every setting the source has
     log:
         f"{RESULTS}/logs/evaluation_set/{{benchmark}}.log",

@@ -14,8 +14,7 @@ rule pilot_set:
     params:
         code=package_code("pilot_set"),
         languages=lambda w: STUDY.evaluation_languages(w.benchmark),
-        articles=lambda w: STUDY.article_subset(w.benchmark),
-        subset_seed=EVALUATION["subset_seed"],
+        reserve=lambda w: STUDY.pilot_reserve(w.benchmark),
         holdout=lambda w: holdout(w.benchmark),
     log:
         f"{RESULTS}/logs/pilot/evalset/{{benchmark}}.log",
@@ -34,14 +33,14 @@ rule pilot_point:
         evalset=expand(rules.pilot_set.output, benchmark=pilot_benchmark()),
         base=base_model_input(),
     output:
-        f"{RESULTS}/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}.parquet",
+        f"{RESULTS}/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}/seed{{seed}}.parquet",
     params:
         code=package_code("pilot_point"),
-        point=lambda w: pilot_params(int(w.steps), int(w.k), float(w.lr), parse_strategy(w.strategy)[1]),
+        point=lambda w: pilot_params(int(w.steps), int(w.k), float(w.lr), parse_strategy(w.strategy)[1], int(w.seed)),
     log:
-        f"{RESULTS}/logs/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}.log",
+        f"{RESULTS}/logs/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}/seed{{seed}}.log",
     benchmark:
-        cost_file("pilot", "{strategy}/k{k}/lr{lr}/steps{steps}")
+        cost_file("pilot", "{strategy}/k{k}/lr{lr}/steps{steps}/seed{seed}")
     threads: 4
     resources:
         mem_mb=4000,
@@ -57,7 +56,7 @@ use rule pilot_point as pilot_base with:
         f"{RESULTS}/pilot/base.parquet",
     params:
         code=package_code("pilot_point"),
-        point=pilot_params(0, min(TRAINING["k"]), 0.0, 0.0),
+        point=pilot_params(0, min(TRAINING["k"]), 0.0, 0.0, 0),
     log:
         f"{RESULTS}/logs/pilot/base.log",
     benchmark:
@@ -66,8 +65,8 @@ use rule pilot_point as pilot_base with:
 
 checkpoint pilot_doubling:
     input:
-        earlier=lambda w: pilot_file(int(w.steps)),
-        later=lambda w: pilot_file(2 * int(w.steps)),
+        earlier=lambda w: pilot_files(int(w.steps)),
+        later=lambda w: pilot_files(2 * int(w.steps)),
     output:
         pilot_doubling_file("{steps}"),
     params:
@@ -91,7 +90,7 @@ checkpoint pilot_doubling:
 rule pilot:
     input:
         unpack(pilot_curve),
-        learning_rates=[f"{RESULTS}/pilot/{point}.parquet" for point in STUDY.pilot_learning_rate_points()],
+        learning_rates=[f"{RESULTS}/pilot/{point}/seed{seed}.parquet" for point in STUDY.pilot_learning_rate_points() for seed in STUDY.pilot_seeds()],
         base=rules.pilot_base.output[0],
     output:
         curve=f"{RESULTS}/pilot/learning_curve.tsv",

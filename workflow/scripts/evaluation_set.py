@@ -7,7 +7,7 @@ from xlretrieval.querysets import write_qrels
 
 log = to_file(snakemake.log[0])
 p = snakemake.params
-tables = evaluation_set(BenchmarkTables.read(Path(snakemake.input[0]).parent), p.languages, p.articles, p.subset_seed, p.holdout)
+tables = evaluation_set(BenchmarkTables.read(Path(snakemake.input[0]).parent), p.languages, p.articles, p.subset_seed, p.holdout, p.reserved)
 tables.write(Path(snakemake.output.questions).parent)
 units = write_qrels(tables, Path(snakemake.output.trec_qrels), p.settings)
 log.info(

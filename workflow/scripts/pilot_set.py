@@ -6,10 +6,10 @@ from xlretrieval.logs import to_file
 
 log = to_file(snakemake.log[0])
 p = snakemake.params
-tables = pilot_set(BenchmarkTables.read(Path(snakemake.input[0]).parent), p.languages, p.articles, p.subset_seed, p.holdout)
+tables = pilot_set(BenchmarkTables.read(Path(snakemake.input[0]).parent), p.languages, p.reserve["articles"], p.reserve["seed"], p.holdout)
 tables.write(Path(snakemake.output.questions).parent)
 log.info(
-    "%d articles the study does not evaluate, %d questions, %d candidates",
+    "%d articles set aside for the pilot (no study evaluates them), %d questions, %d candidates",
     tables.questions.article.nunique(),
     len(tables.questions),
     len(tables.candidates),

@@ -169,33 +169,43 @@ def guarded_set(tables: BenchmarkTables, holdout: dict | None) -> BenchmarkTable
     return restrict(tables, held_out)
 
 
-def evaluation_set(tables: BenchmarkTables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None) -> BenchmarkTables:
-    """The evaluated rows of a benchmark: its languages, its held-out articles when it is also trained on,
-    then a seeded subset of `articles` (None: all; always None for a source without articles, as MIRACL)."""
+def evaluation_set(
+    tables: BenchmarkTables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None, reserved: dict | None = None
+) -> BenchmarkTables:
+    """The evaluated rows of a benchmark: its languages, its held-out articles when it is also trained on, without the
+    articles `reserved` for the pilot (`pilot_articles`), then a seeded subset of `articles` (None: all; always None for
+    a source without articles, as MIRACL)."""
+    set_aside = set(pilot_articles(tables, reserved["articles"], reserved["seed"], holdout)) if reserved else set()
     tables = select_languages(tables, languages)
-    if articles is None and not holdout:
+    if articles is None and not holdout and not set_aside:
         return tables
-    pool = tables.questions.article.tolist()
-    if holdout:
-        _, pool = holdout_split(pool, holdout["train_fraction"], holdout["seed"])
+    pool = [article for article in _article_pool(tables, holdout) if article not in set_aside]
     if articles is not None and isinstance(articles, int) and articles >= len(set(pool)):
         articles = None
     return restrict(tables, asking_every_language_pair(tables, pool, choose_articles(pool, articles, seed), seed))
 
 
-def pilot_set(tables: BenchmarkTables, languages: list[str], articles: int | float | None, seed: int, holdout: dict | None) -> BenchmarkTables:
-    """As many articles as `evaluation_set` evaluates (seeded, at most all the others), from those it does not: the
-    pilot chooses the training budget on them, so the reported answer's questions take no part in that choice."""
-    evaluated = set(evaluation_set(tables, languages, articles, seed, holdout).questions.article)
-    tables = select_languages(tables, languages)
+def _article_pool(tables: BenchmarkTables, holdout: dict | None) -> list[str]:
+    """The articles a benchmark can evaluate (one entry per question row): its held-out ones when it is also trained on."""
     pool = tables.questions.article.tolist()
     if holdout:
         _, pool = holdout_split(pool, holdout["train_fraction"], holdout["seed"])
-    rest = sorted(set(pool) - evaluated)
-    if not rest:
-        raise ValueError("the study evaluates every article (evaluation.articles): the pilot needs articles the study does not evaluate")
-    chosen = choose_articles(rest, min(len(evaluated), len(rest)), seed)
-    return restrict(tables, asking_every_language_pair(tables, rest, chosen, seed))
+    return pool
+
+
+def pilot_articles(tables: BenchmarkTables, count: int, seed: int, holdout: dict | None) -> list[str]:
+    """The articles the pilot chooses the training budget on: a seeded `count` of the benchmark's evaluable articles (of
+    all its languages), set aside before any study chooses what it evaluates (`evaluation_set`'s `reserved`), so that
+    no reported answer shares a question with the choice."""
+    pool = _article_pool(tables, holdout)
+    if count >= len(set(pool)):
+        raise ValueError(f"the pilot would take {count} of the {len(set(pool))} articles the benchmark can evaluate, leaving the study none")
+    return asking_every_language_pair(tables, pool, choose_articles(pool, count, seed), seed)
+
+
+def pilot_set(tables: BenchmarkTables, languages: list[str], count: int, seed: int, holdout: dict | None) -> BenchmarkTables:
+    """The pilot's rows: `languages` of the articles `pilot_articles` sets aside."""
+    return restrict(select_languages(tables, languages), pilot_articles(tables, count, seed, holdout))
 
 
 def languages_and_pairs(languages: set[str] | frozenset[str]) -> list[frozenset[str]]:
