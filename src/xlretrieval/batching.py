@@ -9,6 +9,12 @@ A hybrid run of n batches has exactly round(alpha * n) X-X-mono batches at posit
 shuffle seeded by the seed alone, so the sequence of batch kinds depends on (seed, alpha, n) only,
 not on the languages: runs at different k share it. Ids are drawn from per-language shuffled queues
 refilled when exhausted, so data is covered evenly.
+
+How much of the training is in the source language (`SOURCE_SHARES`): "uniform" draws every training language alike,
+so the source's share of the texts falls as k grows (about 1/2 at k = 1, 1/(k + 1) in X-X-mono batches); "half" keeps
+it at one half at every k: an X-X-mono batch is in the source with probability 1/2 (else in a target drawn alike), and
+every X-Y pair has the source on one side (its question with probability 1/2). With one target language the two are
+the same design, and "half" takes the uniform draws there, so its runs at k = 1 are the uniform ones.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 BATCH_COLUMNS = ["batch", "kind", "question_id", "question_lang", "passage_id", "passage_lang"]
+UNIFORM, HALF = "uniform", "half"
+SOURCE_SHARES = (UNIFORM, HALF)  # the source language's share of the training texts (`training.source_shares`)
 
 
 class _Queue:
@@ -70,12 +78,16 @@ def make_batches(
     n_pairs: int,
     batch_size: int,
     seed: int,
+    source_share: str = UNIFORM,
 ) -> pd.DataFrame:
-    """Sample `n_pairs // batch_size` batches over `languages`.
+    """Sample `n_pairs // batch_size` batches over `languages`, the source language first.
 
     `pairs` has one row per (question_id, lang) with the answer's `candidate_id` and text `answer`; alpha
-    is the share of X-X-mono batches (1.0: X-X-mono only, 0.0: X-Y only), see `batch_kinds`.
+    is the share of X-X-mono batches (1.0: X-X-mono only, 0.0: X-Y only), see `batch_kinds`; `source_share` how
+    the source language is drawn (the module's docstring).
     """
+    if source_share not in SOURCE_SHARES:
+        raise ValueError(f"source_share is one of {', '.join(SOURCE_SHARES)}, not {source_share!r}")
     if len(languages) < 2 and alpha < 1:
         raise ValueError("X-Y batches need at least two languages")
     pairs = pairs[pairs.lang.isin(languages)]
@@ -94,6 +106,9 @@ def make_batches(
     cross = {lang: _Queue(ids, group, rng) for lang, ids in crossable.items() if ids}
     if alpha < 1 and not cross:
         raise ValueError("no parallel id exists in two training languages: X-Y batches are impossible")
+    source, targets = languages[0], sorted(languages[1:])
+    half = source_share == HALF and len(targets) > 1  # with one target, uniform draws give the source its half
+    with_source = {lang: _Queue([q for q in crossable[lang] if source in langs_of[q]], group, rng) for lang in targets} if half else {}
     for lang, queue in mono.items():
         n_groups = len({group[qid] for qid in queue.items})
         if n_groups < batch_size:
@@ -103,7 +118,10 @@ def make_batches(
     for b, kind in enumerate(batch_kinds(alpha, n_pairs // batch_size, seed)):
         used: set[str] = set()
         if kind == "xx-mono":
-            lang = langs[rng.integers(len(langs))]
+            if half:
+                lang = source if rng.integers(2) == 0 else targets[rng.integers(len(targets))]
+            else:
+                lang = langs[rng.integers(len(langs))]
             for _ in range(batch_size):
                 qid = mono[lang].take(used)
                 if qid is None:
@@ -112,17 +130,35 @@ def make_batches(
                 rows.append((b, kind, qid, lang, answer[qid, lang], lang))
         else:
             for _ in range(batch_size):
-                x_langs, qid = sorted(cross), None
-                while qid is None:
-                    if not x_langs:
-                        raise ValueError(f"not enough unrelated parallel questions for one X-Y batch of {batch_size}")
-                    x = x_langs.pop(rng.integers(len(x_langs)))
-                    qid = cross[x].take(used)
+                x, qid = cross_question(rng, used, cross, with_source if half else None, source)
+                if qid is None:
+                    raise ValueError(f"not enough unrelated parallel questions for one X-Y batch of {batch_size}")
                 used.add(group[qid])
-                others = sorted(lang for lang in langs_of[qid] if lang != x)
+                others = [source] if half and x != source else sorted(lang for lang in langs_of[qid] if lang != x)
                 y = others[rng.integers(len(others))]
                 rows.append((b, kind, qid, x, answer[qid, y], y))
     return pd.DataFrame(rows, columns=BATCH_COLUMNS)
+
+
+def cross_question(
+    rng: np.random.Generator, used: set[str], cross: dict[str, _Queue], with_source: dict[str, _Queue] | None, source: str
+) -> tuple[str, str | None]:
+    """The question language X and the question of an X-Y pair, unrelated to the batch's `used` groups (None: none is
+    left): X drawn alike among the languages with a question left (`cross`); or, where `with_source` holds each
+    target's queue of questions the source also asks (source share "half"), the source with probability 1/2, else a
+    target drawn alike."""
+    if with_source is None:
+        queues, candidates = cross, sorted(cross)
+    elif rng.integers(2) == 0:
+        queues, candidates = cross, [source]
+    else:
+        queues, candidates = with_source, sorted(with_source)
+    while candidates:
+        x = candidates.pop(rng.integers(len(candidates)))
+        qid = queues[x].take(used)
+        if qid is not None:
+            return x, qid
+    return "", None
 
 
 def training_batches(
@@ -133,14 +169,15 @@ def training_batches(
     batch_size: int,
     seed: int,
     dev_pairs: int = 0,
+    source_share: str = UNIFORM,
 ) -> pd.DataFrame:
     """Training batches from the pairs marked `split == "train"` and, when `dev_pairs` > 0, dev batches built
     the same way from those marked "dev" (for early stopping); the `split` column tells them apart."""
-    train = make_batches(pairs[pairs.split == "train"], languages, alpha, n_pairs, batch_size, seed)
+    train = make_batches(pairs[pairs.split == "train"], languages, alpha, n_pairs, batch_size, seed, source_share)
     parts = [train.assign(split="train")]
     if dev_pairs:
         dev = pairs[pairs.split == "dev"]
-        parts.append(make_batches(dev, languages, alpha, dev_pairs, batch_size, seed).assign(split="dev"))
+        parts.append(make_batches(dev, languages, alpha, dev_pairs, batch_size, seed, source_share).assign(split="dev"))
     return pd.concat(parts, ignore_index=True)
 
 

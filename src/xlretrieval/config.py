@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,8 @@ from .availability import EMBEDDED_MODELS, looks_like_path
 from .data.collections import BEIR_LAYOUT
 from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
 from .families import Unsupported, check_model
-from .model_tags import BASE, ModelSpec, parse_strategy, strategy_slugs
+from .batching import HALF, UNIFORM
+from .model_tags import BASE, ModelSpec, parse_strategy, source_share, strategy_slugs
 
 COVER = "cover"  # training.language_draws: disjoint language sets that cover the pool at each k
 
@@ -38,6 +42,43 @@ RENAMED = {
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the key."""
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where pilot.decision's relative path starts (a source checkout)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The training budget of every run: `pairs` (`steps` x batch size) and where it was set (`source`: the config's
+    training.pairs, or the pilot's committed decision)."""
+
+    pairs: int
+    steps: int
+    source: str
+
+    def record(self) -> dict:
+        """As training.json records it."""
+        return {"pairs": self.pairs, "steps": self.steps, "from": self.source}
+
+
+def resolve_budget(training: dict[str, Any], decision: str, root: Path) -> Budget:
+    """`training.pairs`: a count as it is, or `pilot`, the pairs of the pilot's decision (`decision`, a budget.json
+    relative to `root`) where its batch size and learning rate are training's."""
+    batch_size = training["batch_size"]
+    if training["pairs"] != "pilot":
+        return Budget(training["pairs"], training["pairs"] // batch_size, "training.pairs")
+    path = root / decision
+    try:
+        chosen = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"config key 'training.pairs': pilot, but pilot.decision {decision} cannot be read ({error})") from None
+    for key in ("batch_size", "learning_rate"):
+        if f"{chosen[key]:g}" != f"{training[key]:g}":
+            raise ConfigError(
+                f"config key 'training.pairs': pilot, but the pilot's decision ({decision}) was made at {key} {chosen[key]:g}, "
+                f"training.{key} is {training[key]:g}: give training.pairs a count (as a new pilot at this {key} needs too)"
+            )
+    return Budget(int(chosen["pairs"]), int(chosen["steps"]), f"pilot.decision ({decision}: {chosen['stopped_by']}, {chosen['reason']})")
 
 
 def _with_defaults(validator_class):
@@ -71,8 +112,9 @@ def _key(path) -> str:
     return out or "(top level)"
 
 
-def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
-    """Fill defaults and validate against the schema, then check cross-key rules; raise ConfigError."""
+def validate(config: dict[str, Any], schema_path: str | Path, root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """Fill defaults and validate against the schema, then check cross-key rules (files such as pilot.decision relative
+    to the project's `root`); raise ConfigError."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     config = copy.deepcopy(dict(config))
     for (section, key), successor in RENAMED.items():
@@ -86,7 +128,7 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
         else:
             message = error.message
         raise ConfigError(f"config key '{_key(error.absolute_path)}': {message}")
-    Study(config).check()
+    Study(config, root).check()
     return config
 
 
@@ -118,10 +160,16 @@ def check_collections(data: dict[str, Any]) -> None:
 class Study:
     """Typed view of a validated config."""
 
-    def __init__(self, config: dict[str, Any]):
+    def __init__(self, config: dict[str, Any], root: Path = PROJECT_ROOT):
         self.config = config
         self.training = config["training"]
         self.evaluation = config["evaluation"]
+        self.root = root
+
+    @functools.cached_property
+    def budget(self) -> Budget:
+        """The training budget (`resolve_budget`; pilot.decision relative to the project's root)."""
+        return resolve_budget(self.training, self.config["pilot"]["decision"], self.root)
 
     def source(self, name: str, key: str | None = None) -> Source:
         """The dataset or collection `name`; `key`, the config key `name` was read from, is named by the error for an
@@ -200,7 +248,7 @@ class Study:
                 f"config key 'training.k': language_draws 'cover' cuts the {len(t['target_pool'])} pool languages into sets of k, "
                 f"which {uneven} do not divide"
             )
-        if t["pairs"] < t["batch_size"]:
+        if self.budget.pairs < t["batch_size"]:
             raise ConfigError("config key 'training.pairs': must be at least training.batch_size")
         stopping = t["early_stopping"]
         if stopping["dev_fraction"] > 0 and stopping["dev_pairs"] < t["batch_size"]:
@@ -395,13 +443,13 @@ class Study:
     def pilot_reserve(self, benchmark: str) -> dict | None:
         """The articles set aside for the pilot in `benchmark` (`data.splits.pilot_articles`' count and seed): in the
         pilot benchmark where it is organised in articles, else None."""
-        if benchmark != self.pilot_benchmark() or not self.source(benchmark).articles:
+        if benchmark != self.pilot_benchmark() or not self.source(benchmark).articles or not self.config["pilot"]["articles"]:
             return None
         return {"articles": self.config["pilot"]["articles"], "seed": self.evaluation["subset_seed"]}
 
     # --- models ---------------------------------------------------------------------------
     def strategies(self) -> list[str]:
-        return strategy_slugs(self.training["strategies"], self.training["alpha"])
+        return strategy_slugs(self.training["strategies"], self.training["alpha"], tuple(self.training["source_shares"]))
 
     def draws(self) -> Iterator[tuple[int, int, list[str]]]:
         """(k, draw, training languages) for every k and distinct draw.
@@ -419,9 +467,12 @@ class Study:
 
     def strategy_ks(self, slug: str) -> list[int]:
         """The k a strategy (slug) is trained at: every k if `training.every_k` names it (or is null), else the
-        smallest and largest."""
+        smallest and largest; a -half slug beside its uniform twin not at k = 1, where the two are one design."""
         ks, every = sorted(self.training["k"]), self.training["every_k"]
-        return ks if every is None or parse_strategy(slug)[0] in every else sorted({ks[0], ks[-1]})
+        ks = ks if every is None or parse_strategy(slug)[0] in every else sorted({ks[0], ks[-1]})
+        if source_share(slug) == HALF and UNIFORM in self.training["source_shares"]:
+            return [k for k in ks if k > 1]  # at k = 1 a -half slug's runs are its uniform twin's (`batching`)
+        return ks
 
     def pilot_point(self, steps: int, learning_rate: float | None = None) -> str:
         """A pilot point `{strategy}/k{k}/lr{lr}/steps{steps}`: hybrid (the first alpha) at the largest k (the whole pool
@@ -460,7 +511,7 @@ class Study:
     def xx_mono_share(self, slug: str) -> float:
         """Share of X-X-mono batches a strategy trains on: its alpha rounded to whole batches (`batching.batch_kinds`;
         on 2 batches, alpha 0.25 trains on none, as X-Y does)."""
-        batches = self.training["pairs"] // self.training["batch_size"]
+        batches = self.budget.pairs // self.training["batch_size"]
         return round(parse_strategy(slug)[1] * batches) / batches
 
     def models(self) -> list[ModelSpec]:

@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .metrics import FIXED_GROUPS, GROUPS  # noqa: E402
-from .model_tags import BASE, SETTINGS, parse_strategy  # noqa: E402
+from .model_tags import BASE, SETTINGS, parse_strategy, uniform_slug  # noqa: E402
 from .tables import strategy_rank  # noqa: E402
 
 METRIC_LABELS = {"RR": "MRR", "AP": "mAP", "RR@10": "MRR@10", "rank_distance": "max rank distance"}
@@ -45,11 +45,14 @@ def strategy_styles(strategies: list[str]) -> dict[str, dict]:
     }
     styles = {}
     for strategy in strategies:
-        if strategy in fixed:
-            styles[strategy] = fixed[strategy]
+        uniform = uniform_slug(strategy)
+        if uniform in fixed:
+            styles[strategy] = dict(fixed[uniform])
         else:
             index = HYBRID_ORDER.get(parse_strategy(strategy)[1], round(1000 * parse_strategy(strategy)[1]))
             styles[strategy] = {"color": colours[HYBRID_COLOURS[index % 6]], "marker": HYBRID_MARKERS[index % 6], "linestyle": "-."}
+        if uniform != strategy:  # the source kept at half the texts: the uniform slug's colour, its own line and marker
+            styles[strategy].update(marker="P", linestyle=(0, (1, 1)))
     return styles
 
 
@@ -358,7 +361,7 @@ def alpha_figure(intervals: pd.DataFrame, losses: pd.DataFrame, benchmark: str, 
 
 def learning_curve_figure(curve: pd.DataFrame, size=(10, 4), chosen: int | None = None) -> plt.Figure:
     """The pilot: held-out MRR gain over the base model vs training steps, a panel per setting, a line per
-    (k, learning rate): a colour per k, a marker and line style per learning rate; bands: the paired intervals;
+    (k, learning rate): a colour per k, a marker and line style per learning rate; bands: the t intervals over seeds and articles;
     a dotted vertical line at the `chosen` budget."""
     settings = [s for s in ("mono", "cross") if s in set(curve.setting)]
     figure, axes = plt.subplots(1, len(settings), figsize=size, squeeze=False, sharex=True)

@@ -1,37 +1,30 @@
 """The learning-curve pilot: how much fine-tuning the study needs before k can matter.
 
-A pilot point fine-tunes one model (a strategy at one k, for a step budget and learning rate) and, in the
-same job, evaluates it on the benchmark's held-out languages and its source language only (mono and cross
-among them), under the encoding conditions of the study; the base model is a point with no steps.
-`learning_curve` turns the points into the gain over the base model on held-out languages, each with a
-paired bootstrap interval over parallel question ids (the same questions on both sides).
+A pilot point fine-tunes `pilot.seeds` models (a strategy at one k, for a step budget and learning rate, each with its
+own seed) and, in the same job, evaluates each on the benchmark's held-out languages and its source language only
+(mono and cross among them), on articles set aside for the pilot (`xlretrieval.pilot_points`); the base model is a
+point with no steps. `learning_curve` turns the points into the gain over the base model on held-out languages, and
+`doubling` into the rise from b to 2b steps, each with the t interval of `stats.welch` over the point's seeds and the
+articles its questions come in.
 
 The budget is chosen by a rule (`RULE`, `choose_budget`): the curve starts at `pilot.start_steps` and doubles while
-a doubling still pays. `doubling` measures the rise from b to 2b steps, the paired difference of the two points on the
-same questions, with its own interval; `doubling_pays` judges it; `walk` is the order in which the workflow trains
-the doublings (one checkpoint per doubling) and `choose_budget` reads the chosen budget off the measured doublings.
-The module imports the model code (torch) only inside `point` and `evaluate`, so that the workflow's input functions
-import it in milliseconds.
+a doubling still pays. `doubling_pays` judges a doubling; `walk` is the order in which the workflow trains the
+doublings (one checkpoint per doubling) and `choose_budget` reads the chosen budget off the measured doublings.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from . import metrics
 from .stats.cells import question_matrix
-from .stats.resampling import percentile_interval, question_counts, set_means
+from .stats.welch import run_question_t
 
-if TYPE_CHECKING:
-    from .data.benchmark import BenchmarkTables
-    from .model import BiEncoder
-
+SETTINGS = ("mono", "cross")
 CURVE_COLUMNS = [
     "strategy",
     "k",
@@ -42,10 +35,13 @@ CURVE_COLUMNS = [
     "gain",
     "ci_low",
     "ci_high",
+    "df",
     "value",
     "base",
+    "n_runs",
     "n_query_sets",
     "n_questions",
+    "n_articles",
 ]
 
 
@@ -55,44 +51,74 @@ def held_out_units(per_query: pd.DataFrame, roles: dict[str, str]) -> dict[str, 
         [metrics.lang_group(s, q, p, set(), roles) == "held-out" for s, q, p in zip(per_query.setting, per_query.query_lang, per_query.passage_lang)],
         dtype=bool,
     )
-    return {setting: per_query[held & (per_query.setting == setting).to_numpy()] for setting in ("mono", "cross")}
+    return {setting: per_query[held & (per_query.setting == setting).to_numpy()] for setting in SETTINGS}
 
 
-def gain(tuned: pd.DataFrame, base: pd.DataFrame, *, level: float, resamples: int, seed: int) -> dict[str, float]:
-    """Macro-averaged gain of `tuned` over `base` on the same query sets, with a paired bootstrap interval over
-    question ids (one counts vector for both sides)."""
-    matrix = question_matrix([("tuned", tuned), ("base", base)])
-    sides = matrix.units.model.to_numpy()
-    weights = np.where(sides == "tuned", 1.0, -1.0) / (sides == "tuned").sum()
-    if (sides == "tuned").sum() != (sides == "base").sum():
-        raise ValueError("tuned and base models are evaluated on different query sets")
-    ones = np.ones((1, matrix.values.shape[1]))
-    means = set_means(matrix.values, matrix.present, ones)[0]
-    counts = question_counts(matrix.values.shape[1], resamples, np.random.default_rng(seed))
-    low, high = percentile_interval(set_means(matrix.values, matrix.present, counts) @ weights, level)
-    return {
-        "gain": float(means @ weights),
-        "ci_low": float(low),
-        "ci_high": float(high),
-        "value": float(means[sides == "tuned"].mean()),
-        "base": float(means[sides == "base"].mean()),
-        "n_query_sets": int((sides == "tuned").sum()),
-        "n_questions": int(matrix.present.any(axis=0).sum()),
-    }
+class Runs:
+    """The pilot's runs (the base model and every seed of every point, by tag) as per-question contributions to their
+    held-out RR, macro-averaged over a setting's query sets: `contributions[tag, setting]` sums to the run's value;
+    `involved[setting]` marks the questions the setting's query sets hold, `clusters` each question's article."""
+
+    def __init__(self, per_query: dict[str, pd.DataFrame], roles: dict[str, str], articles: dict[str, str]):
+        units = {(tag, setting): rows for tag, frame in per_query.items() for setting, rows in held_out_units(frame[frame.metric == "RR"], roles).items()}
+        kept = {key: rows for key, rows in units.items() if not rows.empty}
+        matrix = question_matrix((f"{tag}\t{setting}", rows) for (tag, setting), rows in kept.items())
+        self.clusters = np.array([articles[q] for q in matrix.question_ids], dtype=object)
+        self.contributions, self.query_sets, self.involved = {}, {}, {}
+        for name, rows in matrix.units.groupby("model", sort=False).groups.items():
+            tag, setting = name.split("\t")
+            present = matrix.present[rows]
+            self.contributions[tag, setting] = (1.0 / (len(rows) * present.sum(axis=1))) @ matrix.values[rows]
+            sets = set(zip(matrix.units.query_lang[rows], matrix.units.passage_lang[rows]))
+            if self.query_sets.setdefault(setting, sets) != sets:
+                raise ValueError(f"the pilot's runs are evaluated on different query sets in {setting}")
+            self.involved[setting] = present.any(axis=0)
+
+    def settings(self) -> list[str]:
+        return [setting for setting in SETTINGS if setting in self.involved]
+
+    def difference(self, later: list[str], earlier: list[str], setting: str, level: float) -> dict[str, float]:
+        """The mean over the `later` runs minus the mean over the `earlier` ones (tags) in `setting`, with its t interval
+        over both sides' runs and the articles (`welch.run_question_t`; a side of one run, the base model, has no
+        spread over runs)."""
+        members = np.vstack([self.contributions[tag, setting] for tag in later] + [-self.contributions[tag, setting] for tag in earlier])
+        group = np.repeat([0, 1], [len(later), len(earlier)])
+        t = run_question_t(members, group, np.zeros(2, dtype=np.int64), self.involved[setting][None, :], clusters=self.clusters)
+        low, high = t.interval(level)
+        return {
+            "difference": float(t.estimate[0]),
+            "ci_low": float(low[0]),
+            "ci_high": float(high[0]),
+            "df": float(t.df[0]),
+            "later": float(np.mean([self.contributions[tag, setting].sum() for tag in later])),
+            "earlier": float(np.mean([self.contributions[tag, setting].sum() for tag in earlier])),
+            "n_query_sets": len(self.query_sets[setting]),
+            "n_questions": int(self.involved[setting].sum()),
+            "n_articles": int(t.clusters[0]),
+        }
 
 
-def learning_curve(
-    points: dict[str, pd.DataFrame], base: pd.DataFrame, roles: dict[str, str], *, level: float = 0.95, resamples: int = 2000, seed: int = 0
-) -> pd.DataFrame:
-    """MRR gain over the base model on held-out languages per pilot point (`{strategy}/k{k}/lr{lr}/steps{steps}`);
-    `roles` are the benchmark's language roles (`config.Study.language_roles`)."""
-    base_units = held_out_units(base[base.metric == "RR"], roles)
+def point_runs(tags: Iterable[str]) -> dict[str, list[str]]:
+    """The runs (`{point}/seed{seed}` tags) of each pilot point (`{strategy}/k{k}/lr{lr}/steps{steps}`)."""
+    points: dict[str, list[str]] = {}
+    for tag in tags:
+        point, seed = tag.rsplit("/", 1)
+        if not seed.startswith("seed"):
+            raise ValueError(f"not a pilot run's tag: {tag!r}")
+        points.setdefault(point, []).append(tag)
+    return points
+
+
+def learning_curve(points: dict[str, pd.DataFrame], base: pd.DataFrame, roles: dict[str, str], articles: dict[str, str], *, level: float = 0.95) -> pd.DataFrame:
+    """MRR gain over the base model on held-out languages per pilot point, its runs (`{strategy}/k{k}/lr{lr}/steps{steps}/
+    seed{seed}` -> per-query table) averaged, with its t interval over the seeds and the articles (`articles`: question
+    id -> article); `roles` are the benchmark's language roles (`config.Study.language_roles`)."""
+    runs = Runs({**points, "base": base}, roles, articles)
     rows = []
-    for tag, per_query in points.items():
-        strategy, k, lr, steps = tag.split("/")
-        for setting, units in held_out_units(per_query[per_query.metric == "RR"], roles).items():
-            if units.empty:
-                continue
+    for point, tags in point_runs(points).items():
+        strategy, k, lr, steps = point.split("/")
+        for setting in runs.settings():
+            gain = runs.difference(tags, ["base"], setting, level)
             rows.append(
                 {
                     "strategy": strategy,
@@ -101,7 +127,11 @@ def learning_curve(
                     "steps": int(steps[5:]),
                     "setting": setting,
                     "metric": "RR",
-                    **gain(units, base_units[setting], level=level, resamples=resamples, seed=seed),
+                    "gain": gain["difference"],
+                    "value": gain["later"],
+                    "base": gain["earlier"],
+                    "n_runs": len(tags),
+                    **{key: gain[key] for key in ("ci_low", "ci_high", "df", "n_query_sets", "n_questions", "n_articles")},
                 }
             )
     return pd.DataFrame(rows, columns=CURVE_COLUMNS).sort_values(["setting", "k", "learning_rate", "steps"], ignore_index=True)
@@ -109,32 +139,38 @@ def learning_curve(
 
 # The budget rule: doublings of the step budget, each judged by its rise over the same questions.
 
-DOUBLING_COLUMNS = ["steps", "doubled", "setting", "metric", "rise", "ci_low", "ci_high", "n_query_sets", "n_questions"]
+DOUBLING_COLUMNS = ["steps", "doubled", "setting", "metric", "rise", "ci_low", "ci_high", "df", "n_runs", "n_query_sets", "n_questions", "n_articles"]
 
 RULE = (
     "Train hybrid at the largest k for start_steps, then double the budget b while the doubling pays: it pays when, in "
     "some held-out setting the pilot evaluates (mono or cross), the MRR gain rises from b to 2b steps by more than "
-    "stop_share x the half-width of the rise's interval. The rise is the paired difference of the two points over the "
-    "same questions (2b minus b, macro-averaged over held-out query sets like the gain over the base model, which "
-    "cancels), its interval a paired bootstrap over question ids at stats.level. The budget is the first b whose "
-    "doubling does not pay (b, not 2b: the curve has stopped rising by that much at b), or, where every doubling paid, "
-    "the last b, whose double would exceed max_steps."
+    "stop_share x the half-width of the rise's interval. The rise is the mean over 2b's seeds minus the mean over b's "
+    "(macro-averaged over held-out query sets, on the same questions), its interval the t interval at stats.level over "
+    "both budgets' seeds and the articles the questions come in (xlretrieval.stats.welch). The budget is the first b "
+    "whose doubling does not pay (b, not 2b: the curve has stopped rising by that much at b), or, where every doubling "
+    "paid, the last b, whose double would exceed max_steps."
 )
 
 
-def doubling(
-    earlier: pd.DataFrame, later: pd.DataFrame, roles: dict[str, str], *, steps: int, level: float = 0.95, resamples: int = 2000, seed: int = 0
-) -> pd.DataFrame:
-    """The rise of the held-out MRR gain from `steps` (per-query `earlier`) to 2 x `steps` (`later`), by setting: the
-    paired difference later - earlier on the same questions, which equals the difference of the two points' gains over
-    the base model, with a paired bootstrap interval over question ids (`gain` with `earlier` as the base). Its
-    interval is narrower than either gain's, as both points answer the same questions."""
-    earlier_units = held_out_units(earlier[earlier.metric == "RR"], roles)
+def doubling(earlier: dict[str, pd.DataFrame], later: dict[str, pd.DataFrame], roles: dict[str, str], articles: dict[str, str], *, steps: int, level: float = 0.95) -> pd.DataFrame:
+    """The rise of the held-out MRR gain from `steps` (the runs `earlier`, tag -> per-query table) to 2 x `steps`
+    (`later`), by setting: the difference of the two points' means over their seeds on the same questions, which equals
+    the difference of their gains over the base model, with its t interval over both points' seeds and the articles."""
+    runs = Runs({**earlier, **later}, roles, articles)
     rows = []
-    for setting, units in held_out_units(later[later.metric == "RR"], roles).items():
-        if not units.empty:
-            rise = gain(units, earlier_units[setting], level=level, resamples=resamples, seed=seed)
-            rows.append({"steps": steps, "doubled": 2 * steps, "setting": setting, "metric": "RR", "rise": rise.pop("gain"), **rise})
+    for setting in runs.settings():
+        rise = runs.difference(list(later), list(earlier), setting, level)
+        rows.append(
+            {
+                "steps": steps,
+                "doubled": 2 * steps,
+                "setting": setting,
+                "metric": "RR",
+                "rise": rise["difference"],
+                "n_runs": f"{len(later)} vs {len(earlier)}",
+                **{key: rise[key] for key in ("ci_low", "ci_high", "df", "n_query_sets", "n_questions", "n_articles")},
+            }
+        )
     return pd.DataFrame(rows).reindex(columns=DOUBLING_COLUMNS)
 
 
@@ -239,7 +275,15 @@ def budget_record(
         "stopped_by": "max_steps" if 2 * steps > max_steps else "rule",
         "reason": reason,
         "rule": RULE,
-        "parameters": {"start_steps": start_steps, "max_steps": max_steps, "stop_share": stop_share, "level": level, "metric": "RR"},
+        "parameters": {
+            "start_steps": start_steps,
+            "max_steps": max_steps,
+            "stop_share": stop_share,
+            "level": level,
+            "metric": "RR",
+            "seeds": sorted({int(n) for n in curve.n_runs}),
+            "articles": sorted({int(n) for n in curve.n_articles}),
+        },
         "trained_steps": trained,
         "doublings": [
             {
@@ -249,6 +293,9 @@ def budget_record(
                 "rise": float(r.rise),
                 "ci_low": float(r.ci_low),
                 "ci_high": float(r.ci_high),
+                "df": float(r.df),
+                "runs": str(r.n_runs),
+                "articles": int(r.n_articles),
                 "half_width": float(r.half_width),
                 "threshold": float(r.threshold),
                 "pays": bool(r.pays),
@@ -256,7 +303,12 @@ def budget_record(
             for r in judged.itertuples()
         ],
         "learning_rates": [
-            {"learning_rate": float(r.learning_rate), "setting": r.setting, **{key: float(getattr(r, key)) for key in ("gain", "ci_low", "ci_high")}}
+            {
+                "learning_rate": float(r.learning_rate),
+                "setting": r.setting,
+                "runs": int(r.n_runs),
+                **{key: float(getattr(r, key)) for key in ("gain", "ci_low", "ci_high", "df")},
+            }
             for r in at_start.itertuples()
         ],
     }

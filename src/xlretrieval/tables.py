@@ -321,8 +321,7 @@ def power_test_table(power: pd.DataFrame) -> pd.DataFrame:
     """`stats.power.power_table` rows for reading, the primary family first: comparison, Holm family (and its
     size), setting, languages, runs a side (pairs where paired), the detectable effect with them and with each
     projected number of runs a side, and the fewest runs a side that detect the target ("> 1000" where none; "?"
-    where a side has one run, so no variance over runs to project; "-" where a side pooled within language sets would
-    have a set of one run)."""
+    where a side has one run, so no variance over runs to project)."""
     power = power.iloc[np.argsort(~power.primary.to_numpy(), kind="stable")]
     one_run = (power.var_runs_a.isna() | (~power.runs_paired & power.var_runs_b.isna())).to_numpy()
     runs = [column for column in power.columns if column.startswith("detectable_n")]
@@ -338,7 +337,7 @@ def power_test_table(power: pd.DataFrame) -> pd.DataFrame:
             "detectable": power.detectable.map(lambda v: f"{v:.3f}"),
             **{
                 f"n={column.removeprefix('detectable_n')}": [
-                    "?" if unknown else "-" if np.isnan(v) else f"{v:.3f}" for v, unknown in zip(power[column], one_run)
+                    "?" if unknown else f"{v:.3f}" for v, unknown in zip(power[column], one_run)
                 ]
                 for column in runs
             },

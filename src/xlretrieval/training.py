@@ -61,6 +61,7 @@ def train(
     progress: bool = True,
     checkpoint_every: int | None = None,
     card: dict | None = None,
+    budget: dict | None = None,
 ) -> pd.DataFrame:
     """Fine-tune `model` on `batches` (in file order) and save it to `output` with `loss.tsv` (each step's loss
     and the learning rate it used) and `training.json` (the steps behind the saved weights, how many of them
@@ -71,7 +72,8 @@ def train(
     the rows of a batch's tokens move) or "dense" (every row, every step): see `optimizer_for`. `kernels` says which fast
     paths training takes (`model.kernels`: `BiEncoder.for_training`); training.json records them.
 
-    `card` (what the model was fine-tuned from and on: `model_card`) becomes the folder's README.md.
+    `card` (what the model was fine-tuned from and on: `model_card`) becomes the folder's README.md; `budget` (the
+    study's budget and where it was set: `config.Budget.record`) is recorded in training.json.
 
     `pairs` supplies texts: question by (question_id, lang), passage by candidate_id. Batches whose
     `split` is "dev" are not trained on: every `every` steps their mean loss is measured, the best
@@ -131,6 +133,7 @@ def train(
         temperature=temperature,
         seed=seed,
         word_embeddings=word_embeddings,
+        **({"budget": budget} if budget else {}),
     )
     save(model, losses, stopping.table() if dev_texts else None, Path(output), info, model_card(info, card) if card else None)
     for leftover in (checkpoint, beside(checkpoint, ".partial")):  # the latter where a kill came during a save

@@ -15,15 +15,15 @@ from xlretrieval.families import Unsupported, check_model  # noqa: E402
 from xlretrieval.ownership import ResultsConflict, claim  # noqa: E402
 from xlretrieval.pilot import doubling_pays, read_doublings, walk  # noqa: E402
 from xlretrieval.provenance import code_digest  # noqa: E402
-from xlretrieval.model_tags import BASE, MODEL_TAG, STRATEGY_SLUG, ModelSpec, parse_strategy  # noqa: E402
+from xlretrieval.model_tags import BASE, MODEL_TAG, STRATEGY_SLUG, ModelSpec, parse_strategy, source_share  # noqa: E402
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
-    config = validate(config, SCHEMA)
+    config = validate(config, SCHEMA, ROOT)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
 
-STUDY = Study(config)
+STUDY = Study(config, ROOT)
 TRAINING = config["training"]
 EVALUATION = config["evaluation"]
 STATS = config["stats"]
@@ -177,6 +177,7 @@ def model_card_facts(wildcards):
         "languages": STUDY.training_languages(int(wildcards.k), int(wildcards.draw)),
         "strategy": strategy,
         "alpha": alpha,
+        "source_share": source_share(wildcards.strategy),
         "k": int(wildcards.k),
         "draw": int(wildcards.draw),
         "seed": int(wildcards.seed),

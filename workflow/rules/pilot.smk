@@ -1,6 +1,6 @@
-# The learning-curve pilot (`snakemake pilot`, not part of `all`): hybrid at the largest k, evaluated on held-out
-# languages against the base model, on articles the study does not evaluate. Its curve starts at pilot.start_steps and
-# doubles while the doubling pays (xlretrieval.pilot.RULE): the checkpoint `pilot_doubling` measures the doubling from
+# The learning-curve pilot (`snakemake pilot`, not part of `all`): hybrid at the largest k, pilot.seeds runs a budget,
+# evaluated on held-out languages against the base model, on articles set aside for it that no study evaluates. Its
+# curve starts at pilot.start_steps and doubles while the doubling pays (xlretrieval.pilot.RULE): the checkpoint `pilot_doubling` measures the doubling from
 # b to 2b, and the `pilot` target's input function (`pilot_curve`) asks for 4b only after it paid.
 
 
@@ -67,6 +67,7 @@ checkpoint pilot_doubling:
     input:
         earlier=lambda w: pilot_files(int(w.steps)),
         later=lambda w: pilot_files(2 * int(w.steps)),
+        questions=expand(rules.pilot_set.output.questions, benchmark=pilot_benchmark()),
     output:
         pilot_doubling_file("{steps}"),
     params:
@@ -74,8 +75,6 @@ checkpoint pilot_doubling:
         steps=lambda w: int(w.steps),
         roles=STUDY.language_roles(pilot_benchmark()),
         level=STATS["level"],
-        resamples=STATS["resamples"],
-        seed=STATS["seed"],
     log:
         f"{RESULTS}/logs/pilot/doublings/steps{{steps}}.log",
     resources:
@@ -92,6 +91,7 @@ rule pilot:
         unpack(pilot_curve),
         learning_rates=[f"{RESULTS}/pilot/{point}/seed{seed}.parquet" for point in STUDY.pilot_learning_rate_points() for seed in STUDY.pilot_seeds()],
         base=rules.pilot_base.output[0],
+        questions=expand(rules.pilot_set.output.questions, benchmark=pilot_benchmark()),
     output:
         curve=f"{RESULTS}/pilot/learning_curve.tsv",
         png=f"{RESULTS}/pilot/learning_curve.png",
@@ -106,8 +106,6 @@ rule pilot:
         learning_rate=TRAINING["learning_rate"],
         roles=STUDY.language_roles(pilot_benchmark()),
         level=STATS["level"],
-        resamples=STATS["resamples"],
-        seed=STATS["seed"],
     log:
         f"{RESULTS}/logs/pilot/learning_curve.log",
     resources:

@@ -1,6 +1,7 @@
 rule intervals:
     input:
         metrics=per_query_files(),
+        questions=expand(rules.evaluation_set.output.questions, benchmark=EVALUATION["benchmarks"]),
         languages=rules.aggregate.output.languages,
     output:
         report(f"{RESULTS}/tables/intervals.tsv", caption="../report/intervals.rst", category="Tables", labels={"table": "intervals (TSV)"}),
@@ -27,6 +28,7 @@ rule intervals:
 rule paired_tests:
     input:
         metrics=per_query_files(),
+        questions=expand(rules.evaluation_set.output.questions, benchmark=EVALUATION["benchmarks"]),
         languages=rules.aggregate.output.languages,
     output:
         tsv=f"{RESULTS}/tables/paired_tests.tsv",

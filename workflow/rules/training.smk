@@ -7,7 +7,8 @@ rule batches:
         code=package_code("batches"),
         languages=lambda w: STUDY.training_languages(int(w.k), int(w.draw)),
         alpha=lambda w: parse_strategy(w.strategy)[1],
-        pairs=TRAINING["pairs"],
+        source_share=lambda w: source_share(w.strategy),
+        pairs=STUDY.budget.pairs,
         batch_size=TRAINING["batch_size"],
         dev=early_stopping("dev_pairs"),
     log:
@@ -85,6 +86,7 @@ rule train:
         passage_prefix=TRAINING["passage_prefix"],
         word_embeddings=TRAINING["word_embeddings"],
         early_stopping=early_stopping("every", "patience"),
+        budget=STUDY.budget.record(),
         card=model_card_facts,
     log:
         f"{RESULTS}/logs/train/{{strategy}}/k{{k}}/draw{{draw}}/seed{{seed}}.log",

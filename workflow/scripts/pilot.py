@@ -6,12 +6,14 @@ import pandas as pd
 from xlretrieval.figures import learning_curve_figure, save
 from xlretrieval.logs import to_file
 from xlretrieval.pilot import budget_record, learning_curve, read_doublings
+from xlretrieval.stats.cells import question_clusters
 
 log = to_file(snakemake.log[0])
 p, inputs, out = snakemake.params, snakemake.input, snakemake.output
 paths = [*inputs.curve, *inputs.learning_rates]
-points = {"/".join(Path(path).with_suffix("").parts[-4:]): pd.read_parquet(path) for path in paths}  # {strategy}/k{k}/lr{lr}/steps{steps}
-curve = learning_curve(points, pd.read_parquet(inputs.base), p.roles, level=p.level, resamples=p.resamples, seed=p.seed)
+runs = {"/".join(Path(path).with_suffix("").parts[-5:]): pd.read_parquet(path) for path in paths}  # {strategy}/k{k}/lr{lr}/steps{steps}/seed{seed}
+articles = question_clusters(pd.read_parquet(inputs.questions))
+curve = learning_curve(runs, pd.read_parquet(inputs.base), p.roles, articles, level=p.level)
 doublings = read_doublings(inputs.doublings) if inputs.doublings else pd.DataFrame(columns=["steps"])
 budget = budget_record(
     doublings,

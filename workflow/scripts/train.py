@@ -27,6 +27,7 @@ losses = training.train(
     kernels=p.kernels,
     seed=int(snakemake.wildcards.seed),
     **p.early_stopping,
+    budget=p.budget,
     checkpoint_every=snakemake.config["training"]["checkpoint_every"],  # not a param: it changes no product, so it re-runs nothing
     card={**p.card, "base_provenance": json.loads(Path(snakemake.input.base[0], "provenance.json").read_text()) if snakemake.input.base else None},
 )

@@ -175,7 +175,7 @@ def evaluation_set(
     """The evaluated rows of a benchmark: its languages, its held-out articles when it is also trained on, without the
     articles `reserved` for the pilot (`pilot_articles`), then a seeded subset of `articles` (None: all; always None for
     a source without articles, as MIRACL)."""
-    set_aside = set(pilot_articles(tables, reserved["articles"], reserved["seed"], holdout)) if reserved else set()
+    set_aside = set(pilot_articles(tables, reserved["articles"], reserved["seed"])) if reserved else set()
     tables = select_languages(tables, languages)
     if articles is None and not holdout and not set_aside:
         return tables
@@ -193,19 +193,25 @@ def _article_pool(tables: BenchmarkTables, holdout: dict | None) -> list[str]:
     return pool
 
 
-def pilot_articles(tables: BenchmarkTables, count: int, seed: int, holdout: dict | None) -> list[str]:
-    """The articles the pilot chooses the training budget on: a seeded `count` of the benchmark's evaluable articles (of
-    all its languages), set aside before any study chooses what it evaluates (`evaluation_set`'s `reserved`), so that
-    no reported answer shares a question with the choice."""
-    pool = _article_pool(tables, holdout)
+def pilot_articles(tables: BenchmarkTables, count: int, seed: int) -> list[str]:
+    """The articles the pilot chooses the training budget on: a seeded `count` of the benchmark's articles (of all its
+    languages), set aside before any study chooses what it evaluates (`evaluation_set`'s `reserved`), so that no
+    reported answer shares a question with the choice; the same articles in every configuration with this count and
+    seed."""
+    pool = tables.questions.article.tolist()
     if count >= len(set(pool)):
-        raise ValueError(f"the pilot would take {count} of the {len(set(pool))} articles the benchmark can evaluate, leaving the study none")
+        raise ValueError(f"the pilot would take {count} of the {len(set(pool))} articles of the benchmark, leaving the study none")
     return asking_every_language_pair(tables, pool, choose_articles(pool, count, seed), seed)
 
 
 def pilot_set(tables: BenchmarkTables, languages: list[str], count: int, seed: int, holdout: dict | None) -> BenchmarkTables:
-    """The pilot's rows: `languages` of the articles `pilot_articles` sets aside."""
-    return restrict(select_languages(tables, languages), pilot_articles(tables, count, seed, holdout))
+    """The pilot's rows: `languages` of the articles `pilot_articles` sets aside, in a benchmark the study does not
+    train on (`holdout` None)."""
+    if holdout:
+        raise ValueError("the pilot evaluates a benchmark the study also trains on (training.holdout): it needs one the study does not train on")
+    if not count:
+        raise ValueError("pilot.articles is 0: this configuration sets no articles aside for the pilot")
+    return restrict(select_languages(tables, languages), pilot_articles(tables, count, seed))
 
 
 def languages_and_pairs(languages: set[str] | frozenset[str]) -> list[frozenset[str]]:

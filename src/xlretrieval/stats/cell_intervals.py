@@ -35,6 +35,7 @@ INTERVAL_COLUMNS = [
     "n_runs",
     "n_query_sets",
     "n_questions",
+    "n_clusters",
 ]
 
 
@@ -47,22 +48,25 @@ def cell_intervals(
     level: float,
     draw_of_run: np.ndarray | None = None,
     language_sets: str = FIXED,
+    clusters: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Estimate, t interval and its df of cells, each the mean over its runs of a weighted sum of unit means
     (the run's macro average).
 
     `run_weights` (units, run-cells) holds the weights of each run in each cell; column j belongs to cell
     `cell_of_run[j]`, and its run trained on language set `draw_of_run[j]` (None: every run on a set of its own).
-    Cells are numbered 0, 1, ...; each needs a run.
+    Cells are numbered 0, 1, ...; each needs a run. `clusters` gives each question's article (`welch`).
     """
     per_unit = sparse.diags(1.0 / np.maximum(present.sum(axis=1), 1)) @ run_weights
     contributions = np.asarray(per_unit.T @ values)  # (run-cells, questions)
     n_cells = cell_of_run.max() + 1
     cell_runs = sparse.csr_matrix((np.ones(len(cell_of_run)), (cell_of_run, np.arange(len(cell_of_run)))), shape=(n_cells, len(cell_of_run)))
     involved = np.asarray((cell_runs @ (abs(run_weights).T @ sparse.csr_matrix(present.astype(float)))).todense()) > 0
-    t = language_set_t(contributions, cell_of_run, np.arange(n_cells), draw_of_run, involved, language_sets)
+    t = language_set_t(contributions, cell_of_run, np.arange(n_cells), draw_of_run, involved, language_sets, clusters)
     low, high = t.interval(level)
-    return pd.DataFrame({"cell": np.arange(n_cells), "estimate": t.estimate, "ci_low": low, "ci_high": high, "df": t.df, "n_runs": t.members})
+    return pd.DataFrame(
+        {"cell": np.arange(n_cells), "estimate": t.estimate, "ci_low": low, "ci_high": high, "df": t.df, "n_runs": t.members, "n_clusters": t.clusters}
+    )
 
 
 def intervals(
@@ -90,7 +94,14 @@ def intervals(
         draw_of_run = np.empty(run_weights.shape[1], dtype=np.int64)
         draw_of_run[run_cell] = group.draw.to_numpy()
         result = cell_intervals(
-            matrix.values[rows], matrix.present[rows], run_weights, cell_of_run, level=level, draw_of_run=draw_of_run, language_sets=language_sets
+            matrix.values[rows],
+            matrix.present[rows],
+            run_weights,
+            cell_of_run,
+            level=level,
+            draw_of_run=draw_of_run,
+            language_sets=language_sets,
+            clusters=matrix.clusters,
         )
         positive = group.sign.to_numpy() > 0
         query_sets = group[positive].drop_duplicates(["cell", "setting", "set_query_lang", "passage_lang"]).groupby("cell").size()

@@ -28,19 +28,29 @@ CELL_KEYS = ["metric", "quantity", "setting", "strategy", "k", "lang_group", "qu
 @dataclass
 class QuestionMatrix:
     """Per-query values of one benchmark as a matrix: one row per unit (model x query set x metric),
-    one column per question id; `present` marks the questions a query set holds."""
+    one column per question id; `present` marks the questions a query set holds, `clusters` the article each question
+    comes in (None: each question its own; see `welch`)."""
 
     units: pd.DataFrame  # model, setting, query_lang, passage_lang, metric
     values: np.ndarray  # (units, questions), 0 where absent
     present: np.ndarray  # (units, questions), bool
     question_ids: np.ndarray
+    clusters: np.ndarray | None = None
 
     def rows(self, metric: str) -> np.ndarray:
         return np.flatnonzero(self.units.metric.to_numpy() == metric)
 
 
-def question_matrix(per_query: Iterable[tuple[str, pd.DataFrame]]) -> QuestionMatrix:
-    """Stack (model tag, per-query table) pairs, consumed one at a time, into a `QuestionMatrix`."""
+def question_clusters(questions: pd.DataFrame) -> dict[str, str]:
+    """Question id -> the article it comes in, from an evaluation set's questions table; a question without one (a
+    collection without articles) is a cluster of its own."""
+    first = questions.drop_duplicates("question_id")
+    return {q: article if article else f"question {q}" for q, article in zip(first.question_id, first.article.fillna(""))}
+
+
+def question_matrix(per_query: Iterable[tuple[str, pd.DataFrame]], clusters: dict[str, str] | None = None) -> QuestionMatrix:
+    """Stack (model tag, per-query table) pairs, consumed one at a time, into a `QuestionMatrix`; `clusters` maps
+    question ids to their articles (`question_clusters`; None: each question its own)."""
     questions: dict[str, int] = {}
     unit_frames, rows, columns, values = [], [], [], []
     offset = 0
@@ -63,6 +73,11 @@ def question_matrix(per_query: Iterable[tuple[str, pd.DataFrame]]) -> QuestionMa
         np.zeros((offset, len(questions)), dtype=bool),
         np.array(list(questions), dtype=object),
     )
+    if clusters is not None:
+        missing = [q for q in matrix.question_ids if q not in clusters]
+        if missing:
+            raise ValueError(f"{len(missing)} question ids have no article (e.g. {missing[0]!r}): the per-query files and the evaluation set differ")
+        matrix.clusters = np.array([clusters[q] for q in matrix.question_ids], dtype=object)
     matrix.values[rows, columns], matrix.present[rows, columns] = np.concatenate(values), True
     if matrix.present.sum() != len(rows):
         raise ValueError("a per-query table holds one (query set, metric, question id) more than once")

@@ -22,7 +22,8 @@ import pandas as pd
 from scipy import sparse
 
 from ..metrics import FIXED_GROUPS
-from ..model_tags import BASE, parse_strategy
+from ..batching import UNIFORM
+from ..model_tags import BASE, parse_strategy, source_share, uniform_slug
 from .cells import QuestionMatrix, memberships
 from .resampling import check_level, percentile_interval, question_counts, set_means
 from .significance import detectable_effect, holm, sign_flip_pvalues
@@ -51,6 +52,7 @@ TEST_COLUMNS = [
     "strata_b",
     "n_query_sets",
     "n_questions",
+    "n_clusters",
     "mean_a",
     "mean_b",
     "difference",
@@ -82,7 +84,9 @@ RunGroup = list[tuple[np.ndarray, np.ndarray, int]]
 class Comparison:
     """Side a minus side b of one (setting, language group)."""
 
-    family: str  # "strategies" (same k), "vs-base" (a strategy minus the base model) or "k-trend" (same strategy)
+    # "strategies" (same k), "vs-base" (a strategy minus the base model), "k-trend" (same strategy; a -half slug against
+    # its uniform twin at k = 1) or "source-share" (a uniform slug minus its -half twin at the same k)
+    family: str
     setting: str
     lang_group: str
     strategy_a: str
@@ -93,8 +97,10 @@ class Comparison:
 
 def comparisons(strategy_ks: dict[str, list[int]], settings: list[str]) -> list[Comparison]:
     """On the fixed language groups (held-out, source) of each setting: each hybrid vs X-X-mono and vs X-Y at
-    every k both are trained at, every strategy vs the base model at each of its k, and every strategy at its
-    largest vs its smallest k (the k trend)."""
+    every k both are trained at, every strategy vs the base model at each of its k, every strategy at its
+    largest vs its smallest k (the k trend), and each uniform slug minus its -half twin at every k both are trained
+    at (source-share: less of the source language at the same k). A -half slug not trained at its twin's smallest k
+    (k = 1, where the two are one design) takes its k trend from the twin's runs there."""
     found = []
     for setting in settings:
         for group in FIXED_GROUPS:
@@ -106,8 +112,13 @@ def comparisons(strategy_ks: dict[str, list[int]], settings: list[str]) -> list[
                     ]
             for strategy, ks in strategy_ks.items():
                 found += [Comparison("vs-base", setting, group, strategy, k, BASE, k) for k in sorted(ks)]
-                if len(ks) > 1:
+                twin = uniform_slug(strategy)
+                if twin != strategy and twin in strategy_ks and min(strategy_ks[twin]) < min(ks):
+                    found.append(Comparison("k-trend", setting, group, strategy, max(ks), twin, min(strategy_ks[twin])))
+                elif len(ks) > 1:
                     found.append(Comparison("k-trend", setting, group, strategy, max(ks), strategy, min(ks)))
+                if twin != strategy and twin in strategy_ks:
+                    found += [Comparison("source-share", setting, group, twin, k, strategy, k) for k in sorted(set(ks) & set(strategy_ks[twin]))]
     return found
 
 
@@ -184,17 +195,17 @@ def paired_tests(
     involved = ((a != 0) | (b != 0)).astype(float) @ present > 0
     means = set_means(values, present, np.ones((1, values.shape[1])))[0]
     rng = np.random.default_rng(seed)
-    unit_samples = set_means(values, present, question_counts(values.shape[1], resamples, rng))  # (samples, units)
+    unit_samples = set_means(values, present, question_counts(values.shape[1], resamples, rng, matrix.clusters))  # (samples, units)
     out = pd.DataFrame(rows)
     out["n_questions"] = involved.sum(axis=1)
     out["mean_a"], out["mean_b"] = a @ means, b @ means
     out["difference"] = per_question.sum(axis=1)
     out["ci_low"], out["ci_high"] = percentile_interval(unit_samples @ (a - b).T, level)
     out["effect_size"] = [effect_size(d[m]) for d, m in zip(per_question, involved)]
-    out["p_value"] = sign_flip_pvalues(per_question, permutations, rng)
-    t = language_set_t(*member_contributions(run_groups, used, values, present), involved, language_sets)
+    out["p_value"] = sign_flip_pvalues(per_question, permutations, rng, matrix.clusters)
+    t = language_set_t(*member_contributions(run_groups, used, values, present), involved, language_sets, matrix.clusters)
     out["ci_low_runs"], out["ci_high_runs"] = t.interval(level)
-    out["df_runs"], out["p_runs"], out["var_questions"] = t.df, t.p_values(), t.question_variance
+    out["df_runs"], out["p_runs"], out["var_questions"], out["n_clusters"] = t.df, t.p_values(), t.question_variance, t.clusters
     first = np.concatenate([[0], np.cumsum([len(groups) for groups in run_groups])[:-1]])
     out["var_runs_a"] = t.run_variance[first]
     out["var_runs_b"] = [t.run_variance[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
@@ -291,12 +302,17 @@ def primary_mask(tests: pd.DataFrame, primary: list[dict[str, str]] | None) -> n
             (tests.family == entry["family"])
             & (tests.setting == entry["setting"])
             & (tests.lang_group == entry["lang_group"])
-            & ((tests.strategy_a == entry["strategy"]) | (tests.strategy_a.map(lambda slug: parse_strategy(slug)[0]) == entry["strategy"]))
+            & ((tests.strategy_a == entry["strategy"]) | (tests.strategy_a.map(uniform_hybrid) == entry["strategy"]))
         ).to_numpy()
         if primary is not None and not named.any():
             raise ValueError(f"config key 'stats.primary': {entry} names none of the {len(tests)} paired tests")
         marked |= named
     return marked
+
+
+def uniform_hybrid(slug: str) -> str:
+    """"hybrid" for a hybrid slug of uniform source share (what a primary entry's "hybrid" names), else the slug."""
+    return "hybrid" if parse_strategy(slug)[0] == "hybrid" and source_share(slug) == UNIFORM else slug
 
 
 def restrict(members: pd.DataFrame, keys: set) -> pd.DataFrame:

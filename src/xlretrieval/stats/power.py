@@ -6,10 +6,11 @@ each side's variance over its runs (or the variance of the run pairs' difference
 runs are paired) and the question component, which more runs do not shrink. With n runs a side (n pairs
 where paired) the variance is projected by putting n for n_a and n_b, the df by `welch.t_df`, and the
 detectable effect is that of `significance.detectable_effect` at the test's Holm threshold,
-(1 - level) / the size of its family. A side whose variance is pooled within its S language sets (`strata_a`,
-`strata_b`: `welch`, fixed sets) keeps them: n runs a side have n - S df, and fewer than 2 S runs (a set with one
-run) are not projected (NaN). A side measured with one run has no variance over runs: its projections are
-unknown (NaN).
+(1 - level) / the size of its family. The question component is on its clusters' df (`n_clusters` - 1: the articles
+its questions come in). A side whose variance is pooled within its S language sets (`strata_a`, `strata_b`:
+`welch`, fixed sets) keeps them and never falls below two runs a set: n runs a side give it max(n, 2 S) runs on
+that many minus S df, while the other side takes n. A side measured with one run has no variance over runs: its
+projections are unknown (NaN).
 """
 
 from __future__ import annotations
@@ -32,10 +33,15 @@ def side_strata(tests: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return tests.strata_a.to_numpy(dtype=float), np.where(paired, 1.0, tests.strata_b.to_numpy(dtype=float))
 
 
-def projectable(runs: np.ndarray, strata: np.ndarray) -> np.ndarray:
-    """Whether `runs` runs a side keep two runs in each of a side's `strata` language sets (always where its runs are
-    the unit, one stratum)."""
-    return (strata <= 1) | (runs >= 2 * strata)
+def side_runs(runs: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """The runs a side projected to `runs` runs a side has: `runs`, or two in each of its `strata` language sets where
+    that is more (a side pooled within sets keeps two runs a set)."""
+    return np.where(strata > 1, np.maximum(runs, 2 * np.nan_to_num(strata, nan=1.0)), runs)
+
+
+def question_clusters(tests: pd.DataFrame) -> np.ndarray:
+    """The clusters (articles) each test's question component counts: its df plus 1."""
+    return tests.n_clusters.to_numpy(dtype=float)
 
 
 def family_sizes(tests: pd.DataFrame) -> np.ndarray:
@@ -52,10 +58,11 @@ def projected_detectable(tests: pd.DataFrame, runs, level: float) -> np.ndarray:
     var_a = tests.var_runs_a.to_numpy(dtype=float)
     var_b = np.where(paired, 0.0, tests.var_runs_b.to_numpy(dtype=float))
     strata_a, strata_b = side_strata(tests)
+    n_a, n_b = side_runs(n, strata_a), side_runs(n, strata_b)
     questions = tests.var_questions.to_numpy(dtype=float)
-    terms = np.column_stack([var_a / n, var_b / n, questions])
-    dfs = np.column_stack([n - strata_a, np.where(paired, 0.0, n - strata_b), tests.n_questions.to_numpy(dtype=float) - 1])
-    known = ~np.isnan(terms).any(axis=1) & projectable(n, strata_a) & projectable(n, strata_b)
+    terms = np.column_stack([var_a / n_a, var_b / n_b, questions])
+    dfs = np.column_stack([n_a - strata_a, np.where(paired, 0.0, n_b - strata_b), question_clusters(tests) - 1])
+    known = ~np.isnan(terms).any(axis=1)
     standard_error, df = np.sqrt(terms.sum(axis=1)), np.full(len(tests), np.nan)
     if known.any():
         df[known] = t_df(terms[known], dfs[known])
@@ -69,12 +76,11 @@ def projected_detectable(tests: pd.DataFrame, runs, level: float) -> np.ndarray:
 
 
 def runs_for_target(tests: pd.DataFrame, level: float, target: float, max_runs: int = MAX_RUNS) -> pd.Series:
-    """The fewest runs a side (2, or two a language set where the variance is pooled within sets, to `max_runs`) with
-    which each test (as in `projected_detectable`) detects `target`; NA where even `max_runs` do not (the question
+    """The fewest runs a side (from 2 to `max_runs`; a side pooled within language sets keeps two runs a set, as in
+    `projected_detectable`) with which each test detects `target`; NA where even `max_runs` do not (the question
     component alone may be too large) or the projection is unknown. Found by bisection: the detectable effect falls as
     runs are added."""
-    strata = np.fmax(*side_strata(tests))
-    low = np.maximum(2, 2 * np.nan_to_num(strata, nan=1.0)).astype(int)
+    low = np.full(len(tests), 2)
     high = np.full(len(tests), max_runs)
     enough_at_low = projected_detectable(tests, low, level) <= target
     searched = ~enough_at_low & (projected_detectable(tests, high, level) <= target)
@@ -96,7 +102,7 @@ def power_table(tests: pd.DataFrame, level: float, target: float, runs=RUNS) -> 
     shown = tests.assign(family_size=family_sizes(tests))[chosen]
     out = shown[
         KEY_COLUMNS
-        + ["n_runs_a", "n_runs_b", "strata_a", "strata_b", "n_questions", "var_runs_a", "var_runs_b", "var_questions", "family_size", "detectable"]
+        + ["n_runs_a", "n_runs_b", "strata_a", "strata_b", "n_questions", "n_clusters", "var_runs_a", "var_runs_b", "var_questions", "family_size", "detectable"]
     ].copy()
     for n in runs:
         out[f"detectable_n{n}"] = projected_detectable(shown, n, level)

@@ -1,9 +1,8 @@
-"""The bootstrap over parallel question ids of the intervals over questions alone (the paired tests'
-`ci_low`, `ci_high`; the pilot's gains).
+"""The bootstrap of the intervals over questions alone (the paired tests' `ci_low`, `ci_high`).
 
-Resampling unit: the parallel question id. One counts vector over question ids applies to every
-query set, language, model and run, so all translations of a question move together. Intervals are
-percentile intervals.
+Resampling unit: the cluster the parallel question ids come in (a benchmark's article; without clusters, the
+question id). One counts vector applies to every query set, language, model and run, so all translations of a
+question, and all questions of an article, move together. Intervals are percentile intervals.
 """
 
 from __future__ import annotations
@@ -11,9 +10,22 @@ from __future__ import annotations
 import numpy as np
 
 
-def question_counts(n_questions: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """(resamples, questions): how often each question is drawn in each bootstrap sample."""
-    return rng.multinomial(n_questions, np.full(n_questions, 1.0 / n_questions), size=resamples).astype(float)
+def question_counts(n_questions: int, resamples: int, rng: np.random.Generator, clusters: np.ndarray | None = None) -> np.ndarray:
+    """(resamples, questions): how often each question is drawn in each bootstrap sample, its cluster's count where
+    the questions come in `clusters` (a code per question; None: each question its own)."""
+    if clusters is None:
+        return rng.multinomial(n_questions, np.full(n_questions, 1.0 / n_questions), size=resamples).astype(float)
+    codes = cluster_codes(clusters, n_questions)
+    n_clusters = codes.max() + 1
+    return rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=resamples).astype(float)[:, codes]
+
+
+def cluster_codes(clusters: np.ndarray, n_questions: int) -> np.ndarray:
+    """Codes 0, 1, ... of each question's cluster."""
+    codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+    if len(codes) != n_questions:
+        raise ValueError(f"{len(codes)} cluster labels for {n_questions} questions")
+    return codes
 
 
 def set_means(values: np.ndarray, present: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
 from scipy.optimize import brentq
+
+from .resampling import cluster_codes
 
 POWER = 0.8  # of the smallest detectable effect
 
 
-def sign_flip_pvalues(differences: np.ndarray, permutations: int, rng: np.random.Generator) -> np.ndarray:
+def sign_flip_pvalues(differences: np.ndarray, permutations: int, rng: np.random.Generator, clusters: np.ndarray | None = None) -> np.ndarray:
     """Two-sided sign-flip randomisation p-values, one per row of `differences` (tests, questions).
 
-    Under the null each question's difference is symmetric about 0; the statistic is the sum over
-    questions. p = (1 + #{|flipped| >= |observed|}) / (1 + permutations); the same random signs serve
-    every test.
+    Under the null each cluster's difference (its questions' sum; `clusters` a code per question, None: each question
+    its own) is symmetric about 0; the statistic is the sum over questions. p = (1 + #{|flipped| >= |observed|}) /
+    (1 + permutations); the same random signs serve every test.
     """
     observed = np.abs(differences.sum(axis=1))
+    if clusters is not None:
+        codes = cluster_codes(clusters, differences.shape[1])
+        differences = (sparse.csr_matrix(differences) @ sparse.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)))).toarray()
     signs = rng.choice(np.array([-1.0, 1.0]), size=(permutations, differences.shape[1]))
     flipped = np.abs(signs @ differences.T)
     tolerance = 1e-12 * np.maximum(1.0, observed)

@@ -8,21 +8,26 @@ from pathlib import Path
 import pandas as pd
 
 from .cell_intervals import intervals
-from .cells import QuestionMatrix, question_matrix, runs_table
+from .cells import QuestionMatrix, question_clusters, question_matrix, runs_table
 from .paired import paired_tests, with_families
 
 
-def read_matrix(paths: dict[str, str | Path]) -> QuestionMatrix:
-    """The `QuestionMatrix` of per-query Parquet files given by model tag, read one at a time."""
-    return question_matrix((tag, pd.read_parquet(path)) for tag, path in paths.items())
+def read_matrix(paths: dict[str, str | Path], questions: str | Path) -> QuestionMatrix:
+    """The `QuestionMatrix` of per-query Parquet files given by model tag, read one at a time, its questions clustered
+    by the articles of the evaluation set's `questions` table (Parquet)."""
+    clusters = question_clusters(pd.read_parquet(questions, columns=["question_id", "article"]))
+    return question_matrix(((tag, pd.read_parquet(path)) for tag, path in paths.items()), clusters)
 
 
-def study_intervals(paths: dict[str, dict[str, str | Path]], languages: pd.DataFrame, roles: dict[str, dict[str, str]], **options) -> pd.DataFrame:
-    """`intervals` of every benchmark; `paths[benchmark][model tag]` is a per-query Parquet file, `languages`
-    the (k, draw, languages) table and `roles[benchmark]` its languages' roles; `options` go to `intervals`."""
+def study_intervals(
+    paths: dict[str, dict[str, str | Path]], questions: dict[str, str | Path], languages: pd.DataFrame, roles: dict[str, dict[str, str]], **options
+) -> pd.DataFrame:
+    """`intervals` of every benchmark; `paths[benchmark][model tag]` is a per-query Parquet file, `questions[benchmark]`
+    its evaluation set's questions (their articles), `languages` the (k, draw, languages) table and `roles[benchmark]`
+    its languages' roles; `options` go to `intervals`."""
     return pd.concat(
         [
-            intervals(read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], **options)
+            intervals(read_matrix(by_model, questions[benchmark]), runs_table(list(by_model), languages), benchmark, roles[benchmark], **options)
             for benchmark, by_model in paths.items()
         ],
         ignore_index=True,
@@ -31,6 +36,7 @@ def study_intervals(paths: dict[str, dict[str, str | Path]], languages: pd.DataF
 
 def study_paired_tests(
     paths: dict[str, dict[str, str | Path]],
+    questions: dict[str, str | Path],
     languages: pd.DataFrame,
     roles: dict[str, dict[str, str]],
     metric: str,
@@ -45,7 +51,14 @@ def study_paired_tests(
     tests = pd.concat(
         [
             paired_tests(
-                read_matrix(by_model), runs_table(list(by_model), languages), benchmark, roles[benchmark], metric, strategies, level=level, **options
+                read_matrix(by_model, questions[benchmark]),
+                runs_table(list(by_model), languages),
+                benchmark,
+                roles[benchmark],
+                metric,
+                strategies,
+                level=level,
+                **options,
             )
             for benchmark, by_model in paths.items()
         ],

@@ -12,10 +12,14 @@ questions):
 
 - run component of group g: s_g^2 / n_g, s_g^2 the sample variance of its members' values, on n_g - 1 df;
   none for a group of one member;
-- question component: V_q = Q max(0, var_q(d_q) - sum_g sigma2_g / n_g), where d_q = sum_g mean over the
-  members of X_g[:, q] is question q's contribution to the estimate, Q the questions the number involves
-  and sigma2_g the residual (run-by-question) mean square of the two-way table X_g, which s_g^2 already
-  counts (groups of one member have none to subtract); Q - 1 df;
+- question component, over the *clusters* the questions come in (a benchmark's articles: questions of one article
+  share its passages and its topic, so they are not independent; a question without one is a cluster of its own):
+  V_q = A max(0, var_a(D_a) - (Q / A) sum_g sigma2_g / n_g), where d_q = sum_g mean over the members of X_g[:, q]
+  is question q's contribution to the estimate, D_a the sum of d_q over cluster a's questions, A the clusters and
+  Q the questions the number involves, and sigma2_g the residual (run-by-question) mean square of the two-way
+  table X_g, which s_g^2 already counts (groups of one member have none to subtract; a cluster of Q / A questions
+  holds Q / A times it); A - 1 df. With every question a cluster of its own (A = Q) this is
+  Q max(0, var_q(d_q) - sum_g sigma2_g / n_g), the component of independent questions;
 - V = the sum of both; interval estimate +- t_{df, (1 + level) / 2} sqrt(V), df by Welch-Satterthwaite,
   V^2 / sum over components of term^2 / df, each term (s_g^2 / n_g, V_q) taken there (not in V) at the
   upper `DF_BOUND` confidence bound of its variance, term f / chi2_f(1 - DF_BOUND) (see `t_df`).
@@ -38,6 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, stats
 
+from .resampling import cluster_codes
+
 # Satterthwaite's df from the variance terms as estimated is largest exactly where the interval is already too narrow:
 # when a few-run term that dominates V happens to come out small. So each term enters the df at the upper 65%
 # confidence bound of its variance (a factor f / chi2_f(0.35): 2.3 on 2 df, 1.5 on 5, 1.03 on 299), which weighs terms
@@ -51,15 +57,16 @@ FIXED, SAMPLED = "fixed", "sampled"  # what a k's language sets are to the study
 
 @dataclass(frozen=True)
 class RunQuestionT:
-    """Estimate and variance components of each number (`estimate`, `question_variance`, `variance`, `df`: one
-    per number) and of each group (`run_variance` s_g^2, NaN where it has no df; `members` n_g; `strata` S_g, the
-    strata its variance is pooled within, 1 where its members are the unit)."""
+    """Estimate and variance components of each number (`estimate`, `question_variance`, `clusters` A, `variance`,
+    `df`: one per number) and of each group (`run_variance` s_g^2, NaN where it has no df; `members` n_g; `strata`
+    S_g, the strata its variance is pooled within, 1 where its members are the unit)."""
 
     estimate: np.ndarray
     run_variance: np.ndarray
     members: np.ndarray
     strata: np.ndarray
     question_variance: np.ndarray
+    clusters: np.ndarray
     variance: np.ndarray
     df: np.ndarray
 
@@ -133,26 +140,56 @@ def _codes(group: np.ndarray, stratum: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def language_set_t(
-    contributions: np.ndarray, group: np.ndarray, number_of_group: np.ndarray, stratum: np.ndarray | None, involved: np.ndarray, language_sets: str
+    contributions: np.ndarray,
+    group: np.ndarray,
+    number_of_group: np.ndarray,
+    stratum: np.ndarray | None,
+    involved: np.ndarray,
+    language_sets: str,
+    clusters: np.ndarray | None = None,
 ) -> RunQuestionT:
     """`run_question_t` with each member's language set as its stratum, fixed or sampled (`language_sets`; None:
-    every member on a set of its own)."""
+    every member on a set of its own), and the questions in `clusters`."""
     if language_sets not in (FIXED, SAMPLED):
         raise ValueError(f"language sets are '{FIXED}' or '{SAMPLED}', not '{language_sets}'")
     if language_sets == SAMPLED and stratum is not None:
         contributions, group = stratum_means(contributions, group, stratum)
-        return run_question_t(contributions, group, number_of_group, involved)
-    return run_question_t(contributions, group, number_of_group, involved, stratum)
+        return run_question_t(contributions, group, number_of_group, involved, clusters=clusters)
+    return run_question_t(contributions, group, number_of_group, involved, stratum, clusters)
+
+
+def cluster_variance(per_question: np.ndarray, involved: np.ndarray, noise: np.ndarray, clusters: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The question component V_q of each number (see the module) and its clusters A: `per_question` (numbers,
+    questions) holds the contributions d_q, `noise` each number's sum_g sigma2_g / n_g and `clusters` each question's
+    cluster code (None: every question its own)."""
+    n_questions = per_question.shape[1]
+    codes = np.arange(n_questions) if clusters is None else cluster_codes(clusters, n_questions)
+    of_cluster = sparse.csr_matrix((np.ones(n_questions), (np.arange(n_questions), codes)), shape=(n_questions, codes.max() + 1))
+    sums = np.asarray(sparse.csr_matrix(per_question) @ of_cluster)  # (numbers, clusters): D_a
+    held = np.asarray(sparse.csr_matrix(involved.astype(float)) @ of_cluster) > 0
+    count = held.sum(axis=1).astype(float)
+    questions = involved.sum(axis=1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centred = np.where(held, sums - (per_question.sum(axis=1) / count)[:, None], 0.0)
+        spread = (centred**2).sum(axis=1) / (count - 1)
+        variance = count * np.maximum(spread - questions / count * noise, 0.0)
+    return np.where(count > 1, variance, 0.0), count
 
 
 def run_question_t(
-    contributions: np.ndarray, group: np.ndarray, number_of_group: np.ndarray, involved: np.ndarray, stratum: np.ndarray | None = None
+    contributions: np.ndarray,
+    group: np.ndarray,
+    number_of_group: np.ndarray,
+    involved: np.ndarray,
+    stratum: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
 ) -> RunQuestionT:
     """The estimate and variance components of numbers (see the module): `contributions` (members, questions)
     holds each member's per-question contributions, `group` each member's group, `number_of_group` each group's
     number and `involved` (numbers, questions) the questions each number involves (contributions elsewhere are 0).
     `stratum` (optional) labels each member's language set, fixed (`fixed_strata`; `stratum_means` first for
-    `SAMPLED`). Vectorised over every member, group and number."""
+    `SAMPLED`); `clusters` (optional) each question's cluster, its article (None: every question its own).
+    Vectorised over every member, group and number."""
     n_groups, n_numbers = len(number_of_group), len(involved)
     members = np.bincount(group, minlength=n_groups)
     if (members == 0).any():
@@ -181,11 +218,8 @@ def run_question_t(
     residual = np.where(several & (questions_of > 1), np.maximum(residual, 0.0), 0.0)
     per_question = np.asarray(sparse.csr_matrix((np.ones(n_groups), (number_of_group, np.arange(n_groups))), shape=(n_numbers, n_groups)) @ columns)
     estimate = per_question.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centred = np.where(involved, per_question - (estimate / questions)[:, None], 0.0)
-        spread = (centred**2).sum(axis=1) / (questions - 1)
     noise = np.bincount(number_of_group, residual / members, minlength=n_numbers)
-    question_variance = np.where(questions > 1, questions * np.maximum(spread - noise, 0.0), 0.0)
+    question_variance, count = cluster_variance(per_question, involved, noise, clusters)
     # one column per group of a number (at its rank among them), then the question component
     order = np.argsort(number_of_group, kind="stable")
     starts = np.searchsorted(number_of_group[order], np.arange(n_numbers))
@@ -193,5 +227,5 @@ def run_question_t(
     rank[order] = np.arange(n_groups) - starts[number_of_group[order]]
     terms, dfs = np.zeros((n_numbers, rank.max() + 2)), np.zeros((n_numbers, rank.max() + 2))
     terms[number_of_group, rank], dfs[number_of_group, rank] = np.where(several, run_variance / members, 0.0), within
-    terms[:, -1], dfs[:, -1] = question_variance, questions - 1
-    return RunQuestionT(estimate, run_variance, members, strata, question_variance, terms.sum(axis=1), t_df(terms, dfs))
+    terms[:, -1], dfs[:, -1] = question_variance, count - 1
+    return RunQuestionT(estimate, run_variance, members, strata, question_variance, count, terms.sum(axis=1), t_df(terms, dfs))
