@@ -152,3 +152,24 @@ def test_the_source_languages_share_falls_as_k_grows_at_a_fixed_budget(mlqa_pair
     # each X-X-mono batch draws its one language at random: English has about half of them at k = 1, a third at k = 2
     one, two = (language_shares(batches(mlqa_pairs, 1.0, langs=langs, n=1920))["texts"]["en"] for langs in (["de", "en"], ["de", "en", "es"]))
     assert one == pytest.approx(1 / 2, abs=0.1) and two == pytest.approx(1 / 3, abs=0.1) and one > two
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.0, 0.5])
+def test_half_keeps_the_source_at_half_the_texts_at_every_k(mlqa_pairs, alpha):
+    langs = ["en", "de", "es", "zh"]  # the source first
+    half = make_batches(mlqa_pairs, langs, alpha, 9600, 32, 0, source_share="half")
+    uniform = make_batches(mlqa_pairs, langs, alpha, 9600, 32, 0)
+    english = language_shares(half)["texts"]["en"]
+    assert english == pytest.approx(1 / 2, abs=0.1) and language_shares(uniform)["texts"]["en"] < english - 0.1
+    crossing = half[half.kind == "x-y"]
+    assert ((crossing.question_lang == "en") != (crossing.passage_lang == "en")).all()  # the source on exactly one side
+    assert (half.question_lang != half.passage_lang).sum() == len(crossing) and not half.duplicated(["batch", "question_id"]).any()
+    assert set(half.question_lang) == set(langs) and kinds(half) == kinds(uniform)
+
+
+def test_with_one_target_half_is_the_uniform_design_to_the_byte(mlqa_pairs):
+    for langs in (["en", "de"], ["en", "zh"]):
+        pd_half = make_batches(mlqa_pairs, langs, 0.5, 640, 32, 3, source_share="half")
+        assert pd_half.equals(make_batches(mlqa_pairs, langs, 0.5, 640, 32, 3))
+    with pytest.raises(ValueError, match="source_share is one of uniform, half"):
+        make_batches(mlqa_pairs, ["en", "de"], 0.5, 640, 32, 3, source_share="english")

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import yaml
 
@@ -88,9 +90,48 @@ def test_config_errors_name_the_key(config, message):
         validate(study_config(config), SCHEMA)
 
 
+SHIPPED = [ROOT / "config.yaml", *sorted((ROOT / "config").glob("*.yaml"))]
+
+
 def test_shipped_configs_are_valid():
-    for path in [ROOT / "config.yaml", *sorted((ROOT / "config").glob("*.yaml"))]:
+    for path in SHIPPED:
         validate(study_config(yaml.safe_load(path.read_text())), SCHEMA)
+
+
+def test_every_shipped_config_trains_the_pilots_budget_or_gives_its_own_with_a_reason():
+    """The budget has one home, the pilot's committed decision: a config that trains another says so itself, with a
+    comment on the line that gives it."""
+    decision = json.loads((ROOT / "docs" / "pilot" / "budget.json").read_text())
+    default = Study(validate(study_config(), SCHEMA)).budget
+    assert (default.pairs, default.steps) == (decision["pairs"], decision["steps"]) and default.source == "pilot.decision docs/pilot/budget.json"
+    assert default.record() == {"pairs": decision["pairs"], "steps": decision["steps"], "from": "pilot.decision docs/pilot/budget.json"}
+    for path in SHIPPED:
+        budget = Study(validate(study_config(yaml.safe_load(path.read_text())), SCHEMA)).budget
+        if budget.source != "training.pairs":
+            continue
+        given = [line for line in path.read_text().splitlines() if line.strip().startswith("pairs:")]
+        assert given and "#" in given[0] or "#" in path.read_text().split("pairs:")[0].splitlines()[-1], f"{path.name}: another budget, no reason"
+
+
+def test_a_pilot_decision_made_at_another_batch_size_or_rate_is_refused(tmp_path):
+    decision = json.loads((ROOT / "docs" / "pilot" / "budget.json").read_text())
+    (tmp_path / "budget.json").write_text(json.dumps({**decision, "learning_rate": 1e-4}))
+    with pytest.raises(ConfigError, match=r"'training.pairs': pilot, but the pilot's decision \(budget.json\) was made at learning_rate 0.0001"):
+        validate(study_config({"pilot": {"decision": "budget.json"}}), SCHEMA, tmp_path)
+    with pytest.raises(ConfigError, match="pilot.decision missing.json cannot be read"):
+        validate(study_config({"pilot": {"decision": "missing.json"}}), SCHEMA, tmp_path)
+
+
+def test_the_source_share_arm_reuses_k1_and_pairs_its_k6_runs_by_seed():
+    study = Study(validate(study_config(yaml.safe_load((ROOT / "config" / "english-share.yaml").read_text())), SCHEMA))
+    assert study.strategies() == ["hybrid-a0.5", "hybrid-a0.5-half"]
+    assert study.strategy_ks("hybrid-a0.5") == [1, 6] and study.strategy_ks("hybrid-a0.5-half") == [6]
+    tags = [m.tag for m in study.models()]
+    assert len(tags) == 18 and sum(tag.startswith("hybrid-a0.5-half/k6/") for tag in tags) == 6
+    default = {m.tag for m in Study(validate(study_config(), SCHEMA)).models()}
+    assert default <= set(tags)  # the default's 12 models, same paths
+    half_seeds = sorted(m.seed for m in study.models() if m.strategy.endswith("-half"))
+    assert half_seeds == sorted(m.seed for m in study.models() if m.strategy == "hybrid-a0.5" and m.k == 6)
 
 
 # The paper's grid of nested draws, on which the tests of draws, tags and strategies below count models.

@@ -1,5 +1,5 @@
-"""The learning-curve pilot's gains: paired over questions, on held-out query sets only; and the rule that chooses
-the budget from its doublings."""
+"""The learning-curve pilot's gains: over seeds and the articles the questions come in, on held-out query sets only;
+and the rule that chooses the budget from its doublings."""
 
 import os
 import subprocess
@@ -29,52 +29,64 @@ def test_held_out_units_keep_query_sets_that_involve_a_held_out_language():
     assert set(zip(units["cross"].query_lang, units["cross"].passage_lang)) == {("el", "en"), ("en", "el")}
 
 
-def test_learning_curve_is_the_paired_gain_over_base_with_an_interval():
+def articles_of(n_questions: int, per_article: int) -> dict[str, str]:
+    """Question ids q0, q1, ... in articles of `per_article` questions."""
+    return {f"q{i}": f"article {i // per_article}" for i in range(n_questions)}
+
+
+def test_learning_curve_is_the_gain_over_base_averaged_over_seeds_with_an_interval():
     rng = np.random.default_rng(0)
     ability = rng.uniform(0, 0.8, 200)
     base = frame({key: ability for key in SETS})
     tuned = {
-        f"hybrid-a0.5/k{k}/lr0.0001/steps{steps}": frame({key: ability + gain for key in SETS})
-        for k, steps, gain in [(1, 10, 0.05), (1, 20, 0.1), (2, 10, 0.0)]
+        f"hybrid-a0.5/k{k}/lr0.0001/steps{steps}/seed{seed}": frame({key: ability + gain + spread * seed for key in SETS})
+        for k, steps, gain, spread in [(1, 10, 0.05, 0.0), (1, 20, 0.1, 0.02), (2, 10, 0.0, 0.0)]
+        for seed in (0, 1)
     }
-    curve = learning_curve(tuned, base, ROLES, resamples=200).set_index(["k", "steps", "setting"])
-    assert curve.loc[(1, 20, "cross"), "gain"] == pytest.approx(0.1) and curve.loc[(1, 10, "mono"), "gain"] == pytest.approx(0.05)
+    curve = learning_curve(tuned, base, ROLES, articles_of(200, 20)).set_index(["k", "steps", "setting"])
+    assert curve.loc[(1, 20, "cross"), "gain"] == pytest.approx(0.11) and curve.loc[(1, 10, "mono"), "gain"] == pytest.approx(0.05)
     assert curve.loc[(1, 20, "cross"), "base"] == pytest.approx(ability.mean())
-    # every question gains the same: the paired interval has no width; no gain, no interval
-    assert curve.loc[(1, 20, "cross"), "ci_low"] == pytest.approx(0.1) and curve.loc[(1, 20, "cross"), "ci_high"] == pytest.approx(0.1)
+    # seeds that agree on every question leave no width; seeds that differ by 0.02 give one on 1 df
+    assert curve.loc[(1, 10, "cross"), "ci_low"] == pytest.approx(0.05) and curve.loc[(1, 10, "cross"), "ci_high"] == pytest.approx(0.05)
+    assert curve.loc[(1, 20, "cross"), "ci_low"] < 0.11 - 0.05 and curve.loc[(1, 20, "cross"), "df"] == pytest.approx(1)
     assert curve.loc[(2, 10, "mono"), ["gain", "ci_low", "ci_high"]].tolist() == pytest.approx([0, 0, 0])
-    assert set(curve.n_query_sets) == {1, 2} and set(curve.n_questions) == {200}
+    assert set(curve.n_query_sets) == {1, 2} and set(curve.n_questions) == {200} and set(curve.n_articles) == {10} and set(curve.n_runs) == {2}
     assert set(curve.learning_rate) == {1e-4}
 
 
 def test_learning_curve_rejects_different_query_sets():
     base = frame({key: np.ones(4) for key in SETS})
-    tuned = {"hybrid-a0.5/k1/lr0.0001/steps10": frame({key: np.ones(4) for key in SETS[:3]})}
+    tuned = {"hybrid-a0.5/k1/lr0.0001/steps10/seed0": frame({key: np.ones(4) for key in SETS[:3]})}
     with pytest.raises(ValueError, match="different query sets"):
-        learning_curve(tuned, base, ROLES, resamples=100)
+        learning_curve(tuned, base, ROLES, articles_of(4, 2))
 
 
-def test_a_doubling_is_the_paired_rise_over_the_same_questions_with_a_narrower_interval():
+def test_a_doubling_is_the_rise_over_seeds_on_the_same_questions_with_an_interval_over_articles():
     rng = np.random.default_rng(0)
     ability = rng.uniform(0, 0.8, 300)
     base = frame({key: ability for key in SETS})
-    earlier = ability + rng.normal(0.05, 0.1, 300)
-    later = earlier + rng.normal(0.02, 0.02, 300)  # a small, steady rise on each question
-    points = {f"hybrid-a0.5/k1/lr0.0001/steps{s}": frame({key: v for key in SETS}) for s, v in [(10, earlier), (20, later)]}
-    curve = learning_curve(points, base, ROLES, resamples=500).set_index(["steps", "setting"])
-    rises = doubling(points["hybrid-a0.5/k1/lr0.0001/steps10"], points["hybrid-a0.5/k1/lr0.0001/steps20"], ROLES, steps=10, resamples=500)
+    article_effect = np.repeat(rng.normal(0, 0.03, 12), 25)  # the rise differs by article: its questions move together
+    earlier = {f"hybrid-a0.5/k1/lr0.0001/steps10/seed{seed}": ability + rng.normal(0.05, 0.1, 300) for seed in (0, 1)}
+    later = {tag.replace("steps10", "steps20"): values + 0.02 + article_effect + rng.normal(0, 0.01, 300) for tag, values in earlier.items()}
+    points = {tag: frame({key: v for key in SETS}) for tag, v in {**earlier, **later}.items()}
+    articles = articles_of(300, 25)
+    curve = learning_curve(points, base, ROLES, articles).set_index(["steps", "setting"])
+    rises = doubling({t: points[t] for t in earlier}, {t: points[t] for t in later}, ROLES, articles, steps=10)
     assert list(rises.columns) == DOUBLING_COLUMNS and set(rises.setting) == {"mono", "cross"}
     cross = rises.set_index("setting").loc["cross"]
-    assert (cross.steps, cross.doubled) == (10, 20)
-    # the base model cancels: the rise is the difference of the two gains, but its interval is the paired one
+    assert (cross.steps, cross.doubled, cross.n_runs, cross.n_articles) == (10, 20, "2 vs 2", 12)
+    # the base model cancels: the rise is the difference of the two gains
     assert cross.rise == pytest.approx(curve.loc[(20, "cross"), "gain"] - curve.loc[(10, "cross"), "gain"])
     assert cross.ci_low < cross.rise < cross.ci_high
-    assert cross.ci_high - cross.ci_low < (curve.loc[(20, "cross"), "ci_high"] - curve.loc[(20, "cross"), "ci_low"]) / 3
+    # the articles' own rises spread it: the interval counts 12 articles, not 300 independent questions
+    independent = doubling({t: points[t] for t in earlier}, {t: points[t] for t in later}, ROLES, {q: q for q in articles}, steps=10)
+    half_width = (cross.ci_high - cross.ci_low) / 2
+    assert half_width > 2 * (independent.set_index("setting").loc["cross", "ci_high"] - independent.set_index("setting").loc["cross", "ci_low"]) / 2
 
 
 def doublings(rises: dict[int, dict[str, tuple[float, float]]]) -> pd.DataFrame:
     """Hand-made doublings: {steps: {setting: (rise, half-width of its interval)}}."""
-    rows = [(s, 2 * s, setting, "RR", r, r - w, r + w, 2, 100) for s, settings in rises.items() for setting, (r, w) in settings.items()]
+    rows = [(s, 2 * s, setting, "RR", r, r - w, r + w, 3.5, "2 vs 2", 2, 100, 12) for s, settings in rises.items() for setting, (r, w) in settings.items()]
     return pd.DataFrame(rows, columns=DOUBLING_COLUMNS)
 
 
@@ -132,12 +144,13 @@ def test_read_doublings_round_trips_the_checkpoints_tables(tmp_path):
 
 def curve_at(steps_by_rate: dict[float, list[int]]) -> pd.DataFrame:
     rows = [
-        ("hybrid-a0.5", 6, lr, s, setting, "RR", g, g - 0.01, g + 0.01)
+        ("hybrid-a0.5", 6, lr, s, setting, "RR", g, g - 0.01, g + 0.01, 2.5, 2, 12)
         for lr, budgets in steps_by_rate.items()
         for s in budgets
         for setting, g in [("cross", s / 1e4), ("mono", -s / 1e4)]
     ]
-    return pd.DataFrame(rows, columns=["strategy", "k", "learning_rate", "steps", "setting", "metric", "gain", "ci_low", "ci_high"])
+    columns = ["strategy", "k", "learning_rate", "steps", "setting", "metric", "gain", "ci_low", "ci_high", "df", "n_runs", "n_articles"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def test_the_budget_record_holds_the_choice_the_rule_and_every_doubling():
@@ -147,6 +160,7 @@ def test_the_budget_record_holds_the_choice_the_rule_and_every_doubling():
     record = budget_record(rises, curve, **options)
     assert (record["steps"], record["pairs"], record["stopped_by"]) == (192, 6144, "rule")
     assert record["trained_steps"] == [96, 192, 384] and record["parameters"]["stop_share"] == 0.5 and "stop_share" in record["rule"]
+    assert (record["parameters"]["seeds"], record["parameters"]["articles"]) == ([2], [12]) and record["doublings"][0]["runs"] == "2 vs 2"
     verdicts = [(d["steps"], d["setting"], d["pays"]) for d in record["doublings"]]
     assert verdicts == [(96, "cross", True), (96, "mono", True), (192, "cross", False), (192, "mono", False)]
     assert record["doublings"][2]["threshold"] == pytest.approx(0.005) and record["doublings"][2]["half_width"] == pytest.approx(0.01)
@@ -160,6 +174,9 @@ def test_pilot_points_are_the_whole_pool_at_the_training_rate_and_the_other_rate
     assert study.training["learning_rate"] == 3e-5
     assert study.pilot_point(20) == "hybrid-a0.5/k6/lr3e-05/steps20" and study.pilot_point(10, 1e-4) == "hybrid-a0.5/k6/lr0.0001/steps10"
     assert study.pilot_learning_rate_points() == ["hybrid-a0.5/k6/lr0.0001/steps10"]  # 3e-5 is the curve's own first point
+    assert study.pilot_seeds() == [0, 1]  # no study run's seed (10000 k + ...)
+    with pytest.raises(ConfigError, match="pilot.seeds"):
+        validate(study_config({"pilot": {"seeds": 1}}), SCHEMA)
     with pytest.raises(ConfigError, match="pilot.max_steps': 8 is below pilot.start_steps"):
         validate(study_config({"pilot": {"start_steps": 10, "max_steps": 8}}), SCHEMA)
     with pytest.raises(ConfigError, match="pilot.budgets': replaced by pilot.start_steps"):

@@ -231,13 +231,21 @@ def test_a_small_subset_shares_a_question_between_every_two_evaluated_languages(
     assert [s.name for s in query_sets(subset, ("cross",))] == ["cross/de-es", "cross/es-de"]
 
 
-def test_the_pilot_set_is_as_large_as_the_evaluated_subset_and_disjoint_from_it(xquad):
+def test_the_pilots_articles_are_set_aside_before_any_evaluation_set_is_chosen(xquad):
     from xlretrieval.data.splits import evaluation_set, pilot_set
 
-    evaluated = evaluation_set(xquad, ["de", "en"], 3, 0, None)
+    reserved = {"articles": 3, "seed": 0}
     pilot = pilot_set(xquad, ["de", "en"], 3, 0, None)
     assert pilot.questions.article.nunique() == 3 and set(pilot.questions.lang) == {"de", "en"}
-    assert not set(pilot.questions.article) & set(evaluated.questions.article)
-    assert not set(pilot.questions.question_id) & set(evaluated.questions.question_id)
-    with pytest.raises(ValueError, match="evaluation.articles"):
-        pilot_set(xquad, ["de", "en"], None, 0, None)
+    for articles in (3, None):  # a subset, or every article but the pilot's
+        evaluated = evaluation_set(xquad, ["de", "en", "zh"], articles, 0, None, reserved)
+        assert not set(pilot.questions.article) & set(evaluated.questions.article)
+        assert not set(pilot.questions.question_id) & set(evaluated.questions.question_id)
+    everything = set(xquad.questions.article)
+    assert set(evaluation_set(xquad, ["de", "en"], None, 0, None, reserved).questions.article) == everything - set(pilot.questions.article)
+    # the same articles whichever languages either evaluates
+    assert set(pilot_set(xquad, ["en", "zh"], 3, 0, None).questions.article) == set(pilot.questions.article)
+    with pytest.raises(ValueError, match="leaving the study none"):
+        pilot_set(xquad, ["de", "en"], len(everything), 0, None)
+    with pytest.raises(ValueError, match="also trains on"):
+        pilot_set(xquad, ["de", "en"], 3, 0, {"train_fraction": 0.5, "seed": 0})

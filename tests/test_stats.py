@@ -268,9 +268,10 @@ def percentile_bootstrap_covers(contributions: np.ndarray, runs_a: int, truth: f
     return np.concatenate(covered)
 
 
-# (runs a, runs b, sd of a run mean in a, in b, run-by-question noise): the study's k trend, k = 6 (3 seeds) vs k = 1
-# (6 draws), and twice as many runs; with little noise (the runs' own effects make most of their spread), and once with
-# so much that it makes most of it (0.07 / sqrt(300) = 0.004)
+# (runs a, runs b, sd of a run mean in a, in b, run-by-question noise): a k trend of 3 seeds against 6 language draws
+# (the default's design before 0.9.0; since then 6 against 6, checked with article effects in ARTICLE_CASES) and twice
+# as many runs; with little noise (the runs' own effects make most of their spread), and once with so much that it
+# makes most of it (0.07 / sqrt(300) = 0.004)
 COVERAGE_CASES = [
     (3, 6, 0.0047, 0.0056, 0.02),
     (3, 6, 0.008, 0.004, 0.02),
@@ -402,6 +403,88 @@ def test_fixed_language_sets_cover_at_the_nominal_rate_with_replicated_runs():
         assert unit_coverage > coverage  # the sets' spread counted as if sampled: conservative for these sets
     print("\n95% coverage of a k contrast against replicated language sets, held fixed (300 questions, 4000 studies a case):")
     print("\n".join(lines))
+
+
+def clustered_arms(rng, runs_a: int, runs_b: int, run_sd: tuple[float, float], sizes, article_se: float, question_se: float, *, studies: int):
+    """Simulated contrasts (studies, runs_a + runs_b, questions; b's with sign -1) whose questions come in articles of
+    `sizes` questions: each question's value is its difficulty (shared by both arms), plus half the arms' interaction
+    (+ on a, - on b) of its article (normal; SE of its mean over the questions `article_se`) and of its own
+    (`question_se`), plus the run's effect (sd `run_sd` of each arm), plus run-by-question noise (sd 0.02), plus 0.01 on
+    a. An arm with run sd 0 is the base model: one run, no noise. Returns the contributions, the truth 0.01 and each
+    question's article."""
+    sizes = np.asarray(sizes)
+    questions, article_of = sizes.sum(), np.repeat(np.arange(len(sizes)), sizes)
+    article_sd, question_sd = article_se * questions / np.sqrt((sizes**2).sum()), question_se * np.sqrt(questions)
+    difficulty = rng.uniform(0.2, 0.8, (studies, 1, questions))
+    interaction = rng.normal(0, article_sd, (studies, 1, len(sizes)))[:, :, article_of] + rng.normal(0, question_sd, (studies, 1, questions))
+    arms = []
+    for sign, runs, sd in ((1, runs_a, run_sd[0]), (-1, runs_b, run_sd[1])):
+        noise = 0.02 if sd > 0 else 0.0
+        shift = 0.01 * (sign > 0) + sign * interaction / 2 + rng.normal(0, sd, (studies, runs, 1))
+        arms.append(sign * (difficulty + shift + rng.normal(0, noise, (studies, runs, questions))) / questions)
+    return np.concatenate(arms, axis=1), 0.01, article_of
+
+
+MLQA_ARTICLE_SIZES = np.random.default_rng(5).integers(2, 15, 130)  # 130 MLQA-R articles of 2-14 questions (~1050)
+# (what, runs a, runs b, run sd a, b, article sizes, SE of the mean's article part, of its question part): the gains over
+# the base model and the k contrasts at the design's counts: the default's 12 XQuAD-R articles (~25 questions each;
+# k = 1's gain: question SE 0.0065 as independent questions, 0.0098 by article, measured on the default of 0.12.0),
+# config/precise.yaml's 36, config/reverse.yaml's 130 MLQA-R articles (4 runs a k), and the pilot's doubling (2 seeds a
+# budget, 12 articles)
+ARTICLE_CASES = [
+    ("gain over base, 12 articles", 6, 1, 0.009, 0.0, [25] * 12, 0.0073, 0.0065),
+    ("k contrast, 12 articles", 6, 6, 0.004, 0.009, [25] * 12, 0.003, 0.002),
+    ("gain over base, 36 articles", 6, 1, 0.009, 0.0, [25] * 36, 0.0042, 0.0038),
+    ("k contrast, 36 articles", 6, 6, 0.004, 0.009, [25] * 36, 0.0017, 0.0012),
+    ("gain over base, 130 MLQA-R articles", 4, 1, 0.009, 0.0, MLQA_ARTICLE_SIZES, 0.0025, 0.002),
+    ("k contrast, 130 MLQA-R articles", 4, 4, 0.004, 0.009, MLQA_ARTICLE_SIZES, 0.0012, 0.001),
+    ("pilot doubling, 12 articles", 2, 2, 0.004, 0.004, [25] * 12, 0.003, 0.003),
+]
+
+
+def test_t_over_runs_and_articles_covers_at_the_nominal_rate_at_the_designs_counts():
+    rng = np.random.default_rng(22)
+    lines = ["case | runs a vs b | questions | independent questions | articles (the method)"]
+    for name, runs_a, runs_b, sd_a, sd_b, sizes, article_se, question_se in ARTICLE_CASES:
+        covered, independent = [], []
+        for _ in range(4):  # 4 x 1000 studies
+            contributions, truth, article_of = clustered_arms(rng, runs_a, runs_b, (sd_a, sd_b), sizes, article_se, question_se, studies=1000)
+            studies, runs, questions = contributions.shape
+            group = (2 * np.arange(studies)[:, None] + (np.arange(runs) >= runs_a)[None, :]).ravel()
+            number, involved = np.repeat(np.arange(studies), 2), np.ones((studies, questions), bool)
+            for clusters, hits in ((article_of, covered), (None, independent)):
+                low, high = welch.run_question_t(contributions.reshape(-1, questions), group, number, involved, clusters=clusters).interval(0.95)
+                hits.append((low <= truth) & (truth <= high))
+        coverage, plain = np.concatenate(covered).mean(), np.concatenate(independent).mean()
+        lines.append(f"{name} | {runs_a} vs {runs_b} | {np.sum(sizes)} | {plain:.3f} | {coverage:.3f}")
+        # 2 runs a side leave each run component 1 df, which the df's bound (welch.DF_BOUND) weighs most: conservative there
+        assert 0.935 <= coverage <= (0.985 if runs_a == runs_b == 2 else 0.965), lines[-1]
+        if article_se > question_se:  # where the articles carry most of the question part, counting questions is too narrow
+            assert plain < coverage, lines[-1]
+    print("\n95% coverage with article effects at the design's counts (4000 studies a case):")
+    print("\n".join(lines))
+
+
+def test_every_question_a_cluster_of_its_own_is_the_independent_question_component():
+    rng = np.random.default_rng(23)
+    contributions, _, article_of = clustered_arms(rng, 3, 4, (0.004, 0.009), [10] * 8, 0.003, 0.002, studies=20)
+    studies, runs, questions = contributions.shape
+    group = (2 * np.arange(studies)[:, None] + (np.arange(runs) >= 3)[None, :]).ravel()
+    arguments = (contributions.reshape(-1, questions), group, np.repeat(np.arange(studies), 2), np.ones((studies, questions), bool))
+    plain, own = welch.run_question_t(*arguments), welch.run_question_t(*arguments, clusters=np.arange(questions))
+    for field in ("estimate", "question_variance", "variance", "df", "clusters"):
+        np.testing.assert_array_equal(getattr(plain, field), getattr(own, field))  # to the bit
+    assert (plain.clusters == questions).all()
+    clustered = welch.run_question_t(*arguments, clusters=article_of)
+    assert (clustered.clusters == 8).all() and clustered.question_variance.mean() > plain.question_variance.mean()
+    # the bootstrap over questions and the sign flips move whole articles
+    counts = resampling.question_counts(questions, 50, rng, article_of)
+    assert all(len(set(row[article_of == a])) == 1 for row in counts for a in range(8)) and (counts.sum(axis=1) == questions).all()
+    differences = np.repeat(rng.normal(0, 1, (2, 8)), 10, axis=1)
+    np.testing.assert_allclose(
+        significance.sign_flip_pvalues(differences, 2000, np.random.default_rng(1), article_of),
+        significance.sign_flip_pvalues(differences[:, ::10] * 10, 2000, np.random.default_rng(1)),
+    )
 
 
 def test_one_run_a_side_falls_back_to_the_t_interval_over_questions():
@@ -620,6 +703,7 @@ def power_rows(**columns) -> pd.DataFrame:
             "strata_a": 1,
             "strata_b": [1, np.nan, 1, 1],
             "n_questions": 300,
+            "n_clusters": 300,
             "var_runs_a": [0.0047**2, 0.003**2, np.nan, 0.0047**2],
             "var_runs_b": [0.0056**2, np.nan, 0.0056**2, 0.0056**2],
             "var_questions": [0.002**2, 0.001**2, 0.002**2, 0.006**2],
@@ -654,17 +738,19 @@ def test_power_table_projects_the_detectable_effect_and_the_runs_for_the_target(
     assert readable.loc["xx-mono, k=6 vs k=1", "runs for 0.010"] == "?" and readable.loc["x-y, k=6 vs k=1", "runs for 0.010"] == "> 1000"
 
 
-def test_power_table_keeps_a_sides_language_sets():
-    # k = 1 of 12 runs in 6 fixed sets: n runs a side keep the 6 sets (n - 6 df), and n < 12 would leave a set one run
-    rows = power_rows().iloc[[0]].assign(n_runs_b=12, strata_b=6, var_runs_b=0.0035**2)
+def test_power_table_keeps_a_sides_language_sets_and_counts_the_articles():
+    # k = 1 of 12 runs in 6 fixed sets: n runs a side give it max(n, 12) runs (two a set) on that many minus 6 df,
+    # while the other side takes n; the question component is on its articles' df
+    rows = power_rows().iloc[[0]].assign(n_runs_b=12, strata_b=6, var_runs_b=0.0035**2, n_clusters=12)
     table = power.power_table(rows, 0.95, 0.010)
-    assert np.isnan(table.loc[0, ["detectable_n2", "detectable_n3", "detectable_n6"]].to_numpy(dtype=float)).all()
-    terms = [[0.0047**2 / 12, 0.0035**2 / 12, 0.002**2]]
-    expected = significance.detectable_effect(np.sqrt(np.sum(terms)), welch.t_df(terms, [[11, 6, 299]]), 0.95, 1)
-    assert table.loc[0, "detectable_n12"] == pytest.approx(expected[0])
-    assert int(table.runs_for_target[0]) >= 12
+    for n, (runs_a, runs_b) in {3: (3, 12), 6: (6, 12), 24: (24, 24)}.items():
+        terms = [[0.0047**2 / runs_a, 0.0035**2 / runs_b, 0.002**2]]
+        expected = significance.detectable_effect(np.sqrt(np.sum(terms)), welch.t_df(terms, [[runs_a - 1, runs_b - 6, 11]]), 0.95, 1)
+        assert table.loc[0, f"detectable_n{n}"] == pytest.approx(expected[0])
+    n = int(table.runs_for_target[0])
+    assert table.loc[0, "detectable_n2"] > 0.010 or n == 2
     readable = power_test_table(table)
-    assert readable.iloc[0]["runs"] == "3 vs 12 (6 sets)" and readable.iloc[0]["n=6"] == "-"
+    assert readable.iloc[0]["runs"] == "3 vs 12 (6 sets)" and readable.iloc[0]["n=6"] == f"{table.loc[0, 'detectable_n6']:.3f}"
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.15, 0.4])

@@ -316,7 +316,9 @@ def test_pilot_doubles_its_budget_until_the_rule_stops_it(tiny_study):
     assert budget["stopped_by"] == ("max_steps" if steps == 8 else "rule") and trained[-1] == (8 if steps == 8 else 2 * steps)
     evaluated = pd.read_parquet(tiny_study / TINY / "evalsets" / "xquad-r" / "questions.parquet")
     piloted = pd.read_parquet(pilot / "evalset" / "xquad-r" / "questions.parquet")
-    assert piloted.article.nunique() == evaluated.article.nunique() and not set(piloted.article) & set(evaluated.article)
+    assert piloted.article.nunique() == 2 and not set(piloted.article) & set(evaluated.article)  # config/tiny.yaml's pilot.articles
+    assert set(curve.n_runs) == {2} and set(curve.n_articles) == {2}  # pilot.seeds, over the articles set aside
+    assert len(list(pilot.glob("hybrid-a0.5/k2/lr3e-05/steps2/seed*.parquet"))) == 2
     assert ((curve.ci_low <= curve.gain) & (curve.gain <= curve.ci_high)).all()
     np.testing.assert_allclose(curve.gain, curve.value - curve.base, atol=2e-6)  # the TSV keeps 6 digits
     assert set(curve.n_query_sets[curve.setting == "cross"]) == {2}  # el-en and en-el: el is the held-out language

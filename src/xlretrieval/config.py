@@ -78,7 +78,7 @@ def resolve_budget(training: dict[str, Any], decision: str, root: Path) -> Budge
                 f"config key 'training.pairs': pilot, but the pilot's decision ({decision}) was made at {key} {chosen[key]:g}, "
                 f"training.{key} is {training[key]:g}: give training.pairs a count (as a new pilot at this {key} needs too)"
             )
-    return Budget(int(chosen["pairs"]), int(chosen["steps"]), f"pilot.decision ({decision}: {chosen['stopped_by']}, {chosen['reason']})")
+    return Budget(int(chosen["pairs"]), int(chosen["steps"]), f"pilot.decision {decision}")
 
 
 def _with_defaults(validator_class):

@@ -165,8 +165,8 @@ def cluster_variance(per_question: np.ndarray, involved: np.ndarray, noise: np.n
     n_questions = per_question.shape[1]
     codes = np.arange(n_questions) if clusters is None else cluster_codes(clusters, n_questions)
     of_cluster = sparse.csr_matrix((np.ones(n_questions), (np.arange(n_questions), codes)), shape=(n_questions, codes.max() + 1))
-    sums = np.asarray(sparse.csr_matrix(per_question) @ of_cluster)  # (numbers, clusters): D_a
-    held = np.asarray(sparse.csr_matrix(involved.astype(float)) @ of_cluster) > 0
+    sums = (sparse.csr_matrix(per_question) @ of_cluster).toarray()  # (numbers, clusters): D_a
+    held = (sparse.csr_matrix(involved.astype(float)) @ of_cluster).toarray() > 0
     count = held.sum(axis=1).astype(float)
     questions = involved.sum(axis=1).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
