@@ -103,8 +103,8 @@ def test_every_shipped_config_trains_the_pilots_budget_or_gives_its_own_with_a_r
     comment on the line that gives it."""
     decision = json.loads((ROOT / "docs" / "pilot" / "budget.json").read_text())
     default = Study(validate(study_config(), SCHEMA)).budget
-    assert (default.pairs, default.steps) == (decision["pairs"], decision["steps"]) and default.source == "pilot.decision docs/pilot/budget.json"
-    assert default.record() == {"pairs": decision["pairs"], "steps": decision["steps"], "from": "pilot.decision docs/pilot/budget.json"}
+    assert (default.pairs, default.steps) == (decision["pairs"], decision["steps"]) and default.source == "pilot.decision config/pilot/budget.json"
+    assert default.record() == {"pairs": decision["pairs"], "steps": decision["steps"], "from": "pilot.decision config/pilot/budget.json"}
     for path in SHIPPED:
         budget = Study(validate(study_config(yaml.safe_load(path.read_text())), SCHEMA)).budget
         if budget.source != "training.pairs":
