@@ -289,3 +289,23 @@ def test_cross_alone_is_valid_on_a_fixed_pair():
     for languages in (["el", "th"], ["de", "en", "th"]):  # two held out; the source and one held out
         study = Study(validate(study_config({"evaluation": {"languages": {"xquad-r": languages}, "settings": {"xquad-r": ["cross"]}}}), SCHEMA))
         assert study.settings("xquad-r") == ["cross"]
+
+
+def test_the_schemas_enums_are_the_packages_constants():
+    """A value the schema admits is one the package handles, and the reverse: each list has one meaning in both."""
+    from xlretrieval.batching import SOURCE_SHARES
+    from xlretrieval.families import POOLING_MODES
+    from xlretrieval.precision import PRECISIONS
+    from xlretrieval.speed import KERNELS
+    from xlretrieval.training import WORD_EMBEDDINGS
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    enums = {
+        ("model", "kernels"): KERNELS,
+        ("model", "precision"): PRECISIONS,
+        ("model", "pooling"): ("auto", *POOLING_MODES),  # auto: read from the model folder
+        ("training", "word_embeddings"): WORD_EMBEDDINGS,
+    }
+    for path, constant in enums.items():
+        assert schema_node(schema, path)["enum"] == list(constant), path
+    assert schema_node(schema, ("training", "source_shares"))["items"]["enum"] == list(SOURCE_SHARES)

@@ -86,7 +86,9 @@ def test_a_doubling_is_the_rise_over_seeds_on_the_same_questions_with_an_interva
 
 def doublings(rises: dict[int, dict[str, tuple[float, float]]]) -> pd.DataFrame:
     """Hand-made doublings: {steps: {setting: (rise, half-width of its interval)}}."""
-    rows = [(s, 2 * s, setting, "RR", r, r - w, r + w, 3.5, "2 vs 2", 2, 100, 12) for s, settings in rises.items() for setting, (r, w) in settings.items()]
+    rows = [
+        (s, 2 * s, setting, "RR", r, r - w, r + w, 3.5, "2 vs 2", 2, 100, 12) for s, settings in rises.items() for setting, (r, w) in settings.items()
+    ]
     return pd.DataFrame(rows, columns=DOUBLING_COLUMNS)
 
 

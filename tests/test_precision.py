@@ -53,6 +53,9 @@ def test_without_proc_cpuinfo_torch_probes_decide(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     assert precision.cpu_bf16_features() == ["avx512_bf16"]
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a torch without the probe: an error, not "no bf16"
+    with pytest.raises(RuntimeError, match="no torch.cpu._is_amx_tile_supported .* set model.precision to fp32 or bf16"):
+        precision.cpu_bf16_features()
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from conftest import ROOT, SHARED, TINY, copy_project, snakemake
 pytestmark = pytest.mark.workflow
 
 
+@pytest.mark.install
 def test_tiny_study_produces_the_tables_and_figure(tiny_study):
     results = tiny_study / TINY
     metrics = pd.read_csv(results / "tables" / "metrics.tsv", sep="\t")

@@ -15,10 +15,10 @@ import numpy as np
 import yaml
 
 from .availability import EMBEDDED_MODELS, looks_like_path
+from .batching import HALF, UNIFORM
 from .data.collections import BEIR_LAYOUT
 from .data.sources import SOURCES, CollectionSource, LareqaSource, Source
 from .families import Unsupported, check_model
-from .batching import HALF, UNIFORM
 from .model_tags import BASE, ModelSpec, parse_strategy, source_share, strategy_slugs
 
 COVER = "cover"  # training.language_draws: disjoint language sets that cover the pool at each k

@@ -60,7 +60,9 @@ class Runs:
     `involved[setting]` marks the questions the setting's query sets hold, `clusters` each question's article."""
 
     def __init__(self, per_query: dict[str, pd.DataFrame], roles: dict[str, str], articles: dict[str, str]):
-        units = {(tag, setting): rows for tag, frame in per_query.items() for setting, rows in held_out_units(frame[frame.metric == "RR"], roles).items()}
+        units = {
+            (tag, setting): rows for tag, frame in per_query.items() for setting, rows in held_out_units(frame[frame.metric == "RR"], roles).items()
+        }
         kept = {key: rows for key, rows in units.items() if not rows.empty}
         matrix = question_matrix((f"{tag}\t{setting}", rows) for (tag, setting), rows in kept.items())
         self.clusters = np.array([articles[q] for q in matrix.question_ids], dtype=object)
@@ -109,7 +111,9 @@ def point_runs(tags: Iterable[str]) -> dict[str, list[str]]:
     return points
 
 
-def learning_curve(points: dict[str, pd.DataFrame], base: pd.DataFrame, roles: dict[str, str], articles: dict[str, str], *, level: float = 0.95) -> pd.DataFrame:
+def learning_curve(
+    points: dict[str, pd.DataFrame], base: pd.DataFrame, roles: dict[str, str], articles: dict[str, str], *, level: float = 0.95
+) -> pd.DataFrame:
     """MRR gain over the base model on held-out languages per pilot point, its runs (`{strategy}/k{k}/lr{lr}/steps{steps}/
     seed{seed}` -> per-query table) averaged, with its t interval over the seeds and the articles (`articles`: question
     id -> article); `roles` are the benchmark's language roles (`config.Study.language_roles`)."""
@@ -152,7 +156,15 @@ RULE = (
 )
 
 
-def doubling(earlier: dict[str, pd.DataFrame], later: dict[str, pd.DataFrame], roles: dict[str, str], articles: dict[str, str], *, steps: int, level: float = 0.95) -> pd.DataFrame:
+def doubling(
+    earlier: dict[str, pd.DataFrame],
+    later: dict[str, pd.DataFrame],
+    roles: dict[str, str],
+    articles: dict[str, str],
+    *,
+    steps: int,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """The rise of the held-out MRR gain from `steps` (the runs `earlier`, tag -> per-query table) to 2 x `steps`
     (`later`), by setting: the difference of the two points' means over their seeds on the same questions, which equals
     the difference of their gains over the base model, with its t interval over both points' seeds and the articles."""

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from . import private_apis
+
 PRECISIONS = ("auto", "fp32", "bf16")
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo names of the native bf16 dot-product units
 CPUINFO = Path("/proc/cpuinfo")
@@ -40,8 +42,7 @@ def cpu_bf16_features() -> list[str]:
     """The CPU's native bf16 matmul features: flags from /proc/cpuinfo, or torch's cpuinfo probes elsewhere."""
     flags = set(_cpuinfo_field("flags").split())
     if not flags:
-        probes = {"amx_bf16": "_is_amx_tile_supported", "avx512_bf16": "_is_avx512_bf16_supported"}
-        flags = {flag for flag, probe in probes.items() if getattr(torch.cpu, probe, lambda: False)()}
+        flags = {flag for flag in NATIVE_BF16_FLAGS if private_apis.cpu_has(flag)}
     return [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
 
 

@@ -16,6 +16,22 @@ TRANSFORMERS_CHECKED = ("5.24.0", "5.25.0")  # the same signatures in both; 5.25
 ONEDNN_LINEAR = ("_reorder_linear_weight", "_linear_pointwise")
 
 
+# torch's CPU feature probes (torch.cpu, torch 2.13.0): read where /proc/cpuinfo is absent (macOS, some containers).
+CPU_BF16_PROBES = {"amx_bf16": "_is_amx_tile_supported", "avx512_bf16": "_is_avx512_bf16_supported"}
+
+
+def cpu_has(flag: str) -> bool:
+    """torch's own probe of a CPU bf16 feature (`CPU_BF16_PROBES`). Raises where this torch lacks it: a missing probe
+    must not read as "no bf16", which would quietly turn `model.precision: auto` into fp32."""
+    probe = getattr(torch.cpu, CPU_BF16_PROBES[flag], None)
+    if probe is None:
+        raise RuntimeError(
+            f"torch {torch.__version__} has no torch.cpu.{CPU_BF16_PROBES[flag]} (checked on torch {', '.join(TORCH_CHECKED)}) and "
+            "this machine no /proc/cpuinfo: set model.precision to fp32 or bf16 instead of auto"
+        )
+    return bool(probe())
+
+
 def onednn_linear() -> bool:
     """Whether this torch has oneDNN and its prepacked linear product (`reorder_linear_weight`, `linear_pointwise`)."""
     return torch.backends.mkldnn.is_available() and all(hasattr(torch.ops.mkldnn, name) for name in ONEDNN_LINEAR)

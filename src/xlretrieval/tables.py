@@ -336,9 +336,7 @@ def power_test_table(power: pd.DataFrame) -> pd.DataFrame:
             "runs": run_counts(power),
             "detectable": power.detectable.map(lambda v: f"{v:.3f}"),
             **{
-                f"n={column.removeprefix('detectable_n')}": [
-                    "?" if unknown else f"{v:.3f}" for v, unknown in zip(power[column], one_run)
-                ]
+                f"n={column.removeprefix('detectable_n')}": ["?" if unknown else f"{v:.3f}" for v, unknown in zip(power[column], one_run)]
                 for column in runs
             },
             f"runs for {target:.3f}": [

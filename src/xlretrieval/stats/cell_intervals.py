@@ -65,7 +65,15 @@ def cell_intervals(
     t = language_set_t(contributions, cell_of_run, np.arange(n_cells), draw_of_run, involved, language_sets, clusters)
     low, high = t.interval(level)
     return pd.DataFrame(
-        {"cell": np.arange(n_cells), "estimate": t.estimate, "ci_low": low, "ci_high": high, "df": t.df, "n_runs": t.members, "n_clusters": t.clusters}
+        {
+            "cell": np.arange(n_cells),
+            "estimate": t.estimate,
+            "ci_low": low,
+            "ci_high": high,
+            "df": t.df,
+            "n_runs": t.members,
+            "n_clusters": t.clusters,
+        }
     )
 
 

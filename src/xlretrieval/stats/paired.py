@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..metrics import FIXED_GROUPS
 from ..batching import UNIFORM
+from ..metrics import FIXED_GROUPS
 from ..model_tags import BASE, parse_strategy, source_share, uniform_slug
 from .cells import QuestionMatrix, memberships
 from .resampling import check_level, percentile_interval, question_counts, set_means
@@ -132,6 +132,22 @@ def paired_tests(
     *,
     primary: list[dict[str, str]] | None = None,
     level: float = 0.95,
+    **options,
+) -> pd.DataFrame:
+    """`differences` of one benchmark with the Holm families of `with_families` (`primary` as there); a study of
+    several benchmarks takes the families over all of them at once (`study.study_paired_tests`)."""
+    return with_families(differences(matrix, runs, benchmark, roles, metric, strategies, level=level, **options), primary, level)[TEST_COLUMNS]
+
+
+def differences(
+    matrix: QuestionMatrix,
+    runs: pd.DataFrame,
+    benchmark: str,
+    roles: dict[str, str],
+    metric: str,
+    strategies: list[str],
+    *,
+    level: float = 0.95,
     resamples: int = 1000,
     permutations: int = 10000,
     seed: int = 0,
@@ -139,8 +155,8 @@ def paired_tests(
 ) -> pd.DataFrame:
     """Paired comparisons (see `comparisons`) of `metric`: both means, their difference (a - b) with a
     bootstrap interval over questions and a t interval over runs and questions (`welch`: its df and
-    variance components), effect size, sign-flip and t p-values, and the Holm families of
-    `with_families` (`primary` as there).
+    variance components), effect size, sign-flip and t p-values; every column of `TEST_COLUMNS` but the Holm
+    families' (`with_families`).
 
     Each side is its `value` cell in `cell_intervals`. Sides are compared on the query sets both hold in every
     run (the same sets: the held-out and source groups do not change with k). Comparisons without such
@@ -211,8 +227,7 @@ def paired_tests(
     out["var_runs_b"] = [t.run_variance[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
     out["strata_a"] = t.strata[first]
     out["strata_b"] = [t.strata[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
-    out = with_families(out.assign(benchmark=benchmark, metric=metric), primary, level)
-    return out[TEST_COLUMNS]
+    return out.assign(benchmark=benchmark, metric=metric)
 
 
 def member_contributions(
@@ -311,7 +326,7 @@ def primary_mask(tests: pd.DataFrame, primary: list[dict[str, str]] | None) -> n
 
 
 def uniform_hybrid(slug: str) -> str:
-    """"hybrid" for a hybrid slug of uniform source share (what a primary entry's "hybrid" names), else the slug."""
+    """ "hybrid" for a hybrid slug of uniform source share (what a primary entry's "hybrid" names), else the slug."""
     return "hybrid" if parse_strategy(slug)[0] == "hybrid" and source_share(slug) == UNIFORM else slug
 
 

@@ -102,7 +102,19 @@ def power_table(tests: pd.DataFrame, level: float, target: float, runs=RUNS) -> 
     shown = tests.assign(family_size=family_sizes(tests))[chosen]
     out = shown[
         KEY_COLUMNS
-        + ["n_runs_a", "n_runs_b", "strata_a", "strata_b", "n_questions", "n_clusters", "var_runs_a", "var_runs_b", "var_questions", "family_size", "detectable"]
+        + [
+            "n_runs_a",
+            "n_runs_b",
+            "strata_a",
+            "strata_b",
+            "n_questions",
+            "n_clusters",
+            "var_runs_a",
+            "var_runs_b",
+            "var_questions",
+            "family_size",
+            "detectable",
+        ]
     ].copy()
     for n in runs:
         out[f"detectable_n{n}"] = projected_detectable(shown, n, level)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .cell_intervals import intervals
 from .cells import QuestionMatrix, question_clusters, question_matrix, runs_table
-from .paired import paired_tests, with_families
+from .paired import TEST_COLUMNS, differences, with_families
 
 
 def read_matrix(paths: dict[str, str | Path], questions: str | Path) -> QuestionMatrix:
@@ -46,11 +46,11 @@ def study_paired_tests(
     level: float = 0.95,
     **options,
 ) -> pd.DataFrame:
-    """`paired_tests` of every benchmark (files as in `study_intervals`), with the Holm families of
+    """`paired.differences` of every benchmark (files as in `study_intervals`), with the Holm families of
     `with_families` over all of them: every test the study reports is in one of the two."""
     tests = pd.concat(
         [
-            paired_tests(
+            differences(
                 read_matrix(by_model, questions[benchmark]),
                 runs_table(list(by_model), languages),
                 benchmark,
@@ -64,7 +64,7 @@ def study_paired_tests(
         ],
         ignore_index=True,
     )
-    return with_families(tests, primary, level)
+    return with_families(tests, primary, level)[TEST_COLUMNS]
 
 
 def per_query_paths(files: list[str], models: list[str], benchmarks: list[str]) -> dict[str, dict[str, str]]:
