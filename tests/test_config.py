@@ -101,7 +101,7 @@ def test_shipped_configs_are_valid():
 def test_every_shipped_config_trains_the_pilots_budget_or_gives_its_own_with_a_reason():
     """The budget has one home, the pilot's committed decision: a config that trains another says so itself, with a
     comment on the line that gives it."""
-    decision = json.loads((ROOT / "docs" / "pilot" / "budget.json").read_text())
+    decision = json.loads((ROOT / "config" / "pilot" / "budget.json").read_text())
     default = Study(validate(study_config(), SCHEMA)).budget
     assert (default.pairs, default.steps) == (decision["pairs"], decision["steps"]) and default.source == "pilot.decision config/pilot/budget.json"
     assert default.record() == {"pairs": decision["pairs"], "steps": decision["steps"], "from": "pilot.decision config/pilot/budget.json"}
@@ -114,7 +114,7 @@ def test_every_shipped_config_trains_the_pilots_budget_or_gives_its_own_with_a_r
 
 
 def test_a_pilot_decision_made_at_another_batch_size_or_rate_is_refused(tmp_path):
-    decision = json.loads((ROOT / "docs" / "pilot" / "budget.json").read_text())
+    decision = json.loads((ROOT / "config" / "pilot" / "budget.json").read_text())
     (tmp_path / "budget.json").write_text(json.dumps({**decision, "learning_rate": 1e-4}))
     with pytest.raises(ConfigError, match=r"'training.pairs': pilot, but the pilot's decision \(budget.json\) was made at learning_rate 0.0001"):
         validate(study_config({"pilot": {"decision": "budget.json"}}), SCHEMA, tmp_path)

