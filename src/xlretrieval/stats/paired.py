@@ -122,21 +122,10 @@ def comparisons(strategy_ks: dict[str, list[int]], settings: list[str]) -> list[
     return found
 
 
-def paired_tests(
-    matrix: QuestionMatrix,
-    runs: pd.DataFrame,
-    benchmark: str,
-    roles: dict[str, str],
-    metric: str,
-    strategies: list[str],
-    *,
-    primary: list[dict[str, str]] | None = None,
-    level: float = 0.95,
-    **options,
-) -> pd.DataFrame:
-    """`differences` of one benchmark with the Holm families of `with_families` (`primary` as there); a study of
-    several benchmarks takes the families over all of them at once (`study.study_paired_tests`)."""
-    return with_families(differences(matrix, runs, benchmark, roles, metric, strategies, level=level, **options), primary, level)[TEST_COLUMNS]
+def paired_tests(*arguments, primary: list[dict[str, str]] | None = None, level: float = 0.95, **options) -> pd.DataFrame:
+    """`differences` of one benchmark (its arguments) with the Holm families of `with_families` (`primary` as there);
+    a study of several benchmarks takes the families over all of them at once (`study.study_paired_tests`)."""
+    return with_families(differences(*arguments, level=level, **options), primary, level)[TEST_COLUMNS]
 
 
 def differences(
