@@ -108,7 +108,7 @@ def make_batches(
         raise ValueError("no parallel id exists in two training languages: X-Y batches are impossible")
     source, targets = languages[0], sorted(languages[1:])
     half = source_share == HALF and len(targets) > 1  # with one target, uniform draws give the source its half
-    with_source = {lang: _Queue([q for q in crossable[lang] if source in langs_of[q]], group, rng) for lang in targets} if half else {}
+    with_source = {lang: _Queue([q for q in crossable[lang] if source in langs_of[q]], group, rng) for lang in targets} if half else None
     for lang, queue in mono.items():
         n_groups = len({group[qid] for qid in queue.items})
         if n_groups < batch_size:
@@ -130,7 +130,7 @@ def make_batches(
                 rows.append((b, kind, qid, lang, answer[qid, lang], lang))
         else:
             for _ in range(batch_size):
-                x, qid = cross_question(rng, used, cross, with_source if half else None, source)
+                x, qid = cross_question(rng, used, cross, with_source, source)
                 if qid is None:
                     raise ValueError(f"not enough unrelated parallel questions for one X-Y batch of {batch_size}")
                 used.add(group[qid])

@@ -64,8 +64,8 @@ class Runs:
             (tag, setting): rows for tag, frame in per_query.items() for setting, rows in held_out_units(frame[frame.metric == "RR"], roles).items()
         }
         kept = {key: rows for key, rows in units.items() if not rows.empty}
-        matrix = question_matrix((f"{tag}\t{setting}", rows) for (tag, setting), rows in kept.items())
-        self.clusters = np.array([articles[q] for q in matrix.question_ids], dtype=object)
+        matrix = question_matrix(((f"{tag}\t{setting}", rows) for (tag, setting), rows in kept.items()), articles)
+        self.clusters = matrix.clusters
         self.contributions, self.query_sets, self.involved = {}, {}, {}
         for name, rows in matrix.units.groupby("model", sort=False).groups.items():
             tag, setting = name.split("\t")

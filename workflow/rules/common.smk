@@ -292,12 +292,8 @@ def study_products():
     ]
 
 
-def pilot_benchmark():
-    return STUDY.pilot_benchmark()
-
-
 def pilot_params(steps, k, lr, alpha, seed):
-    benchmark = pilot_benchmark()
+    benchmark = STUDY.pilot_benchmark()
     return {
         "model_name": loaded_base_model(),
         "device": config["model"]["device"],

@@ -30,7 +30,7 @@ rule pilot_set:
 rule pilot_point:
     input:
         pairs=rules.training_pairs.output[0],
-        evalset=expand(rules.pilot_set.output, benchmark=pilot_benchmark()),
+        evalset=expand(rules.pilot_set.output, benchmark=STUDY.pilot_benchmark()),
         base=base_model_input(),
     output:
         f"{RESULTS}/pilot/{{strategy}}/k{{k}}/lr{{lr}}/steps{{steps}}/seed{{seed}}.parquet",
@@ -67,13 +67,13 @@ checkpoint pilot_doubling:
     input:
         earlier=lambda w: pilot_files(int(w.steps)),
         later=lambda w: pilot_files(2 * int(w.steps)),
-        questions=expand(rules.pilot_set.output.questions, benchmark=pilot_benchmark()),
+        questions=expand(rules.pilot_set.output.questions, benchmark=STUDY.pilot_benchmark()),
     output:
         pilot_doubling_file("{steps}"),
     params:
         code=package_code("pilot_doubling"),
         steps=lambda w: int(w.steps),
-        roles=STUDY.language_roles(pilot_benchmark()),
+        roles=STUDY.language_roles(STUDY.pilot_benchmark()),
         level=STATS["level"],
     log:
         f"{RESULTS}/logs/pilot/doublings/steps{{steps}}.log",
@@ -91,7 +91,7 @@ rule pilot:
         unpack(pilot_curve),
         learning_rates=[f"{RESULTS}/pilot/{point}/seed{seed}.parquet" for point in STUDY.pilot_learning_rate_points() for seed in STUDY.pilot_seeds()],
         base=rules.pilot_base.output[0],
-        questions=expand(rules.pilot_set.output.questions, benchmark=pilot_benchmark()),
+        questions=expand(rules.pilot_set.output.questions, benchmark=STUDY.pilot_benchmark()),
     output:
         curve=f"{RESULTS}/pilot/learning_curve.tsv",
         png=f"{RESULTS}/pilot/learning_curve.png",
@@ -104,7 +104,7 @@ rule pilot:
         stop_share=config["pilot"]["stop_share"],
         batch_size=TRAINING["batch_size"],
         learning_rate=TRAINING["learning_rate"],
-        roles=STUDY.language_roles(pilot_benchmark()),
+        roles=STUDY.language_roles(STUDY.pilot_benchmark()),
         level=STATS["level"],
     log:
         f"{RESULTS}/logs/pilot/learning_curve.log",

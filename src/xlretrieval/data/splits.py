@@ -179,18 +179,13 @@ def evaluation_set(
     tables = select_languages(tables, languages)
     if articles is None and not holdout and not set_aside:
         return tables
-    pool = [article for article in _article_pool(tables, holdout) if article not in set_aside]
-    if articles is not None and isinstance(articles, int) and articles >= len(set(pool)):
-        articles = None
-    return restrict(tables, asking_every_language_pair(tables, pool, choose_articles(pool, articles, seed), seed))
-
-
-def _article_pool(tables: BenchmarkTables, holdout: dict | None) -> list[str]:
-    """The articles a benchmark can evaluate (one entry per question row): its held-out ones when it is also trained on."""
     pool = tables.questions.article.tolist()
     if holdout:
         _, pool = holdout_split(pool, holdout["train_fraction"], holdout["seed"])
-    return pool
+    pool = [article for article in pool if article not in set_aside]
+    if articles is not None and isinstance(articles, int) and articles >= len(set(pool)):
+        articles = None
+    return restrict(tables, asking_every_language_pair(tables, pool, choose_articles(pool, articles, seed), seed))
 
 
 def pilot_articles(tables: BenchmarkTables, count: int, seed: int) -> list[str]:

@@ -39,11 +39,6 @@ def side_runs(runs: np.ndarray, strata: np.ndarray) -> np.ndarray:
     return np.where(strata > 1, np.maximum(runs, 2 * np.nan_to_num(strata, nan=1.0)), runs)
 
 
-def question_clusters(tests: pd.DataFrame) -> np.ndarray:
-    """The clusters (articles) each test's question component counts: its df plus 1."""
-    return tests.n_clusters.to_numpy(dtype=float)
-
-
 def family_sizes(tests: pd.DataFrame) -> np.ndarray:
     """The size of each test's Holm family (`paired.with_families`): the primary tests or the rest."""
     primary = tests.primary.to_numpy(dtype=bool)
@@ -61,7 +56,7 @@ def projected_detectable(tests: pd.DataFrame, runs, level: float) -> np.ndarray:
     n_a, n_b = side_runs(n, strata_a), side_runs(n, strata_b)
     questions = tests.var_questions.to_numpy(dtype=float)
     terms = np.column_stack([var_a / n_a, var_b / n_b, questions])
-    dfs = np.column_stack([n_a - strata_a, np.where(paired, 0.0, n_b - strata_b), question_clusters(tests) - 1])
+    dfs = np.column_stack([n_a - strata_a, np.where(paired, 0.0, n_b - strata_b), tests.n_clusters.to_numpy(dtype=float) - 1])
     known = ~np.isnan(terms).any(axis=1)
     standard_error, df = np.sqrt(terms.sum(axis=1)), np.full(len(tests), np.nan)
     if known.any():

@@ -8,6 +8,7 @@ question, and all questions of an article, move together. Intervals are percenti
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 
 def question_counts(n_questions: int, resamples: int, rng: np.random.Generator, clusters: np.ndarray | None = None) -> np.ndarray:
@@ -18,6 +19,12 @@ def question_counts(n_questions: int, resamples: int, rng: np.random.Generator, 
     codes = cluster_codes(clusters, n_questions)
     n_clusters = codes.max() + 1
     return rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=resamples).astype(float)[:, codes]
+
+
+def cluster_indicator(codes: np.ndarray) -> sparse.csr_matrix:
+    """(questions, clusters): 1 where a question (a `cluster_codes` code each) is in a cluster; a matrix of
+    per-question values times it sums them by cluster."""
+    return sparse.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), codes.max() + 1))
 
 
 def cluster_codes(clusters: np.ndarray, n_questions: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import sparse, stats
 from scipy.optimize import brentq
 
-from .resampling import cluster_codes
+from .resampling import cluster_codes, cluster_indicator
 
 POWER = 0.8  # of the smallest detectable effect
 
@@ -20,8 +20,7 @@ def sign_flip_pvalues(differences: np.ndarray, permutations: int, rng: np.random
     """
     observed = np.abs(differences.sum(axis=1))
     if clusters is not None:
-        codes = cluster_codes(clusters, differences.shape[1])
-        differences = (sparse.csr_matrix(differences) @ sparse.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)))).toarray()
+        differences = (sparse.csr_matrix(differences) @ cluster_indicator(cluster_codes(clusters, differences.shape[1]))).toarray()
     signs = rng.choice(np.array([-1.0, 1.0]), size=(permutations, differences.shape[1]))
     flipped = np.abs(signs @ differences.T)
     tolerance = 1e-12 * np.maximum(1.0, observed)

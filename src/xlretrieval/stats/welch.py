@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, stats
 
-from .resampling import cluster_codes
+from .resampling import cluster_codes, cluster_indicator
 
 # Satterthwaite's df from the variance terms as estimated is largest exactly where the interval is already too narrow:
 # when a few-run term that dominates V happens to come out small. So each term enters the df at the upper 65%
@@ -164,7 +164,7 @@ def cluster_variance(per_question: np.ndarray, involved: np.ndarray, noise: np.n
     cluster code (None: every question its own)."""
     n_questions = per_question.shape[1]
     codes = np.arange(n_questions) if clusters is None else cluster_codes(clusters, n_questions)
-    of_cluster = sparse.csr_matrix((np.ones(n_questions), (np.arange(n_questions), codes)), shape=(n_questions, codes.max() + 1))
+    of_cluster = cluster_indicator(codes)
     sums = (sparse.csr_matrix(per_question) @ of_cluster).toarray()  # (numbers, clusters): D_a
     held = (sparse.csr_matrix(involved.astype(float)) @ of_cluster).toarray() > 0
     count = held.sum(axis=1).astype(float)
