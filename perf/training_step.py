@@ -7,7 +7,7 @@ results/batches/hybrid-a0.5/k6/draw0/seed60000.tsv results/training/mlqa-r/pairs
 copy of the model on the same batches, one step of each in turn (so that a slower minute of a shared machine
 falls on all of them), with the same random seed per step (the same dropout masks where the shapes agree), and
 each step is timed in its phases: forward (tokenising and packing included), backward, optimiser (update and
-zeroed gradients). Every variant but plain trains with fused AdamW, and every variant but the two dropout ones and
+zeroed gradients). Every variant but plain and plain-kernels trains with fused AdamW, and every variant but the two dropout ones and
 plain-kernels with `xlretrieval.dropout`'s masks, as `training.train` does. Variants (`--variants`, default all but compile, in this order):
 
 - plain: `torch.optim.AdamW` as torch builds it by default, every weight trained (the dense 250k-row embedding
@@ -20,7 +20,7 @@ plain-kernels with `xlretrieval.dropout`'s masks, as `training.train` does. Vari
   element, as before `xlretrieval.dropout`; attention's stay the study's);
 - no-dropout: frozen, no dropout: what dropout's random masks cost (not a study option: it would change the
   training; attention is then torch's sdpa);
-- plain-kernels: frozen, `model.kernels: plain` (`BiEncoder.for_training`): padded batches, torch's dropout masks;
+- plain-kernels: frozen, `model.kernels: plain` (`speed.plan`): padded batches, torch's dropout masks and AdamW loop;
 - compile: frozen under `torch.compile(dynamic=True)` (minutes of compilation, in the first two steps).
 
 Prints per variant the median step after the first two (kernel preparation) and its phases, the GFLOP/s of the
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ import torch
 from speed import DTYPES, forward_flops, matmul_peak
 
 from xlretrieval import model as bi
-from xlretrieval import precision, training
+from xlretrieval import precision, speed, training
 
 VARIANTS = {  # id: (label, settings)
     "plain": ("plain (AdamW, all weights)", {"optimizer": "plain", "word_embeddings": "dense"}),
@@ -63,10 +64,11 @@ DEFAULT_VARIANTS = [name for name in VARIANTS if name != "compile"]
 def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, object]:
     """A copy of `base` and its optimiser, as the variant's settings say."""
     encoder = copy.deepcopy(base)
-    if settings.get("dropout", "fast") == "fast":  # as training.train runs
-        encoder.for_training(settings.get("kernels", "auto"))
-    else:  # packed rows where the family allows them, torch's dropout modules
-        encoder.train()
+    plan = speed.plan(settings.get("kernels", "auto"), encoder.family, encoder.device.type, "training")
+    if settings.get("dropout", "fast") != "fast":  # packed rows where the family allows them, torch's dropout modules
+        plan = dataclasses.replace(plan, own_dropout=False)
+    encoder.prepare(plan)
+    encoder.train()
     if settings.get("dropout") == "none":
         for module in encoder.modules():
             if isinstance(module, torch.nn.Dropout):  # attention's dropout reads its module's p too
@@ -75,7 +77,7 @@ def variant_model(base: bi.BiEncoder, settings: dict) -> tuple[bi.BiEncoder, obj
         encoder.transformer = torch.compile(encoder.transformer, dynamic=True)
     if settings.get("optimizer") == "plain":
         return encoder, torch.optim.AdamW(list(encoder.parameters()), lr=3e-5, weight_decay=0.01)
-    return encoder, training.optimizer_for(encoder, settings["word_embeddings"], 3e-5, 0.01)
+    return encoder, training.optimizer_for(encoder, settings["word_embeddings"], 3e-5, 0.01, fused=plan.fused_adamw)
 
 
 def timed_step(encoder: bi.BiEncoder, optimizer, questions: list[str], passages: list[str], block_size: int | None) -> tuple[float, float, float]:

@@ -11,9 +11,11 @@ from xlretrieval import model as bi
 from xlretrieval import training
 from xlretrieval.batching import training_batches
 from xlretrieval.data.splits import hold_out_dev
+from xlretrieval.settings import EarlyStopping, Training
+from xlretrieval.training import checkpoints, loop
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
-SETTINGS = dict(learning_rate=1e-3, weight_decay=0.01, warmup_ratio=0.25, temperature=0.05, every=2, patience=10, progress=False)
+SETTINGS = dict(learning_rate=1e-3, weight_decay=0.01, warmup_ratio=0.25, temperature=0.05, early_stopping=EarlyStopping(every=2, patience=10))
 
 
 class Killed(Exception):
@@ -27,7 +29,7 @@ def data(mlqa_pairs):
     return pairs, training_batches(pairs, ["de", "en"], 0.5, 48, 8, 0, dev_pairs=16)
 
 
-def run(data, output, monkeypatch, kill_at=None, **options) -> int:
+def run(data, output, monkeypatch, kill_at=None, word_embeddings="dense", **options) -> int:
     """Train into `output`; raise Killed when training step `kill_at` starts. Returns the training steps computed."""
     steps, real = itertools.count(), training.batch_loss
 
@@ -36,8 +38,9 @@ def run(data, output, monkeypatch, kill_at=None, **options) -> int:
             raise Killed
         return real(model, *args)
 
-    monkeypatch.setattr(training, "batch_loss", batch_loss)
-    training.train(bi.load(NAME, torch.device("cpu"), 32), *data, output, **SETTINGS, **options)
+    monkeypatch.setattr(loop, "batch_loss", batch_loss)
+    settings = Training(**SETTINGS, word_embeddings=word_embeddings)
+    training.train(bi.load(NAME, torch.device("cpu"), 32), *data, output, settings, progress=False, **options)
     return next(steps)
 
 
@@ -58,7 +61,7 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, d
 
 def test_a_checkpoint_of_another_run_is_not_resumed(tmp_path, data, monkeypatch):
     encoder = bi.load(NAME, torch.device("cpu"), 32)
-    assert training.run_key(encoder, *data, 1e-3) != training.run_key(encoder, *data, 5e-4)  # other settings, another run
-    torch.save({"run": training.run_key(encoder, *data, 5e-4)}, tmp_path / "model.checkpoint")
+    assert checkpoints.run_key(encoder, *data, 1e-3) != checkpoints.run_key(encoder, *data, 5e-4)  # other settings, another run
+    torch.save({"run": checkpoints.run_key(encoder, *data, 5e-4)}, tmp_path / "model.checkpoint")
     assert run(data, tmp_path / "model", monkeypatch, checkpoint_every=3) == 6  # started over
     assert not (tmp_path / "model.checkpoint").exists()

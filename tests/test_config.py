@@ -296,8 +296,8 @@ def test_the_schemas_enums_are_the_packages_constants():
     from xlretrieval.batching import SOURCE_SHARES
     from xlretrieval.families import POOLING_MODES
     from xlretrieval.precision import PRECISIONS
+    from xlretrieval.settings import WORD_EMBEDDINGS
     from xlretrieval.speed import KERNELS
-    from xlretrieval.training import WORD_EMBEDDINGS
 
     schema = yaml.safe_load(SCHEMA.read_text())
     enums = {
@@ -309,3 +309,19 @@ def test_the_schemas_enums_are_the_packages_constants():
     for path, constant in enums.items():
         assert schema_node(schema, path)["enum"] == list(constant), path
     assert schema_node(schema, ("training", "source_shares"))["items"]["enum"] == list(SOURCE_SHARES)
+
+
+def test_the_training_settings_are_parsed_once_and_travel_as_a_plain_param():
+    """`settings.Training` from the config's section; as a rule's param a plain dict (Snakemake compares only builtins),
+    rebuilt to the same object by the script; early stopping only while it is on."""
+    from xlretrieval.settings import EarlyStopping, Training
+
+    study = Study(validate(study_config({"training": {"early_stopping": {"dev_fraction": 0.1, "every": 4, "patience": 2}}}), SCHEMA))
+    settings = study.training_settings
+    assert settings.early_stopping == EarlyStopping(every=4, patience=2) and settings.query_prefix == study.training["query_prefix"]
+    param = settings.param()
+    assert json.loads(json.dumps(param)) == param and Training.from_param(param) == settings
+    off = Study(validate(study_config({"training": {"early_stopping": {"dev_fraction": 0.0, "every": 4}}}), SCHEMA)).training_settings
+    assert off.early_stopping is None and Training.from_param(off.param()) == off
+    with pytest.raises(ValueError, match="word_embeddings must be one of"):
+        Training(1e-5, 0.0, 0.0, 0.05, word_embeddings="lazy")

@@ -49,7 +49,7 @@ def test_encoding_is_recorded_beside_the_embeddings(tmp_path, tuned):
         "precision": "fp32",
         "hardware": describe(torch.device("cpu")),
         "batch_size": 2,
-        "kernels": {"requested": "auto", "packing": True, "onednn_prepack": onednn_expected(), **speed.versions()},
+        "kernels": {"requested": "auto", "packing": True, "onednn_prepack": onednn_expected(), **speed.versions(), "missing": []},
         "texts": {"questions": 2, "candidates": 3},
         "truncated": {"questions": 1, "candidates": 2},
     }
@@ -58,9 +58,8 @@ def test_encoding_is_recorded_beside_the_embeddings(tmp_path, tuned):
 
 def test_an_encoder_that_does_not_pack_gets_padded_batches_with_the_same_embeddings(monkeypatch, xquad):
     texts = xquad.candidates.groupby("lang").head(3).text.tolist()
-    encoder = load_encoder(NAME, "cpu", 128)
-    packed = encode(encoder, texts, batch_size=8)
-    encoder.packing = False  # as for a family packing does not cover, or model.kernels: plain
+    packed = encode(load_encoder(NAME, "cpu", 128), texts, batch_size=8)
+    encoder = load_encoder(NAME, "cpu", 128, kernels="plain")  # as for a family packing does not cover
     calls = []
     monkeypatch.setattr(bi.BiEncoder, "embed_tokens", lambda *args: calls.append(args))
     np.testing.assert_allclose(encode(encoder, texts, batch_size=8), packed, atol=1e-5)

@@ -78,15 +78,15 @@ def test_modernbert_takes_the_plain_path_and_embeds_as_its_padded_batch(tmp_path
 
     torch.manual_seed(0)
     transformer = ModernBertModel(ModernBertConfig(**SIZES, pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2))
-    assert not packing.packable(transformer)
     encoder = BiEncoder(transformer.eval(), tokenizer=None)
+    assert not encoder.family.packable and not encoder.for_inference()["packing"]
     ids = [[1, 5, 6, 2], [1, 7, 8, 9, 10, 11, 2], [1, 12, 2]]
     with torch.no_grad():
         embedded = encoder.embed_tokens(ids)  # padded, not packed
         alone = torch.cat([encoder(torch.tensor([row]), torch.ones(1, len(row), dtype=torch.long)) for row in ids])
     torch.testing.assert_close(embedded, alone, atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="'modernbert': encode and train it in padded batches"):
-        packing.forward(transformer, ids, 8)
+        packing.prepare(transformer, encoder.family)
 
 
 @pytest.mark.skipif(not onednn_expected(), reason=NO_ONEDNN)

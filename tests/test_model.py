@@ -9,6 +9,7 @@ import torch
 from xlretrieval import model as bi
 from xlretrieval.batching import make_batches
 from xlretrieval.encoding import encode, open_embeddings
+from xlretrieval.settings import EarlyStopping, Training
 from xlretrieval.training import TrainingError, batch_texts, info_nce, train
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -41,7 +42,10 @@ def test_sharded_encoding_into_a_memory_map_equals_one_pass(tmp_path, texts):
 
 
 def test_packed_training_embeddings_equal_a_padded_batchs_whatever_the_attention_blocks(texts):
-    encoder = bi.load(NAME, CPU).eval()
+    encoder = bi.load(NAME, CPU)
+    encoder.for_training()  # packed, as in training
+    encoder.eval()  # without dropout
+    assert encoder.packing
     with torch.no_grad():
         batch = encoder.tokenizer(texts[:40], truncation=True, max_length=encoder.max_seq_length, padding=True, return_tensors="pt")
         padded = encoder(batch["input_ids"], batch["attention_mask"])
@@ -74,9 +78,7 @@ def test_training_saves_a_sentence_transformers_model(tmp_path, mlqa_pairs, text
     batches = make_batches(mlqa_pairs, ["de", "en"], 0.5, 24, 8, 0)
     encoder = bi.load(NAME, CPU, max_seq_length=64)
     before = encode(encoder, texts[:8])
-    losses = train(
-        encoder, mlqa_pairs, batches, tmp_path / "model", learning_rate=1e-4, weight_decay=0.01, warmup_ratio=0.0, temperature=0.05, progress=False
-    )
+    losses = train(encoder, mlqa_pairs, batches, tmp_path / "model", Training(1e-4, 0.01, 0.0, 0.05), progress=False)
     assert len(losses) == 3 and np.isfinite(losses.loss).all()
     assert pd.read_csv(tmp_path / "model" / "loss.tsv", sep="\t").step.tolist() == [0, 1, 2]
     reloaded = encode(bi.load(str(tmp_path / "model"), CPU), texts[:8])
@@ -121,8 +123,8 @@ def test_word_embeddings_move_as_configured_and_the_card_says_how(tmp_path, mlqa
     questions, passages = zip(*(texts(b, group) for b, group in batches.groupby("batch")))
     touched = torch.zeros(len(table), dtype=torch.bool)
     touched[[i for ids in encoder.tokenize([t for batch in questions + passages for t in batch])["input_ids"] for i in ids]] = True
-    settings = {"learning_rate": 1e-3, "weight_decay": 0.01, "warmup_ratio": 0.0, "temperature": 0.05, "progress": False}
-    train(encoder, mlqa_pairs, batches, tmp_path / "model", word_embeddings=word_embeddings, card=CARD, **settings)
+    settings = Training(learning_rate=1e-3, weight_decay=0.01, warmup_ratio=0.0, temperature=0.05, word_embeddings=word_embeddings)
+    train(encoder, mlqa_pairs, batches, tmp_path / "model", settings, card=CARD, progress=False)
     saved = bi.load(str(tmp_path / "model"), CPU)
     moved = (saved.transformer.get_input_embeddings().weight != table).any(dim=1)
     expected = {"frozen": torch.zeros_like(touched), "sparse": touched, "dense": torch.ones_like(touched)}[word_embeddings]
@@ -146,10 +148,7 @@ def test_logged_learning_rate_is_the_one_each_step_used_and_training_json_record
         mlqa_pairs,
         batches,
         tmp_path / "model",
-        learning_rate=1e-4,
-        weight_decay=0.0,
-        warmup_ratio=0.25,
-        temperature=0.05,
+        Training(learning_rate=1e-4, weight_decay=0.0, warmup_ratio=0.25, temperature=0.05),
         progress=False,
     )
     factor = get_linear_schedule_with_warmup(torch.optim.SGD([torch.zeros(1)], lr=1.0), 2, 8).lr_lambdas[0]
@@ -159,7 +158,7 @@ def test_logged_learning_rate_is_the_one_each_step_used_and_training_json_record
     assert info["steps"] == info["steps_run"] == 8 and info["batch_size"] == 4 and info["max_seq_length"] == 32
     assert info["xx_mono_batches"] == 2 == (losses.batch_kind == "xx-mono").sum() and info["xx_mono_share"] == 0.25
     assert info["learning_rate"] == 1e-4 and info["warmup_steps"] == 2
-    assert info["dropout"].startswith("masks from 15-bit draws")  # training on a CPU draws its own dropout masks
+    assert info["kernels"]["dropout"] == "own" and info["kernels"]["fused_adamw"]  # on a CPU: the study's masks, fused AdamW
     shares = info["language_shares"]  # counted from the batches trained on: each side of each of the 32 pairs
     assert shares["questions"]["en"] == pytest.approx((batches.question_lang == "en").mean())
     assert shares["texts"]["de"] == pytest.approx(((batches.question_lang == "de").sum() + (batches.passage_lang == "de").sum()) / 64)
@@ -174,10 +173,7 @@ def test_non_finite_loss_stops_with_a_clear_error(tmp_path, mlqa_pairs):
             mlqa_pairs,
             batches,
             tmp_path / "m",
-            learning_rate=1e-4,
-            weight_decay=0.0,
-            warmup_ratio=0.0,
-            temperature=0.0,
+            Training(learning_rate=1e-4, weight_decay=0.0, warmup_ratio=0.0, temperature=0.0),
             progress=False,
         )
     assert not (tmp_path / "m").exists()
@@ -232,7 +228,7 @@ def test_dense_layer_folder_is_loaded_trained_and_saved_like_sentence_transforme
     np.testing.assert_allclose(encode(encoder, texts[:8]), reference, atol=1e-5)
     before = encoder.dense.linear.weight.detach().clone()
     batches = make_batches(mlqa_pairs, ["de", "en"], 0.5, 16, 8, 0)
-    train(encoder, mlqa_pairs, batches, tmp_path / "model", learning_rate=1e-3, weight_decay=0.01, warmup_ratio=0.0, temperature=0.05, progress=False)
+    train(encoder, mlqa_pairs, batches, tmp_path / "model", Training(1e-3, 0.01, 0.0, 0.05), progress=False)
     assert not torch.allclose(before, encoder.dense.linear.weight)  # the Dense layer is fine-tuned too
     ours = encode(bi.load(str(tmp_path / "model"), CPU), texts[:8])
     np.testing.assert_allclose(ours, SentenceTransformer(str(tmp_path / "model"), device="cpu").encode(texts[:8]), atol=1e-5)
@@ -261,8 +257,8 @@ def test_early_stopping_keeps_the_best_checkpoint(tmp_path, mlqa_pairs, texts):
 
     pairs = hold_out_dev(mlqa_pairs, 0.1, 0)
     batches = training_batches(pairs, ["de", "en"], 0.5, 80, 8, 0, dev_pairs=16)
-    settings = dict(learning_rate=1e-3, weight_decay=0.0, warmup_ratio=0.0, temperature=0.05, progress=False)
-    losses = train(bi.load(NAME, CPU, 64), pairs, batches, tmp_path / "stopped", every=1, patience=2, **settings)
+    settings = Training(learning_rate=1e-3, weight_decay=0.0, warmup_ratio=0.0, temperature=0.05, early_stopping=EarlyStopping(every=1, patience=2))
+    losses = train(bi.load(NAME, CPU, 64), pairs, batches, tmp_path / "stopped", settings, progress=False)
     dev = pd.read_csv(tmp_path / "stopped" / "dev_loss.tsv", sep="\t")
     assert len(losses) == 3 < batches[batches.split == "train"].batch.nunique()  # stopped after 2 evaluations without a gain
     assert dev.step.tolist() == [1, 2, 3] and dev.kept.tolist() == [True, False, False] and dev.dev_loss.idxmin() == 0
@@ -271,7 +267,7 @@ def test_early_stopping_keeps_the_best_checkpoint(tmp_path, mlqa_pairs, texts):
     assert info["xx_mono_batches"] == (losses.batch_kind.iloc[:1] == "xx-mono").sum()
     # the saved model is the step-1 checkpoint: one step of the same schedule gives the same weights
     first = batches[(batches.split == "train") & (batches.batch == 0)]
-    train(bi.load(NAME, CPU, 64), pairs, first, tmp_path / "one-step", **settings)
+    train(bi.load(NAME, CPU, 64), pairs, first, tmp_path / "one-step", settings, progress=False)
     np.testing.assert_allclose(
         encode(bi.load(str(tmp_path / "stopped"), CPU), texts[:8]), encode(bi.load(str(tmp_path / "one-step"), CPU), texts[:8]), atol=1e-6
     )

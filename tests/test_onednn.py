@@ -29,17 +29,17 @@ def test_prepack_replaces_every_linear_layer_and_folds_the_intermediate_gelu():
     encoder = bi.load(NAME, CPU).eval()
     before = linear_layers(encoder.transformer)
     layers = encoder.transformer.config.num_hidden_layers
-    assert onednn.prepack(encoder.transformer) == len(before) and len(before) >= 6 * layers
+    assert onednn.prepack(encoder.transformer, encoder.family.activation) == len(before) and len(before) >= 6 * layers
     assert linear_layers(encoder.transformer) == dict.fromkeys(before, onednn.PrepackedLinear)
     intermediate = encoder.transformer.encoder.layer[0].intermediate
     assert intermediate.dense.gelu and isinstance(intermediate.intermediate_act_fn, torch.nn.Identity)
     assert not encoder.transformer.encoder.layer[0].output.dense.gelu
-    assert onednn.prepack(encoder.transformer) == 0  # already prepacked
+    assert onednn.prepack(encoder.transformer, encoder.family.activation) == 0  # already prepacked
 
 
 @pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-5), ("bf16", 8e-3)])
 def test_prepacked_embeddings_equal_torch_linear_ones(texts, precision, tolerance):
-    if not onednn.available(CPU, torch.bfloat16 if precision == "bf16" else torch.float32):
+    if not onednn.expected(CPU, torch.bfloat16 if precision == "bf16" else torch.float32):
         pytest.skip(f"oneDNN has no {precision} kernels for this CPU")
     plain = bi.load(NAME, CPU, 512, precision=precision)
     plain.to(torch.bfloat16 if precision == "bf16" else torch.float32).eval()  # as for_inference, without prepacking
@@ -62,8 +62,8 @@ def test_a_prepacked_model_keeps_its_state_and_saves_the_same_folder(tmp_path, t
 
 
 def test_prepacking_is_only_offered_where_onednn_runs_it(monkeypatch):
-    assert onednn.available(CPU, torch.bfloat16) == private_apis.onednn_bf16()
-    assert not onednn.available(CPU, torch.float16)
-    assert not onednn.available(torch.device("cuda"), torch.float32)
+    assert onednn.expected(CPU, torch.bfloat16) == private_apis.onednn_bf16()
+    assert not onednn.expected(CPU, torch.float16)
+    assert not onednn.expected(torch.device("cuda"), torch.float32)
     monkeypatch.setattr(private_apis, "onednn_bf16", lambda: False)  # a CPU without bf16 kernels
-    assert onednn.available(CPU, torch.float32) and not onednn.available(CPU, torch.bfloat16)
+    assert onednn.expected(CPU, torch.float32) and not onednn.expected(CPU, torch.bfloat16)

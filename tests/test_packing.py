@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel, XLMRobertaConfig, XLMRobertaModel
 
-from xlretrieval import dropout, packing, private_apis
+from xlretrieval import dropout, families, packing, private_apis
 
 from conftest import ROOT
 
@@ -25,6 +25,13 @@ def encoder(kind: str) -> torch.nn.Module:
     else:  # XLM-R numbers positions from its padding id + 1
         model = XLMRobertaModel(XLMRobertaConfig(**SIZES, pad_token_id=1, max_position_embeddings=40), add_pooling_layer=False)
     return model.double().eval()
+
+
+def packed_forward(model: torch.nn.Module, ids: list[list[int]], block_size: int):
+    """`packing.forward` of a transformer prepared for it, as `BiEncoder.prepare` prepares one."""
+    family = families.of_config(model.config.to_dict())
+    packing.prepare(model, family)
+    return packing.forward(model, ids, block_size, family.position_offset)
 
 
 def texts() -> list[list[int]]:
@@ -45,7 +52,7 @@ def padded(model: torch.nn.Module, ids: list[list[int]]) -> tuple[torch.Tensor, 
 @pytest.mark.parametrize("block_size", [1, 3, 8])
 def test_a_packed_row_gives_every_token_what_a_padded_batch_gives(kind, block_size):
     model, ids = encoder(kind), texts()
-    hidden, packed = packing.forward(model, ids, block_size)
+    hidden, packed = packed_forward(model, ids, block_size)
     assert hidden.shape == (sum(LENGTHS), 32)  # no padding
     reference, mask = padded(model, ids)
     torch.testing.assert_close(hidden, reference[mask.bool()])
@@ -55,7 +62,7 @@ def test_a_packed_row_gives_every_token_what_a_padded_batch_gives(kind, block_si
 
 def test_gradients_through_a_packed_row_equal_the_padded_batchs():
     model, ids = encoder("xlm-r"), texts()
-    hidden, packed = packing.forward(model, ids, 3)
+    hidden, packed = packed_forward(model, ids, 3)
     packed.mean(hidden).square().sum().backward()
     ours = {name: weight.grad.clone() for name, weight in model.named_parameters() if weight.grad is not None}
     model.zero_grad()
@@ -85,7 +92,7 @@ def test_attention_with_dropout_is_the_written_out_product_with_the_studys_masks
 def test_a_model_given_no_packing_attends_as_sdpa_does():
     model, ids = encoder("bert"), texts()
     reference, _ = padded(model, ids)
-    packing.forward(model, ids, 8)
+    packed_forward(model, ids, 8)
     assert private_apis.attention_implementation(model) == packing.ATTENTION
     torch.testing.assert_close(padded(model, ids)[0], reference)
 
@@ -129,4 +136,4 @@ def test_a_packed_batch_builds_no_tokens_x_tokens_mask():
 def test_a_model_that_packing_could_mix_up_is_refused_by_name():
     model = DistilBertModel(DistilBertConfig(dim=32, n_layers=1, n_heads=4, hidden_dim=64, vocab_size=100))
     with pytest.raises(ValueError, match="'distilbert'"):
-        packing.forward(model, texts(), 8)
+        packing.prepare(model, families.of_config(model.config.to_dict()))

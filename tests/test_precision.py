@@ -12,6 +12,7 @@ from xlretrieval import model as bi
 from xlretrieval import precision
 from xlretrieval.batching import make_batches
 from xlretrieval.encoding import encode, encode_evalset, load_encoder
+from xlretrieval.settings import Training
 from xlretrieval.training import train
 
 NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -83,8 +84,14 @@ def test_bf16_training_keeps_fp32_weights_and_records_its_precision(monkeypatch,
     machine(monkeypatch, tmp_path, XEON_WITH_AMX)
     encoder = bi.load(NAME, CPU, 32, precision="auto")
     batches = make_batches(mlqa_pairs, ["de", "en"], 0.5, 4, 4, 0)
-    settings = {"learning_rate": 1e-4, "weight_decay": 0.0, "warmup_ratio": 0.0, "temperature": 0.05, "progress": False}
-    train(encoder, mlqa_pairs, batches, tmp_path / "model", **settings)
+    train(
+        encoder,
+        mlqa_pairs,
+        batches,
+        tmp_path / "model",
+        Training(learning_rate=1e-4, weight_decay=0.0, warmup_ratio=0.0, temperature=0.05),
+        progress=False,
+    )
     info = json.loads((tmp_path / "model" / "training.json").read_text())
     assert info["precision"] == "bf16" and info["hardware"].startswith("Test CPU")
     assert all(p.dtype == torch.float32 for p in bi.load(str(tmp_path / "model"), CPU).parameters())

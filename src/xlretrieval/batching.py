@@ -86,14 +86,7 @@ def make_batches(
     is the share of X-X-mono batches (1.0: X-X-mono only, 0.0: X-Y only), see `batch_kinds`; `source_share` how
     the source language is drawn (the module's docstring).
     """
-    if source_share not in SOURCE_SHARES:
-        raise ValueError(f"source_share is one of {', '.join(SOURCE_SHARES)}, not {source_share!r}")
-    if len(languages) < 2 and alpha < 1:
-        raise ValueError("X-Y batches need at least two languages")
-    pairs = pairs[pairs.lang.isin(languages)]
-    missing = sorted(set(languages) - set(pairs.lang))
-    if missing:
-        raise ValueError(f"no training pairs in language(s) {', '.join(missing)}")
+    pairs = _pairs_in(pairs, languages, alpha, source_share)
     answer = dict(zip(zip(pairs.question_id, pairs.lang), pairs.candidate_id))
     group = answer_groups(pairs)
     langs_of: dict[str, list[str]] = defaultdict(list)
@@ -109,11 +102,7 @@ def make_batches(
     source, targets = languages[0], sorted(languages[1:])
     half = source_share == HALF and len(targets) > 1  # with one target, uniform draws give the source its half
     with_source = {lang: _Queue([q for q in crossable[lang] if source in langs_of[q]], group, rng) for lang in targets} if half else None
-    for lang, queue in mono.items():
-        n_groups = len({group[qid] for qid in queue.items})
-        if n_groups < batch_size:
-            raise ValueError(f"{lang} has {n_groups} unrelated training questions, fewer than one batch of {batch_size}")
-
+    _check_batch_fits(mono, group, batch_size)
     rows = []
     for b, kind in enumerate(batch_kinds(alpha, n_pairs // batch_size, seed)):
         used: set[str] = set()
@@ -138,6 +127,28 @@ def make_batches(
                 y = others[rng.integers(len(others))]
                 rows.append((b, kind, qid, x, answer[qid, y], y))
     return pd.DataFrame(rows, columns=BATCH_COLUMNS)
+
+
+def _pairs_in(pairs: pd.DataFrame, languages: list[str], alpha: float, source_share: str) -> pd.DataFrame:
+    """The pairs of `languages`; a ValueError for settings `make_batches` cannot sample (an unknown source share, X-Y
+    batches over one language, a language without pairs)."""
+    if source_share not in SOURCE_SHARES:
+        raise ValueError(f"source_share is one of {', '.join(SOURCE_SHARES)}, not {source_share!r}")
+    if len(languages) < 2 and alpha < 1:
+        raise ValueError("X-Y batches need at least two languages")
+    pairs = pairs[pairs.lang.isin(languages)]
+    missing = sorted(set(languages) - set(pairs.lang))
+    if missing:
+        raise ValueError(f"no training pairs in language(s) {', '.join(missing)}")
+    return pairs
+
+
+def _check_batch_fits(mono: dict[str, _Queue], group: dict[str, str], batch_size: int) -> None:
+    """A ValueError where a language has fewer unrelated questions than one batch holds."""
+    for lang, queue in mono.items():
+        n_groups = len({group[qid] for qid in queue.items})
+        if n_groups < batch_size:
+            raise ValueError(f"{lang} has {n_groups} unrelated training questions, fewer than one batch of {batch_size}")
 
 
 def cross_question(

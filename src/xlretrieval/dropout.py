@@ -83,8 +83,3 @@ def use_fast_dropout(transformer: torch.nn.Module) -> None:
 def own_masks(transformer: torch.nn.Module) -> bool:
     """Whether a model's dropout modules draw their masks here (`FastDropout` on a CPU), not through torch."""
     return transformer.device.type == "cpu" and any(isinstance(module, FastDropout) for module in transformer.modules())
-
-
-def describe_dropout(transformer: torch.nn.Module) -> str:
-    """How a model's dropout masks are drawn, for training.json."""
-    return f"masks from {BITS}-bit draws of torch's generator (xlretrieval.dropout)" if own_masks(transformer) else "torch's masks"

@@ -21,8 +21,14 @@ from the configuration's start-up checks), naming the config key.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import ConfigKeyError
+from .folders import folder_pooling, layout, modules_by_type
+
+log = logging.getLogger(__name__)
 
 POOLING_MODES = ("mean", "cls")  # what the bi-encoder pools (model.BiEncoder)
 
@@ -48,8 +54,8 @@ ARCHITECTURES = {
 FOLDED = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "gelu_pytorch_tanh": ("gelu", "tanh"), "relu": ("relu", "")}
 
 
-class Unsupported(ValueError):
-    """A model the study cannot train, or a pooling wrong for it; the message names the config key."""
+class Unsupported(ConfigKeyError):
+    """A model the study cannot train, or a pooling wrong for it (model.name or model.pooling)."""
 
 
 @dataclass(frozen=True)
@@ -108,39 +114,18 @@ def of_config(config: dict, pooling: str | None = None) -> Family:
     )
 
 
-def folder_pooling(config_file: Path) -> str | None:
-    """The pooling a sentence-transformers Pooling config asks for ("mean", "cls", "lasttoken", "max", ... joined by
-    "+" when several), None without one: `pooling_mode` (sentence-transformers 6) or the older `pooling_mode_*` flags."""
-    if not config_file.is_file():
-        return None
-    config = json.loads(config_file.read_text())
-    if "pooling_mode" in config:
-        modes = [config["pooling_mode"]] if isinstance(config["pooling_mode"], str) else list(config["pooling_mode"])
-    else:
-        flags = [key.removeprefix("pooling_mode_") for key, on in config.items() if key.startswith("pooling_mode_") and on]
-        modes = [flag if flag == "lasttoken" else flag.rsplit("_", 1)[0] for flag in flags] or ["mean"]
-    return "+".join(modes)
-
-
-def folder_files(folder: Path) -> tuple[Path, Path]:
-    """(the transformer's folder, the pooling config file) of a sentence-transformers or plain transformers folder."""
-    modules_file = folder / "modules.json"
-    if not modules_file.is_file():
-        return folder, folder / "1_Pooling" / "config.json"
-    by_type = {m["type"].rsplit(".", 1)[-1]: folder / m["path"] for m in json.loads(modules_file.read_text())}
-    return by_type.get("Transformer", folder), by_type.get("Pooling", folder / "1_Pooling") / "config.json"
-
-
 def read(folder: Path) -> Family:
     """The family of the model in a local folder (sentence-transformers or plain transformers)."""
-    transformer, pooling = folder_files(Path(folder))
-    return of_config(json.loads((transformer / "config.json").read_text()), folder_pooling(pooling))
+    parts = layout(folder)
+    return of_config(json.loads((parts.transformer / "config.json").read_text()), folder_pooling(parts.pooling_config))
 
 
 def from_hub(name: str, download: bool = False) -> Family | None:
     """The family of hub id `name` from its config.json (and sentence-transformers files) in the local Hugging Face
-    cache, or, with `download`, fetched from the hub (a few small files); None where they cannot be had."""
+    cache, or, with `download`, fetched from the hub (a few small files); None where they cannot be had (logged where the
+    hub could not be asked: the start-up check of the model's family is then skipped, not passed)."""
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
+    from huggingface_hub.errors import EntryNotFoundError
 
     def file(path: str) -> Path | None:
         found = try_to_load_from_cache(name, path)
@@ -150,7 +135,10 @@ def from_hub(name: str, download: bool = False) -> Family | None:
             return None
         try:
             return Path(hf_hub_download(name, path))
-        except Exception:  # absent from the repository, or the hub unreachable: the HTTP client's errors vary by version
+        except EntryNotFoundError:  # absent from the repository (modules.json of a plain transformers model)
+            return None
+        except Exception as error:  # the hub unreachable: the HTTP client's errors vary by version
+            log.warning("cannot fetch %s of %s from the hub (%r): its family is not checked before the run", path, name, error)
             return None
 
     config = file("config.json")
@@ -158,8 +146,8 @@ def from_hub(name: str, download: bool = False) -> Family | None:
         return None
     modules, pooling = file("modules.json"), None
     if modules is not None:
-        folders = [m["path"] for m in json.loads(modules.read_text()) if m["type"].endswith("Pooling")]
-        pooling_config = file(f"{folders[0]}/config.json") if folders else None
+        folder = modules_by_type(json.loads(modules.read_text())).get("Pooling")
+        pooling_config = file(f"{folder}/config.json") if folder is not None else None
         pooling = folder_pooling(pooling_config) if pooling_config is not None else None
     return of_config(json.loads(config.read_text()), pooling)
 
@@ -170,16 +158,16 @@ EMBEDDED = of_config({"model_type": "bert", "hidden_act": "gelu", "position_embe
 
 
 def of_model(name: str, download: bool = False) -> Family | None:
-    """The family of model.name `name` (a built-in embedded model, a folder, a package's copy, a hub id in the hub cache or,
-    with `download`, on the hub); None where its config.json is not at hand."""
-    from .availability import EMBEDDED_MODELS, installed_copy, looks_like_path
+    """The family of model.name `name` (`availability.locate`: a built-in embedded model, a folder, a package's copy, a hub
+    id in the hub cache or, with `download`, on the hub); None where its config.json is not at hand."""
+    from .availability import locate
 
-    if name in EMBEDDED_MODELS:
+    location = locate(name)
+    if location.kind == "embedded":
         return EMBEDDED
-    folder = Path(name).expanduser() if Path(name).expanduser().is_dir() else installed_copy(name)
-    if folder is not None:
-        return read(folder) if (folder_files(folder)[0] / "config.json").is_file() else None
-    return None if looks_like_path(name) else from_hub(name, download)
+    if location.folder is not None:
+        return read(location.folder) if (layout(location.folder).transformer / "config.json").is_file() else None
+    return from_hub(name, download)
 
 
 def check_model(name: str, pooling: str, download: bool = False) -> None:
@@ -194,20 +182,22 @@ def check(family: Family, name: str, pooling: str) -> None:
     `pooling` (model.pooling: auto, mean or cls) is wrong for it."""
     if pooling != "auto" and family.causal:
         raise Unsupported(
-            f"config key 'model.pooling': {pooling} pooling is wrong for {name}, a causal decoder ({family.model_type}): each token sees "
+            "model.pooling",
+            f"{pooling} pooling is wrong for {name}, a causal decoder ({family.model_type}): each token sees "
             "only the tokens before it, so only the last has read the whole text; the study pools neither the last token nor a decoder: "
-            "keep model.pooling: auto and choose an encoder for model.name"
+            "keep model.pooling: auto and choose an encoder for model.name",
         )
     if family.problem is not None:
-        raise Unsupported(f"config key 'model.name': the study cannot train {name}: {family.problem}")
+        raise Unsupported("model.name", f"the study cannot train {name}: {family.problem}")
     if family.pooling == "lasttoken":
         raise Unsupported(
-            f"config key 'model.name': the study cannot train {name}: its embedding is its last token (sentence-transformers' "
+            "model.name",
+            f"the study cannot train {name}: its embedding is its last token (sentence-transformers' "
             "lasttoken pooling), which the study does not implement, and mean or cls pooling would be wrong for it: choose a model "
-            "pooled by the mean or the first (CLS) token"
+            "pooled by the mean or the first (CLS) token",
         )
     if pooling == "auto" and family.pooling not in POOLING_MODES:
         raise Unsupported(
-            f"config key 'model.pooling': {name} pools '{family.pooling}', which the study does not implement (it pools mean or cls): "
-            "set model.pooling to mean or cls"
+            "model.pooling",
+            f"{name} pools '{family.pooling}', which the study does not implement (it pools mean or cls): set model.pooling to mean or cls",
         )

@@ -16,26 +16,31 @@ and a fine-tuned LaBSE stays loadable by sentence-transformers (`setu4993/LaBSE`
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from . import families, onednn, speed
+from . import families, onednn, private_apis, speed
 from . import packing as packed
 from . import precision as arithmetic
-from .availability import UNUSED_HUB_FILES, installed_copy
+from .availability import UNUSED_HUB_FILES, ModelUnavailable, locate
 from .dropout import own_masks, use_fast_dropout
 from .families import POOLING_MODES
+from .folders import folder_pooling, layout
+
+log = logging.getLogger(__name__)
 
 
 def resolve(name: str) -> Path:
-    """A local folder as is; a hub id an installed package ships, its folder; else download from the hub."""
-    if Path(name).expanduser().is_dir():
-        return Path(name).expanduser()
-    folder = installed_copy(name)
-    if folder is not None:
-        return folder
+    """The folder of model.name `name` (`availability.locate`): a local folder or an installed package's copy as it is; a
+    hub id from the local cache or downloaded. An embedded model is built by the workflow (rule `base_model`), not here."""
+    location = locate(name)
+    if location.folder is not None:
+        return location.folder
+    if location.kind == "embedded":
+        raise ModelUnavailable(f"{name} is built from its package's file by the workflow's base_model rule: load the folder it builds")
     from huggingface_hub import snapshot_download
 
     return Path(snapshot_download(name, ignore_patterns=UNUSED_HUB_FILES))
@@ -105,6 +110,10 @@ class Dense(torch.nn.Module):
         save_file({name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items()}, folder / "model.safetensors")
 
 
+class PreparationError(RuntimeError):
+    """A model prepared twice, or for training after inference (`BiEncoder.prepare`)."""
+
+
 class BiEncoder(torch.nn.Module):
     """Shared transformer, mean or CLS pooling, an optional Dense layer, optional L2 normalisation.
 
@@ -112,9 +121,9 @@ class BiEncoder(torch.nn.Module):
     keeps fp32 weights, optimiser state and loss and runs the forward pass under bf16 autocast;
     `for_inference` casts the weights themselves to bf16. Embeddings are always returned in fp32.
 
-    `for_training` and `for_inference` prepare it, each taking the fast paths `model.kernels` asks for (`speed`) and
-    keeping their account in `kernels`. `packing` says whether `embed` packs a batch's texts into one row: until one of
-    them decides, wherever the model's family allows it (as `auto` does).
+    Its family (`families`) is worked out once, here. `for_training` and `for_inference` prepare it once each (training
+    first, if at all), with the fast paths `model.kernels` asks for (`speed.plan`); `plan` is the plan applied and
+    `kernels` the record of what ran. Unprepared, it runs no fast path: padded batches, torch's own layers.
     """
 
     def __init__(
@@ -134,8 +143,9 @@ class BiEncoder(torch.nn.Module):
             raise ValueError(f"precision must be fp32 or bf16 (resolved), not '{precision}'")
         self.transformer, self.tokenizer, self.dense = transformer, tokenizer, dense
         self.pooling, self.normalize, self.max_seq_length, self.precision = pooling, normalize, max_seq_length, precision
-        self.packing = packed.packable(transformer)
-        self.kernels: dict | None = None  # the fast paths for_training or for_inference took (`speed.record`)
+        self.family = families.of_config(transformer.config.to_dict())
+        self.plan: speed.KernelsPlan | None = None  # the last preparation's (`prepare`)
+        self.kernels: dict | None = None  # what the inference preparation ran (`speed.record`)
 
     @property
     def device(self) -> torch.device:
@@ -145,37 +155,62 @@ class BiEncoder(torch.nn.Module):
     def dimension(self) -> int:
         return self.dense.linear.out_features if self.dense is not None else self.transformer.config.hidden_size
 
+    @property
+    def packing(self) -> bool:
+        """Whether `embed` packs a batch's texts into one row (a plan took packing)."""
+        return self.plan is not None and self.plan.packing
+
     def autocast(self):
         """bf16 autocast when the model runs in bf16 (matrix products in bf16, reductions in fp32), else a no-op."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
-    def for_training(self, kernels: str = "auto") -> dict:
-        """Training mode, with the fast paths `kernels` asks for (`speed`). auto: packed rows where the model's family
-        allows them, the study's dropout masks (`dropout.use_fast_dropout`; on a GPU they are torch's). plain: padded
-        batches, torch's dropout. Returns what it took, as training.json records it."""
-        speed.check(kernels)
-        self.packing = kernels == "auto" and packed.packable(self.transformer)
-        if kernels == "auto":
-            use_fast_dropout(self.transformer)
+    def for_training(self, kernels: str = "auto") -> speed.KernelsPlan:
+        """Training mode, with the fast paths `kernels` asks for (`speed.plan`): auto takes packed rows where the model's
+        family allows them and, on a CPU, the study's dropout masks (`dropout.use_fast_dropout`); plain takes padded
+        batches and torch's dropout. Returns the plan: its optimiser (`training.optimizer_for`) takes fused AdamW from it,
+        and training.json records what ran (`paths_taken`)."""
+        self.prepare(speed.plan(kernels, self.family, self.device.type, "training"))
         self.train()
-        self.kernels = speed.record(kernels, packing=self.packing, dropout="own" if own_masks(self.transformer) else "torch")
-        return self.kernels
+        return self.plan
 
     def for_inference(self, kernels: str = "auto") -> dict:
         """Evaluation mode, with bf16 weights when running in bf16 (faster than autocast: no cast per product) and the
-        fast paths `kernels` asks for (`speed`): for encoding, not training. auto: packed batches where the model's family
-        allows them and, where oneDNN runs them (`onednn.available`), the transformer's linear layers prepacked
-        (`onednn.prepack`). plain: padded batches through torch's linear layers. Returns what it took, as encoding.json
-        records it."""
-        speed.check(kernels)
+        fast paths `kernels` asks for (`speed.plan`): auto takes packed batches where the model's family allows them and,
+        where oneDNN runs them (`onednn.expected`), the transformer's linear layers prepacked (`onednn.prepack`); plain
+        takes padded batches through torch's linear layers. Returns what ran (`kernels`), as encoding.json records it."""
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+        plan = speed.plan(kernels, self.family, self.device.type, "inference", onednn.expected(self.device, dtype))
         self.to(dtype).eval()
-        family = families.of_config(self.transformer.config.to_dict())
-        self.packing = kernels == "auto" and family.packable
-        if kernels == "auto" and family.prepack and onednn.available(self.device, dtype):
-            onednn.prepack(self.transformer, family.activation)
-        self.kernels = speed.record(kernels, packing=self.packing, onednn_prepack=onednn.prepacked(self.transformer))
+        self.prepare(plan)
+        self.kernels = speed.record(plan, self.paths_taken())
         return self.kernels
+
+    def prepare(self, plan: speed.KernelsPlan) -> None:
+        """Apply `plan` (`speed.plan`): packed attention, the study's dropout masks, prepacked oneDNN layers as it says.
+        A second preparation, or one for training after one for inference (whose prepacked layers would stop learning),
+        is a PreparationError."""
+        if self.plan is not None and (plan.mode == "training" or self.plan.mode == "inference"):
+            raise PreparationError(
+                f"this model was already prepared for {self.plan.mode} (model.kernels: {self.plan.requested}); a model is prepared "
+                "once, for training first if at all: load it again to prepare it otherwise"
+            )
+        unchecked = private_apis.unchecked_versions() if plan.packing or plan.onednn_prepack else []
+        if unchecked:
+            log.warning("model.kernels: the fast paths use private names checked on other versions than %s", "; ".join(unchecked))
+        if plan.packing:
+            packed.prepare(self.transformer, self.family)
+        if plan.own_dropout:
+            use_fast_dropout(self.transformer)
+        if plan.onednn_prepack and private_apis.onednn_linear():
+            onednn.prepack(self.transformer, self.family.activation)
+        self.plan = plan
+
+    def paths_taken(self) -> dict[str, bool]:
+        """The fast paths the prepared model runs, read back from its modules (`speed.record` names them)."""
+        taken = {"packing": self.packing and packed.prepared(self.transformer)}
+        if self.plan is not None and self.plan.mode == "training":
+            return taken | {"dropout": own_masks(self.transformer)}
+        return taken | {"onednn_prepack": onednn.prepacked(self.transformer)}
 
     def tokenize(self, texts: list[str]):
         """Unpadded, truncated token ids and masks (`embed_tokens` packs them into one row)."""
@@ -202,7 +237,7 @@ class BiEncoder(torch.nn.Module):
         The result equals a padded forward pass (pooling ignores padding) within float rounding, at the cost of the real
         tokens alone; gradients flow as usual. `block_size` defaults to the device's (`ATTENTION_BLOCK`): small on a CPU,
         which pays for every padded position, larger on a GPU, which pays for every kernel launch. A model that does not
-        pack (`packing`: its family, `families`, or `model.kernels: plain`) gets one padded batch instead.
+        pack (`packing`: unprepared, its family, `families`, or `model.kernels: plain`) gets one padded batch instead.
         """
         return self.embed_tokens(self.tokenize(texts)["input_ids"], block_size)
 
@@ -216,7 +251,7 @@ class BiEncoder(torch.nn.Module):
             return self(input_ids, mask)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         block_size = block_size or ATTENTION_BLOCK.get(self.device.type, ATTENTION_BLOCK["cuda"])
-        hidden, packing = packed.forward(self.transformer, [ids[i] for i in order], block_size)
+        hidden, packing = packed.forward(self.transformer, [ids[i] for i in order], block_size, self.family.position_offset)
         hidden = hidden.float()
         pooled = self.head(packing.first(hidden) if self.pooling == "cls" else packing.mean(hidden))
         inverse = torch.empty(len(order), dtype=torch.long)
@@ -265,30 +300,12 @@ def write_modules(path: Path, dimension: int, pooling: str, normalize: bool, max
 
 
 def _folder_pooling(config_file: Path) -> str:
-    """The pooling a sentence-transformers Pooling config asks for (mean when there is none; `families.folder_pooling`),
+    """The pooling a sentence-transformers Pooling config asks for (mean when there is none; `folders.folder_pooling`),
     a ValueError where it is none of `POOLING_MODES`."""
-    pooling = families.folder_pooling(config_file) or "mean"
+    pooling = folder_pooling(config_file) or "mean"
     if pooling in POOLING_MODES:
         return pooling
     raise ValueError(f"{config_file}: pooling {pooling.split('+')} is not supported (only CLS or mean): set model.pooling")
-
-
-def _folder_settings(folder: Path) -> tuple[Path, Path, bool, int, Path | None]:
-    """(transformer folder, pooling config file, normalize, max_seq_length, Dense folder or None) of a
-    sentence-transformers or plain transformers folder (whose pooling config file does not exist)."""
-    modules_file = folder / "modules.json"
-    if not modules_file.is_file():
-        return folder, folder / "1_Pooling" / "config.json", True, 256, None
-    modules = json.loads(modules_file.read_text())
-    by_type = {m["type"].rsplit(".", 1)[-1]: folder / m["path"] for m in modules}
-    pooling = by_type.get("Pooling", folder / "1_Pooling") / "config.json"
-    transformer = by_type.get("Transformer", folder)
-    max_len = 256
-    for config_dir in (transformer, folder):
-        if (config_dir / "sentence_bert_config.json").is_file():
-            max_len = json.loads((config_dir / "sentence_bert_config.json").read_text()).get("max_seq_length", max_len)
-            break
-    return transformer, pooling, "Normalize" in by_type, max_len, by_type.get("Dense")
 
 
 def load(name: str, device: torch.device, max_seq_length: int | None = None, pooling: str = "auto", precision: str = "fp32") -> BiEncoder:
@@ -299,17 +316,17 @@ def load(name: str, device: torch.device, max_seq_length: int | None = None, poo
     `precision` is `model.precision` (auto, fp32, bf16), resolved for `device` (`precision.resolve`).
     """
     precision = arithmetic.resolve(precision, device)  # before the weights: fail fast
-    transformer_dir, pooling_config, normalize, max_len, dense_dir = _folder_settings(resolve(name))
-    pooling = _folder_pooling(pooling_config) if pooling == "auto" else pooling
+    parts = layout(resolve(name))
+    pooling = _folder_pooling(parts.pooling_config) if pooling == "auto" else pooling
     encoder = BiEncoder(
         # without the hub's kernels, which transformers 5.25 swaps in by default (GELU on a GPU, fetched from the hub):
         # the fast paths are the study's own (`speed`), recorded, as under 5.24
-        AutoModel.from_pretrained(transformer_dir, dtype=torch.float32, use_kernels=False),
-        AutoTokenizer.from_pretrained(transformer_dir),
+        AutoModel.from_pretrained(parts.transformer, dtype=torch.float32, use_kernels=False),
+        AutoTokenizer.from_pretrained(parts.transformer),
         pooling,
-        normalize,
-        max_seq_length or max_len,
-        Dense.load(dense_dir) if dense_dir is not None else None,
+        parts.normalize,
+        max_seq_length or parts.max_seq_length,
+        Dense.load(parts.dense) if parts.dense is not None else None,
         precision,
     )
     return encoder.to(device)

@@ -16,14 +16,15 @@ import torch
 
 from . import families, private_apis
 
-_UNSET = object()
 
-
-def available(device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether oneDNN's prepacked linear layers can run here: a CPU, torch built with oneDNN and its prepacked product
-    (`private_apis.onednn_linear`), fp32, or bf16 where oneDNN has bf16 kernels for this CPU."""
+def expected(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether oneDNN's prepacked linear layers should run here: a CPU, torch built with oneDNN, fp32, or bf16 where
+    oneDNN has bf16 kernels for this CPU. Whether this torch still has the private ops they need is
+    `private_apis.onednn_linear`: where it does not, an expected path is missing, not silently off (`speed.record`)."""
     return (
-        device.type == "cpu" and private_apis.onednn_linear() and (dtype == torch.float32 or (dtype == torch.bfloat16 and private_apis.onednn_bf16()))
+        device.type == "cpu"
+        and torch.backends.mkldnn.is_available()
+        and (dtype == torch.float32 or (dtype == torch.bfloat16 and private_apis.onednn_bf16()))
     )
 
 
@@ -59,14 +60,11 @@ def prepacked(module: torch.nn.Module) -> bool:
     return any(isinstance(child, PrepackedLinear) for child in module.modules())
 
 
-def prepack(module: torch.nn.Module, activation: str | None = _UNSET) -> int:
-    """Replace `module`'s linear layers with `PrepackedLinear`s, in place, folding `activation` (config.json's name; by
-    default the one the family of `module.config` folds, `families.Family.activation`) where it follows an intermediate
-    layer (`dense` then `intermediate_act_fn`, as BERT and XLM-R name them) into its product; return how many were
-    replaced. Its weights must no longer change: train first, then prepack."""
-    if activation is _UNSET:
-        config = getattr(module, "config", None)
-        activation = families.of_config(config.to_dict()).activation if config is not None else None
+def prepack(module: torch.nn.Module, activation: str | None) -> int:
+    """Replace `module`'s linear layers with `PrepackedLinear`s, in place, folding `activation` (config.json's name: the
+    one the model's family folds, `families.Family.activation`; None: none) where it follows an intermediate layer
+    (`dense` then `intermediate_act_fn`, as BERT and XLM-R name them) into its product; return how many were replaced.
+    Its weights must no longer change: train first, then prepack."""
     folded = private_apis.activation_type(activation) if activation is not None else None
     replaced = 0
     for parent in list(module.modules()):

@@ -8,10 +8,10 @@ only attention sees padding: it gathers the row's queries, keys and values into 
 length-sorted texts (`block_size`), attends within each text, and scatters the results back into the row.
 
 The arithmetic is the padded forward's: embeddings equal it within float rounding (tests/test_packing.py).
-`attention` is the transformers attention implementation that does this (`ATTENTION`, which `forward` gives a model);
-a model given no `packing` attends as transformers' sdpa attention does, so an encoder that is not `packable` is
-still encoded in padded batches. Which encoders packing covers, and how each numbers its positions, is decided by their
-family (`families`: BERT, RoBERTa and XLM-R of transformers' own code, with absolute position embeddings).
+`attention` is the transformers attention implementation that does this (`ATTENTION`, which `prepare` gives a model);
+a model given no `packing` attends as transformers' sdpa attention does, so a prepared encoder still encodes padded
+batches alike. Which encoders packing covers, and how each numbers its positions, is decided by their
+family (`families.Family.packable`: BERT, RoBERTa and XLM-R of transformers' own code, with absolute position embeddings).
 
 A packed row needs no attention mask, and `mask` makes sure transformers builds none: from 5.25 on, a BERT given
 position ids and no mask detects the packed texts and would build a tokens x tokens mask over the whole row (2 GB for
@@ -124,8 +124,15 @@ def mask(*args, attention_mask: torch.Tensor | None = None, **kwargs) -> torch.T
     return private_apis.sdpa_mask(*args, attention_mask=attention_mask, **kwargs)
 
 
-def use_packed_attention(transformer: torch.nn.Module) -> None:
-    """Give a transformers encoder the attention above (packed rows when a forward pass is given `packing`)."""
+def prepare(transformer: torch.nn.Module, family: families.Family) -> None:
+    """Give a transformers encoder of `family` the attention above, for `forward` (packed rows when a forward pass is
+    given `packing`). A family packing is not exact for is a ValueError: packing could mix its texts."""
+    if not family.packable:
+        exact = ", ".join(name for name, architecture in families.ARCHITECTURES.items() if architecture.packs)
+        raise ValueError(
+            f"packing a batch's texts into one row (xlretrieval.packing) is exact for {exact} encoders of transformers' own code "
+            f"with absolute positions; this model is '{family.model_type}': encode and train it in padded batches"
+        )
     from transformers import AttentionInterface, AttentionMaskInterface
 
     AttentionInterface.register(ATTENTION, attention)
@@ -133,30 +140,22 @@ def use_packed_attention(transformer: torch.nn.Module) -> None:
     transformer.set_attn_implementation(ATTENTION)
 
 
-def family(transformer: torch.nn.Module) -> families.Family:
-    """The family of a loaded transformers model (from its config)."""
-    return families.of_config(transformer.config.to_dict())
+def prepared(transformer: torch.nn.Module) -> bool:
+    """Whether `transformer` attends through `ATTENTION` (`prepare`)."""
+    return private_apis.attention_implementation(transformer) == ATTENTION
 
 
-def packable(transformer: torch.nn.Module) -> bool:
-    """Whether packing gives this transformer exactly what padding does (`families.Family.packable`)."""
-    return family(transformer).packable
-
-
-def forward(transformer: torch.nn.Module, input_ids: list[list[int]], block_size: int) -> tuple[torch.Tensor, Packing]:
-    """The transformer's last hidden states of texts' token ids packed in one row (tokens x features), and the
-    packing (to pool them). A model that is not `packable` is a ValueError: packing could mix its texts."""
-    kind = family(transformer)
-    if not kind.packable:
-        exact = ", ".join(name for name, architecture in families.ARCHITECTURES.items() if architecture.packs)
+def forward(transformer: torch.nn.Module, input_ids: list[list[int]], block_size: int, position_offset: int) -> tuple[torch.Tensor, Packing]:
+    """The last hidden states of a `prepare`d transformer for texts' token ids packed in one row (tokens x features),
+    and the packing (to pool them); `position_offset` is its family's (`families.Family.position_offset`). A transformer
+    not prepared is a ValueError: its attention would mix the texts."""
+    if not prepared(transformer):
         raise ValueError(
-            f"packing a batch's texts into one row (xlretrieval.packing) is exact for {exact} encoders of transformers' own code "
-            f"with absolute positions; this model is '{transformer.config.model_type}': encode and train it in padded batches"
+            f"this transformer attends through '{private_apis.attention_implementation(transformer)}', not packed attention: "
+            "prepare it for packing first (packing.prepare; BiEncoder.for_training or for_inference with model.kernels: auto)"
         )
-    if private_apis.attention_implementation(transformer) != ATTENTION:
-        use_packed_attention(transformer)
     device = transformer.device
     packing = Packing.of([len(ids) for ids in input_ids], block_size, device)
     row = torch.tensor([token for ids in input_ids for token in ids], device=device)[None]
-    hidden = transformer(input_ids=row, position_ids=packing.position_ids(kind.position_offset), packing=packing).last_hidden_state
+    hidden = transformer(input_ids=row, position_ids=packing.position_ids(position_offset), packing=packing).last_hidden_state
     return hidden[0], packing

@@ -100,6 +100,12 @@ class Runs:
         }
 
 
+def read_runs(paths: Iterable[str | Path]) -> dict[str, pd.DataFrame]:
+    """Pilot runs' per-query values by tag, `{strategy}/k{k}/lr{lr}/steps{steps}/seed{seed}`: the last five parts of each
+    file's path (`results/pilot/...`, rule `pilot_point`)."""
+    return {"/".join(Path(path).with_suffix("").parts[-5:]): pd.read_parquet(path) for path in paths}
+
+
 def point_runs(tags: Iterable[str]) -> dict[str, list[str]]:
     """The runs (`{point}/seed{seed}` tags) of each pilot point (`{strategy}/k{k}/lr{lr}/steps{steps}`)."""
     points: dict[str, list[str]] = {}
@@ -297,23 +303,7 @@ def budget_record(
             "articles": sorted({int(n) for n in curve.n_articles}),
         },
         "trained_steps": trained,
-        "doublings": [
-            {
-                "steps": int(r.steps),
-                "doubled": int(r.doubled),
-                "setting": r.setting,
-                "rise": float(r.rise),
-                "ci_low": float(r.ci_low),
-                "ci_high": float(r.ci_high),
-                "df": float(r.df),
-                "runs": str(r.n_runs),
-                "articles": int(r.n_articles),
-                "half_width": float(r.half_width),
-                "threshold": float(r.threshold),
-                "pays": bool(r.pays),
-            }
-            for r in judged.itertuples()
-        ],
+        "doublings": [_doubling_record(r) for r in judged.itertuples()],
         "learning_rates": [
             {
                 "learning_rate": float(r.learning_rate),
@@ -323,4 +313,22 @@ def budget_record(
             }
             for r in at_start.itertuples()
         ],
+    }
+
+
+def _doubling_record(row) -> dict:
+    """One judged doubling (a row of `judge`) as budget.json records it."""
+    return {
+        "steps": int(row.steps),
+        "doubled": int(row.doubled),
+        "setting": row.setting,
+        "rise": float(row.rise),
+        "ci_low": float(row.ci_low),
+        "ci_high": float(row.ci_high),
+        "df": float(row.df),
+        "runs": str(row.n_runs),
+        "articles": int(row.n_articles),
+        "half_width": float(row.half_width),
+        "threshold": float(row.threshold),
+        "pays": bool(row.pays),
     }

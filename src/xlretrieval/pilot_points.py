@@ -58,23 +58,26 @@ def point(
     steps: int,
     batch_size: int,
     seed: int,
-    training_options: dict,
+    training: dict,
     max_seq_length: int,
     encoding_max_seq_length: int,
     depth: int,
     encoding_batch_size: int,
 ) -> pd.DataFrame:
-    """Fine-tune for `steps` batches over `languages` (none: the base model) and evaluate on `evaluated`, with the fast
-    paths of `kernels` (`model.kernels`) in both."""
-    from . import model, training  # torch: imported by the jobs that train, not by the workflow's input functions
+    """Fine-tune for `steps` batches over `languages` (none: the base model) as `training` says (`settings.Training.param`)
+    and evaluate on `evaluated` in the retrieval `settings` (mono, cross), with the fast paths of `kernels` (`model.kernels`)
+    in both."""
+    from . import model  # torch: imported by the jobs that train, not by the workflow's input functions
     from .batching import training_batches
+    from .settings import Training
+    from .training import train
 
+    fine_tuning = Training.from_param(training)
     encoder = model.load(model_name, model.choose_device(device), max_seq_length, pooling, precision)
     if steps:
         batches = training_batches(pairs, languages, alpha, steps * batch_size, batch_size, seed)
         with tempfile.TemporaryDirectory() as folder:
-            training.train(encoder, pairs, batches, Path(folder) / "model", seed=seed, kernels=kernels, progress=False, **training_options)
+            train(encoder, pairs, batches, Path(folder) / "model", fine_tuning, seed=seed, kernels=kernels, progress=False)
     encoder.max_seq_length = encoding_max_seq_length
     encoder.for_inference(kernels)  # as `encoding.load_encoder` evaluates every model
-    prefixes = {key: training_options.get(key, "") for key in ("query_prefix", "passage_prefix")}
-    return evaluate(encoder, tables, evaluated, settings, depth=depth, batch_size=encoding_batch_size, measures=["RR"], **prefixes)
+    return evaluate(encoder, tables, evaluated, settings, depth=depth, batch_size=encoding_batch_size, measures=["RR"], **fine_tuning.prefixes())

@@ -12,6 +12,20 @@ import torch
 TORCH_CHECKED = ("2.13.0",)
 TRANSFORMERS_CHECKED = ("5.24.0", "5.25.0")  # the same signatures in both; 5.25's packed-row detection: `sdpa_mask`
 
+
+def unchecked_versions() -> list[str]:
+    """The installed torch and transformers whose versions the wrappers here were not checked on ("torch 2.14.0 (checked
+    on 2.13.0)"); none where both were. A fast path may still work there: `tests/test_kernels.py` tells."""
+    from importlib.metadata import version
+
+    found = []
+    for library, checked in (("torch", TORCH_CHECKED), ("transformers", TRANSFORMERS_CHECKED)):
+        installed = version(library).split("+")[0]
+        if installed not in checked:
+            found.append(f"{library} {installed} (checked on {', '.join(checked)})")
+    return found
+
+
 # oneDNN (torch.ops.mkldnn), torch 2.13.0: the ops `torch.compile`'s weight freezing calls for a CPU's linear layers.
 ONEDNN_LINEAR = ("_reorder_linear_weight", "_linear_pointwise")
 

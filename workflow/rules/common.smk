@@ -1,6 +1,7 @@
 import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(workflow.current_basedir).parents[1]  # this file is ROOT/workflow/rules (workflow.basedir is a calling workflow's in a module)
@@ -8,10 +9,10 @@ SRC = str(ROOT / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from xlretrieval.availability import EMBEDDED_MODELS, ModelUnavailable, check_available, embedded_source, unreachable_files  # noqa: E402
+from xlretrieval.availability import EMBEDDED_MODELS, check_available, embedded_source, unreachable_files  # noqa: E402
 from xlretrieval.config import ConfigError, Study, validate  # noqa: E402
 from xlretrieval.data.collections import local_files  # noqa: E402
-from xlretrieval.families import Unsupported, check_model  # noqa: E402
+from xlretrieval.families import check_model  # noqa: E402
 from xlretrieval.ownership import ResultsConflict, claim  # noqa: E402
 from xlretrieval.pilot import doubling_pays, read_doublings, walk  # noqa: E402
 from xlretrieval.provenance import code_digest  # noqa: E402
@@ -71,9 +72,7 @@ def check_inputs():
     try:
         note = check_available(model["name"], file=model["file"])
         check_model(model["name"], model["pooling"], download=True)
-    except ModelUnavailable as error:
-        raise WorkflowError(f"config key '{error.key}': {error}") from None
-    except Unsupported as error:
+    except ConfigError as error:  # ModelUnavailable, Unsupported: each names its config key
         raise WorkflowError(str(error)) from None
     if note:
         print(note, file=sys.stderr)
@@ -307,15 +306,7 @@ def pilot_params(steps, k, lr, alpha, seed):
         "steps": steps,
         "batch_size": TRAINING["batch_size"],
         "seed": seed,
-        "training_options": {
-            "learning_rate": lr,
-            "weight_decay": TRAINING["weight_decay"],
-            "warmup_ratio": TRAINING["warmup_ratio"],
-            "temperature": TRAINING["temperature"],
-            "query_prefix": TRAINING["query_prefix"],
-            "passage_prefix": TRAINING["passage_prefix"],
-            "word_embeddings": TRAINING["word_embeddings"],
-        },
+        "training": replace(STUDY.training_settings, learning_rate=lr, early_stopping=None).param(),
         "max_seq_length": TRAINING["max_seq_length"],
         "encoding_max_seq_length": EVALUATION["max_seq_length"],
         "depth": EVALUATION["depth"],

@@ -77,15 +77,8 @@ rule train:
         device=config["model"]["device"],
         precision=config["model"]["precision"],  # resolved by the job on its machine
         kernels=config["model"]["kernels"],
-        learning_rate=TRAINING["learning_rate"],
-        weight_decay=TRAINING["weight_decay"],
-        warmup_ratio=TRAINING["warmup_ratio"],
-        temperature=TRAINING["temperature"],
         max_seq_length=TRAINING["max_seq_length"],
-        query_prefix=TRAINING["query_prefix"],
-        passage_prefix=TRAINING["passage_prefix"],
-        word_embeddings=TRAINING["word_embeddings"],
-        early_stopping=early_stopping("every", "patience"),
+        training=STUDY.training_settings.param(),
         budget=STUDY.budget.record(),
         card=model_card_facts,
     log:

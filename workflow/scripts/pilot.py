@@ -5,13 +5,12 @@ import pandas as pd
 
 from xlretrieval.figures import learning_curve_figure, save
 from xlretrieval.logs import to_file
-from xlretrieval.pilot import budget_record, learning_curve, read_doublings
+from xlretrieval.pilot import budget_record, learning_curve, read_doublings, read_runs
 from xlretrieval.stats.cells import question_clusters
 
 log = to_file(snakemake.log[0])
 p, inputs, out = snakemake.params, snakemake.input, snakemake.output
-paths = [*inputs.curve, *inputs.learning_rates]
-runs = {"/".join(Path(path).with_suffix("").parts[-5:]): pd.read_parquet(path) for path in paths}  # {strategy}/k{k}/lr{lr}/steps{steps}/seed{seed}
+runs = read_runs([*inputs.curve, *inputs.learning_rates])
 articles = question_clusters(pd.read_parquet(inputs.questions))
 curve = learning_curve(runs, pd.read_parquet(inputs.base), p.roles, articles, level=p.level)
 doublings = read_doublings(inputs.doublings) if inputs.doublings else pd.DataFrame(columns=["steps"])

@@ -6,6 +6,7 @@ import torch
 
 from xlretrieval import model, precision, training
 from xlretrieval.logs import to_file
+from xlretrieval.settings import Training
 
 log = to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -17,16 +18,9 @@ losses = training.train(
     pd.read_parquet(snakemake.input.pairs),
     pd.read_csv(snakemake.input.batches, sep="\t"),
     Path(snakemake.output[0]),
-    learning_rate=p.learning_rate,
-    weight_decay=p.weight_decay,
-    warmup_ratio=p.warmup_ratio,
-    temperature=p.temperature,
-    query_prefix=p.query_prefix,
-    passage_prefix=p.passage_prefix,
-    word_embeddings=p.word_embeddings,
+    Training.from_param(p.training),
     kernels=p.kernels,
     seed=int(snakemake.wildcards.seed),
-    **p.early_stopping,
     budget=p.budget,
     checkpoint_every=snakemake.config["training"]["checkpoint_every"],  # not a param: it changes no product, so it re-runs nothing
     card={**p.card, "base_provenance": json.loads(Path(snakemake.input.base[0], "provenance.json").read_text()) if snakemake.input.base else None},

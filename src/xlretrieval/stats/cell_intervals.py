@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .cells import CELL_KEYS, QuestionMatrix, memberships
-from .resampling import check_level
+from .cells import CELL_KEYS, QuestionMatrix, memberships, question_contributions
 from .welch import FIXED, language_set_t
 
 # quantity: "value" (a cell's mean) or "gain" (its paired difference to the base model on the same query sets)
@@ -57,8 +56,7 @@ def cell_intervals(
     `cell_of_run[j]`, and its run trained on language set `draw_of_run[j]` (None: every run on a set of its own).
     Cells are numbered 0, 1, ...; each needs a run. `clusters` gives each question's article (`welch`).
     """
-    per_unit = sparse.diags(1.0 / np.maximum(present.sum(axis=1), 1)) @ run_weights
-    contributions = np.asarray(per_unit.T @ values)  # (run-cells, questions)
+    contributions = question_contributions(run_weights.T, values, present)  # (run-cells, questions)
     n_cells = cell_of_run.max() + 1
     cell_runs = sparse.csr_matrix((np.ones(len(cell_of_run)), (cell_of_run, np.arange(len(cell_of_run)))), shape=(n_cells, len(cell_of_run)))
     involved = np.asarray((cell_runs @ (abs(run_weights).T @ sparse.csr_matrix(present.astype(float)))).todense()) > 0
@@ -85,7 +83,6 @@ def intervals(
     `n_query_sets` counts the distinct query sets a cell averages over its runs; `n_questions` the
     distinct question ids they hold.
     """
-    check_level(level)
     members = memberships(matrix, runs, roles)
     members["cell"] = members.groupby(CELL_KEYS, sort=True).ngroup()
     frames = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ..metrics import held_out_pair, lang_group
 from ..model_tags import BASE, ModelSpec
@@ -39,6 +40,18 @@ class QuestionMatrix:
 
     def rows(self, metric: str) -> np.ndarray:
         return np.flatnonzero(self.units.metric.to_numpy() == metric)
+
+
+def question_contributions(weights: np.ndarray | sparse.spmatrix, values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Each weighted mean of unit means, question by question: `weights` (rows x units) over each unit's number of
+    questions, times the units' values (units x questions); a row of the result sums to its weighted mean of the units'
+    means. The one place the study splits a mean (a cell's run, a difference, a run group's member) into questions."""
+    sizes = np.maximum(present.sum(axis=1), 1)  # a unit without questions contributes nothing
+    if sparse.issparse(weights):
+        scaled = sparse.csr_matrix(weights, dtype=float, copy=True)
+        scaled.data /= sizes[scaled.indices]
+        return np.asarray(scaled @ values)
+    return (weights / sizes) @ values
 
 
 def question_clusters(questions: pd.DataFrame) -> dict[str, str]:

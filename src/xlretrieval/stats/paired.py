@@ -24,8 +24,8 @@ from scipy import sparse
 from ..batching import UNIFORM
 from ..metrics import FIXED_GROUPS
 from ..model_tags import BASE, parse_strategy, source_share, uniform_slug
-from .cells import QuestionMatrix, memberships
-from .resampling import check_level, percentile_interval, question_counts, set_means
+from .cells import QuestionMatrix, memberships, question_contributions
+from .resampling import percentile_interval, question_counts, set_means
 from .significance import detectable_effect, holm, sign_flip_pvalues
 from .welch import FIXED, language_set_t
 
@@ -156,7 +156,39 @@ def differences(
     the language sets each side's variance is pooled within (`welch`, `language_sets`; 1 where its runs are the unit;
     `strata_b` NaN where paired); the run component's df is runs minus strata.
     """
-    check_level(level)
+    rows, weights_a, weights_b, run_groups = compared_sides(matrix, runs, roles, metric, strategies)
+    used = np.flatnonzero(np.any(weights_a, axis=0) | np.any(weights_b, axis=0))
+    a, b = np.array(weights_a)[:, used], np.array(weights_b)[:, used]  # (tests, units)
+    values, present = matrix.values[used], matrix.present[used]
+    # each question's contribution to the difference of the two macro averages; they sum to it
+    per_question = question_contributions(a - b, values, present)  # (tests, questions)
+    involved = ((a != 0) | (b != 0)).astype(float) @ present > 0
+    means = set_means(values, present, np.ones((1, values.shape[1])))[0]
+    rng = np.random.default_rng(seed)
+    unit_samples = set_means(values, present, question_counts(values.shape[1], resamples, rng, matrix.clusters))  # (samples, units)
+    out = pd.DataFrame(rows)
+    out["n_questions"] = involved.sum(axis=1)
+    out["mean_a"], out["mean_b"] = a @ means, b @ means
+    out["difference"] = per_question.sum(axis=1)
+    out["ci_low"], out["ci_high"] = percentile_interval(unit_samples @ (a - b).T, level)
+    out["effect_size"] = [effect_size(d[m]) for d, m in zip(per_question, involved)]
+    out["p_value"] = sign_flip_pvalues(per_question, permutations, rng, matrix.clusters)
+    t = language_set_t(*member_contributions(run_groups, used, values, present), involved, language_sets, matrix.clusters)
+    out["ci_low_runs"], out["ci_high_runs"] = t.interval(level)
+    out["df_runs"], out["p_runs"], out["var_questions"], out["n_clusters"] = t.df, t.p_values(), t.question_variance, t.clusters
+    first = np.concatenate([[0], np.cumsum([len(groups) for groups in run_groups])[:-1]])
+    out["var_runs_a"] = t.run_variance[first]
+    out["var_runs_b"] = [t.run_variance[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
+    out["strata_a"] = t.strata[first]
+    out["strata_b"] = [t.strata[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
+    return out.assign(benchmark=benchmark, metric=metric)
+
+
+def compared_sides(
+    matrix: QuestionMatrix, runs: pd.DataFrame, roles: dict[str, str], metric: str, strategies: list[str]
+) -> tuple[list[dict], list[np.ndarray], list[np.ndarray], list[list[RunGroup]]]:
+    """The comparisons of `metric` that `differences` tests: for each, its row (the comparison, its runs and query
+    sets), each side's weights over the matrix's units (its macro average) and its run groups (`run_groups_of`)."""
     members = memberships(matrix, runs, roles)
     members = members[(members.metric == metric) & (members.quantity == "value") & members.lang_group.isin(FIXED_GROUPS)]
     if members.empty:
@@ -192,31 +224,7 @@ def differences(
         )
     if not rows:
         raise ValueError(f"no comparison of '{metric}' has query sets on both sides")
-    used = np.flatnonzero(np.any(weights_a, axis=0) | np.any(weights_b, axis=0))
-    a, b = np.array(weights_a)[:, used], np.array(weights_b)[:, used]  # (tests, units)
-    values, present = matrix.values[used], matrix.present[used]
-    # each question's contribution to the difference of the two macro averages; they sum to it
-    per_question = ((a - b) / present.sum(axis=1)) @ values  # (tests, questions)
-    involved = ((a != 0) | (b != 0)).astype(float) @ present > 0
-    means = set_means(values, present, np.ones((1, values.shape[1])))[0]
-    rng = np.random.default_rng(seed)
-    unit_samples = set_means(values, present, question_counts(values.shape[1], resamples, rng, matrix.clusters))  # (samples, units)
-    out = pd.DataFrame(rows)
-    out["n_questions"] = involved.sum(axis=1)
-    out["mean_a"], out["mean_b"] = a @ means, b @ means
-    out["difference"] = per_question.sum(axis=1)
-    out["ci_low"], out["ci_high"] = percentile_interval(unit_samples @ (a - b).T, level)
-    out["effect_size"] = [effect_size(d[m]) for d, m in zip(per_question, involved)]
-    out["p_value"] = sign_flip_pvalues(per_question, permutations, rng, matrix.clusters)
-    t = language_set_t(*member_contributions(run_groups, used, values, present), involved, language_sets, matrix.clusters)
-    out["ci_low_runs"], out["ci_high_runs"] = t.interval(level)
-    out["df_runs"], out["p_runs"], out["var_questions"], out["n_clusters"] = t.df, t.p_values(), t.question_variance, t.clusters
-    first = np.concatenate([[0], np.cumsum([len(groups) for groups in run_groups])[:-1]])
-    out["var_runs_a"] = t.run_variance[first]
-    out["var_runs_b"] = [t.run_variance[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
-    out["strata_a"] = t.strata[first]
-    out["strata_b"] = [t.strata[i + 1] if len(groups) > 1 else np.nan for i, groups in zip(first, run_groups)]
-    return out.assign(benchmark=benchmark, metric=metric)
+    return rows, weights_a, weights_b, run_groups
 
 
 def member_contributions(
@@ -230,8 +238,8 @@ def member_contributions(
     local[used] = np.arange(len(used))
     member_of = np.repeat(np.arange(len(members)), [len(units) for units, _, _ in members])
     unit_of = local[np.concatenate([units for units, _, _ in members])]
-    weights = np.concatenate([w for _, w, _ in members]) / present.sum(axis=1)[unit_of]
-    contributions = sparse.csr_matrix((weights, (member_of, unit_of)), shape=(len(members), len(used))) @ values
+    weights = sparse.csr_matrix((np.concatenate([w for _, w, _ in members]), (member_of, unit_of)), shape=(len(members), len(used)))
+    contributions = question_contributions(weights, values, present)
     group_sizes = [len(group) for groups in tests for group in groups]
     group = np.repeat(np.arange(len(group_sizes)), group_sizes)
     test_of_group = np.repeat(np.arange(len(tests)), [len(groups) for groups in tests])
@@ -288,12 +296,18 @@ def with_families(tests: pd.DataFrame, primary: list[dict[str, str]] | None, lev
     return out
 
 
+def variance_terms(tests: pd.DataFrame, n_a, n_b) -> np.ndarray:
+    """The terms of the variance V of each test's difference over runs and questions (tests x 3), with `n_a` and `n_b`
+    runs (or pairs) a side: var_runs_a / n_a, var_runs_b / n_b (0 where the runs are paired) and var_questions; NaN
+    where a side of one run has no run variance. The one place the study adds them up (`run_level_variance`, `power`)."""
+    paired = tests.runs_paired.to_numpy(dtype=bool)
+    var_b = np.where(paired, 0.0, tests.var_runs_b.to_numpy(dtype=float))
+    return np.column_stack([tests.var_runs_a.to_numpy(dtype=float) / n_a, var_b / n_b, tests.var_questions.to_numpy(dtype=float)])
+
+
 def run_level_variance(tests: pd.DataFrame) -> np.ndarray:
-    """The variance V of each test's difference over runs and questions from its columns: var_runs_a over the
-    runs (or pairs) of a, var_runs_b over the runs of b (each 0 where NaN), plus var_questions."""
-    runs_a = np.nan_to_num(tests.var_runs_a.to_numpy(dtype=float)) / tests.n_runs_a.to_numpy()
-    runs_b = np.nan_to_num(tests.var_runs_b.to_numpy(dtype=float)) / tests.n_runs_b.to_numpy()
-    return runs_a + runs_b + tests.var_questions.to_numpy(dtype=float)
+    """The variance V of each test's difference at its own run counts (`variance_terms`, a side of one run adding 0)."""
+    return np.nansum(variance_terms(tests, tests.n_runs_a.to_numpy(), tests.n_runs_b.to_numpy()), axis=1)
 
 
 def primary_mask(tests: pd.DataFrame, primary: list[dict[str, str]] | None) -> np.ndarray:

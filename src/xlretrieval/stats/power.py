@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .paired import variance_terms
 from .significance import detectable_effect
 from .welch import t_df
 
@@ -50,12 +51,9 @@ def projected_detectable(tests: pd.DataFrame, runs, level: float) -> np.ndarray:
     side (a number, or one per test; pairs where paired)."""
     n = np.broadcast_to(np.asarray(runs, dtype=float), (len(tests),))
     paired = tests.runs_paired.to_numpy(dtype=bool)
-    var_a = tests.var_runs_a.to_numpy(dtype=float)
-    var_b = np.where(paired, 0.0, tests.var_runs_b.to_numpy(dtype=float))
     strata_a, strata_b = side_strata(tests)
     n_a, n_b = side_runs(n, strata_a), side_runs(n, strata_b)
-    questions = tests.var_questions.to_numpy(dtype=float)
-    terms = np.column_stack([var_a / n_a, var_b / n_b, questions])
+    terms = variance_terms(tests, n_a, n_b)
     dfs = np.column_stack([n_a - strata_a, np.where(paired, 0.0, n_b - strata_b), tests.n_clusters.to_numpy(dtype=float) - 1])
     known = ~np.isnan(terms).any(axis=1)
     standard_error, df = np.sqrt(terms.sum(axis=1)), np.full(len(tests), np.nan)

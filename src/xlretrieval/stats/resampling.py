@@ -47,11 +47,13 @@ def set_means(values: np.ndarray, present: np.ndarray, counts: np.ndarray) -> np
 
 def percentile_interval(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bounds along axis 0, ignoring NaN samples."""
+    check_level(level)
     tail = (1 - level) / 2
     low, high = np.nanquantile(samples, [tail, 1 - tail], axis=0)
     return low, high
 
 
 def check_level(level: float) -> None:
+    """A ValueError unless `level` is a confidence level (every interval, bootstrap or t, checks its own)."""
     if not 0 < level < 1:
         raise ValueError(f"confidence level must lie strictly between 0 and 1, not {level}")

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, stats
 
-from .resampling import cluster_codes, cluster_indicator
+from .resampling import check_level, cluster_codes, cluster_indicator
 
 # Satterthwaite's df from the variance terms as estimated is largest exactly where the interval is already too narrow:
 # when a few-run term that dominates V happens to come out small. So each term enters the df at the upper 65%
@@ -75,6 +75,7 @@ class RunQuestionT:
         return np.sqrt(self.variance)
 
     def interval(self, level: float) -> tuple[np.ndarray, np.ndarray]:
+        check_level(level)
         half = stats.t.ppf((1 + level) / 2, self.df) * self.standard_error
         return self.estimate - half, self.estimate + half
 
