@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigKeyError
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,12 @@ def resolve_budget(training: dict[str, Any], decision: str, root: Path) -> Budge
     try:
         chosen = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise ConfigError(f"config key 'training.pairs': pilot, but pilot.decision {decision} cannot be read ({error})") from None
+        raise ConfigKeyError("training.pairs", f"pilot, but pilot.decision {decision} cannot be read ({error})") from None
     for key in ("batch_size", "learning_rate"):
         if f"{chosen[key]:g}" != f"{training[key]:g}":
-            raise ConfigError(
-                f"config key 'training.pairs': pilot, but the pilot's decision ({decision}) was made at {key} {chosen[key]:g}, "
-                f"training.{key} is {training[key]:g}: give training.pairs a count (as a new pilot at this {key} needs too)"
+            raise ConfigKeyError(
+                "training.pairs",
+                f"pilot, but the pilot's decision ({decision}) was made at {key} {chosen[key]:g}, "
+                f"training.{key} is {training[key]:g}: give training.pairs a count (as a new pilot at this {key} needs too)",
             )
     return Budget(int(chosen["pairs"]), int(chosen["steps"]), f"pilot.decision {decision}")

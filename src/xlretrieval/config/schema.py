@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigKeyError
 from .checks import check
 from .study import PROJECT_ROOT, Study
 
@@ -62,7 +62,7 @@ def validate(config: dict[str, Any], schema_path: str | Path, root: Path = PROJE
     config = copy.deepcopy(dict(config))
     for (section, key), successor in RENAMED.items():
         if key in (config.get(section) or {}):
-            raise ConfigError(f"config key '{section}.{key}': replaced by {successor}")
+            raise ConfigKeyError(f"{section}.{key}", f"replaced by {successor}")
     errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]
@@ -70,6 +70,6 @@ def validate(config: dict[str, Any], schema_path: str | Path, root: Path = PROJE
             message = error.message.replace("Additional properties are not allowed", "unknown key")
         else:
             message = error.message
-        raise ConfigError(f"config key '{_key(error.absolute_path)}': {message}")
+        raise ConfigKeyError(f"{_key(error.absolute_path)}", f"{message}")
     check(Study(config, root))
     return config

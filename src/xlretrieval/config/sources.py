@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..data.sources import SOURCES, CollectionSource, LareqaSource, Source
-from ..errors import ConfigError
+from ..errors import ConfigError, ConfigKeyError
 
 
 class Sources:
@@ -18,12 +18,12 @@ class Sources:
         extra = self.config["data"]["datasets"].get(name)
         base = SOURCES.get(name)
         if base is None and (extra is None or "url" not in extra):
-            where = f"config key '{key}': " if key else ""
-            raise ConfigError(f"{where}unknown dataset '{name}': known are {', '.join(sorted(SOURCES))} (or define it under data.datasets)")
+            reason = f"unknown dataset '{name}': known are {', '.join(sorted(SOURCES))} (or define it under data.datasets)"
+            raise ConfigKeyError(key, reason) if key else ConfigError(reason)
         if extra is None:
             return base
         if base is not None and not isinstance(base, LareqaSource):
-            raise ConfigError(f"config key 'data.datasets.{name}': only LAReQA-format datasets are defined there, {name} is read from the hub")
+            raise ConfigKeyError(f"data.datasets.{name}", f"only LAReQA-format datasets are defined there, {name} is read from the hub")
         return LareqaSource(
             name=name,
             url_template=extra.get("url", base.url_template if base else ""),
