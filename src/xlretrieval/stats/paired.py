@@ -307,7 +307,9 @@ def variance_terms(tests: pd.DataFrame, n_a, n_b) -> np.ndarray:
 
 def run_level_variance(tests: pd.DataFrame) -> np.ndarray:
     """The variance V of each test's difference at its own run counts (`variance_terms`, a side of one run adding 0)."""
-    return np.nansum(variance_terms(tests, tests.n_runs_a.to_numpy(), tests.n_runs_b.to_numpy()), axis=1)
+    terms = variance_terms(tests, tests.n_runs_a.to_numpy(), tests.n_runs_b.to_numpy())
+    terms[:, :2] = np.nan_to_num(terms[:, :2])
+    return terms.sum(axis=1)
 
 
 def primary_mask(tests: pd.DataFrame, primary: list[dict[str, str]] | None) -> np.ndarray:
